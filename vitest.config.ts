@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Database tests are I/O bound; two cores run two files at a time comfortably.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
