@@ -1,0 +1,212 @@
+/**
+ * Section A (issue 2): N generated migrations applied to a fresh database by
+ *   1. `migrator up` (our CLI, spawned as a user runs it),
+ *   2. node-pg-migrate's own CLI, one transaction per migration (`--no-single-transaction`) like ours,
+ *   3. `psql -1 -f` of the same up SQL concatenated (the floor: no bookkeeping, one transaction),
+ * and a no-op `up` with all N applied, for the two migrators. Runs are interleaved and reported as medians.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { BenchServer } from '../lib/server.ts';
+import { withClient } from '../lib/server.ts';
+import { fmtRatio, fmtSeconds, verdict, type Report } from '../lib/report.ts';
+import { median, run, samplesText, type SpawnResult } from '../lib/timing.ts';
+import { ROOT, Unavailable, reasonOf } from '../lib/optional.ts';
+import { generateMigrations } from './generate.ts';
+
+export interface MigrationsBenchOptions {
+  readonly count: number;
+  readonly runs: number;
+  readonly psql: string;
+}
+
+const SECTION = 'A. Migrations (issue 2)';
+
+type Tool = 'migrator' | 'node-pg-migrate' | 'psql';
+
+interface Command {
+  readonly cmd: string;
+  readonly args: string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+function commandFor(tool: Tool, url: string, dir: string, upFile: string, psql: string): Command {
+  switch (tool) {
+    case 'migrator':
+      return { cmd: process.execPath, args: [resolve(ROOT, 'bin/migrator.mjs'), 'up', '--database-url', url, '--dir', dir] };
+    case 'node-pg-migrate':
+      return {
+        cmd: process.execPath,
+        // Its defaults otherwise: table pgmigrations, advisory lock, order check. --verbose false stops it
+        // printing every statement, which only makes it faster: the stricter baseline for us.
+        args: [resolve(ROOT, 'node_modules/node-pg-migrate/bin/node-pg-migrate.js'), 'up', '-m', dir, '--no-single-transaction', '--verbose', 'false'],
+        env: { ...process.env, DATABASE_URL: url },
+      };
+    case 'psql':
+      return { cmd: psql, args: ['-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', upFile] };
+  }
+}
+
+async function exec(c: Command): Promise<SpawnResult> {
+  return run(c.cmd, c.args, { cwd: ROOT, env: c.env });
+}
+
+function failure(tool: Tool, r: SpawnResult): string {
+  const tail = (r.stderr || r.stdout).trim().split('\n').filter(Boolean).slice(-3).join(' | ');
+  return `${tool} exited ${r.code}: ${tail.slice(0, 300)}`;
+}
+
+/** Number of generated tables present: every tool must really have applied everything. */
+async function appliedTables(url: string): Promise<number> {
+  return withClient(url, async (c) => {
+    const { rows } = await c.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'bench\\_entity\\_%'`,
+    );
+    return rows[0]!.n;
+  });
+}
+
+export async function benchMigrations(server: BenchServer, report: Report, o: MigrationsBenchOptions): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'migrator-bench-mig-'));
+  try {
+    const gen = generateMigrations(work, o.count);
+    const warm = generateMigrations(join(work, 'warmup'), 5);
+    console.log(`  generated ${gen.names.length} migrations (${(gen.bytes / 1000).toFixed(0)} kB) in ${gen.dir}`);
+
+    const tools: Tool[] = ['migrator', 'node-pg-migrate', 'psql'];
+    const broken = new Map<Tool, string>();
+    if (!existsSync(resolve(ROOT, 'bin/migrator.mjs'))) broken.set('migrator', 'bin/migrator.mjs missing');
+    if (!existsSync(o.psql)) broken.set('psql', `${o.psql} missing`);
+
+    // Warm-up, unmeasured: fills the OS file cache and tsx's transform cache, as on any second run.
+    for (const tool of tools) {
+      if (broken.has(tool)) continue;
+      const db = await server.createDatabase('warm');
+      try {
+        const r = await exec(commandFor(tool, db.url, warm.dir, warm.concatenatedUpFile, o.psql));
+        if (r.code !== 0) broken.set(tool, failure(tool, r));
+        else if ((await appliedTables(db.url)) !== 5) broken.set(tool, `${tool} exited 0 but did not apply the migrations (no up command yet?)`);
+      } finally {
+        await db.drop();
+      }
+    }
+
+    const up = new Map<Tool, number[]>(tools.map((t) => [t, []]));
+    const noop = new Map<Tool, number[]>(tools.map((t) => [t, []]));
+    for (let i = 0; i < o.runs; i++) {
+      // Rotate the order each round so drift (caches, background work) does not favour one tool.
+      const order = tools.map((_, k) => tools[(k + i) % tools.length]!);
+      for (const tool of order) {
+        if (broken.has(tool)) continue;
+        const db = await server.createDatabase(tool.replace(/\W/g, ''));
+        try {
+          const c = commandFor(tool, db.url, gen.dir, gen.concatenatedUpFile, o.psql);
+          const r = await exec(c);
+          if (r.code !== 0) {
+            broken.set(tool, failure(tool, r));
+            continue;
+          }
+          const n = await appliedTables(db.url);
+          if (n !== o.count) {
+            broken.set(tool, `${tool} applied ${n} of ${o.count} migrations`);
+            continue;
+          }
+          up.get(tool)!.push(r.ms);
+          if (tool !== 'psql') {
+            const again = await exec(c);
+            if (again.code !== 0) broken.set(tool, `no-op: ${failure(tool, again)}`);
+            else noop.get(tool)!.push(again.ms);
+          }
+        } finally {
+          await db.drop();
+        }
+      }
+      console.log(`  round ${i + 1}/${o.runs} done`);
+    }
+
+    const med = (t: Tool, m: Map<Tool, number[]>) => (broken.has(t) ? Number.NaN : median(m.get(t)!));
+    const upM = med('migrator', up);
+    const upN = med('node-pg-migrate', up);
+    const upP = med('psql', up);
+    const label: Record<Tool, string> = {
+      migrator: `migrator up (${o.count} migrations, fresh DB)`,
+      'node-pg-migrate': `node-pg-migrate CLI up (--no-single-transaction)`,
+      psql: `psql -1 -f concatenated up SQL (floor)`,
+    };
+    for (const tool of tools) {
+      const reason = broken.get(tool);
+      if (reason) {
+        report.unavailable(SECTION, label[tool], reason);
+        continue;
+      }
+      const m = med(tool, up);
+      const ratios = [
+        tool !== 'node-pg-migrate' && Number.isFinite(upN) ? `${fmtRatio(m / upN)} node-pg-migrate` : '',
+        tool !== 'psql' && Number.isFinite(upP) ? `${fmtRatio(m / upP)} psql` : '',
+      ].filter(Boolean);
+      report.add({
+        section: SECTION,
+        name: label[tool],
+        value: fmtSeconds(m),
+        raw: m / 1000,
+        verdict: 'info',
+        detail: `median of ${up.get(tool)!.length}: ${samplesText(up.get(tool)!)}${ratios.length ? `; ${ratios.join(', ')}` : ''}`,
+      });
+    }
+    if (Number.isFinite(upM) && Number.isFinite(upN)) {
+      report.add({
+        section: SECTION,
+        name: 'up: migrator / node-pg-migrate CLI',
+        value: fmtRatio(upM / upN),
+        raw: upM / upN,
+        target: '<= 1.30x',
+        verdict: verdict(upM / upN <= 1.3),
+        detail: Number.isFinite(upP) ? `vs psql floor: migrator ${fmtRatio(upM / upP)}, node-pg-migrate ${fmtRatio(upN / upP)}` : undefined,
+      });
+    } else {
+      report.unavailable(SECTION, 'up: migrator / node-pg-migrate CLI', [broken.get('migrator'), broken.get('node-pg-migrate')].filter(Boolean).join('; '), '<= 1.30x');
+    }
+
+    const noM = med('migrator', noop);
+    const noN = med('node-pg-migrate', noop);
+    if (Number.isFinite(noN)) {
+      report.add({
+        section: SECTION,
+        name: `node-pg-migrate CLI no-op up (${o.count} applied)`,
+        value: fmtSeconds(noN),
+        raw: noN / 1000,
+        verdict: 'info',
+        detail: `median of ${noop.get('node-pg-migrate')!.length}: ${samplesText(noop.get('node-pg-migrate')!)}`,
+      });
+    }
+    if (Number.isFinite(noM)) {
+      report.add({
+        section: SECTION,
+        name: `migrator no-op up (${o.count} applied, checksums verified)`,
+        value: fmtSeconds(noM),
+        raw: noM / 1000,
+        target: '<= 0.50 s',
+        verdict: verdict(noM <= 500),
+        detail: `median of ${noop.get('migrator')!.length}: ${samplesText(noop.get('migrator')!)}`,
+      });
+      if (Number.isFinite(noN)) {
+        report.add({
+          section: SECTION,
+          name: 'no-op: migrator / node-pg-migrate CLI',
+          value: fmtRatio(noM / noN),
+          raw: noM / noN,
+          target: '<= 1.30x',
+          verdict: verdict(noM / noN <= 1.3),
+        });
+      }
+    } else {
+      report.unavailable(SECTION, `migrator no-op up (${o.count} applied)`, broken.get('migrator') ?? 'no sample', '<= 0.50 s');
+    }
+  } catch (e) {
+    if (!(e instanceof Unavailable)) console.error(e);
+    report.unavailable(SECTION, 'migrations benchmark', reasonOf(e));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * `npm run bench`: one run, one table (and .bench/results.json).
+ *   A. migrations (issue 2), B. seeding (issue 3), C. CDK asset and handler (issue 4).
+ * A benchmark, not a test: targets print PASS or MISS, and a piece that has not landed yet prints
+ * "not available yet (reason)" instead of failing the run.
+ *
+ * Environment (all optional):
+ *   BENCH_DATABASE_URL  server to use (its user needs CREATEDB); default: embedded PostgreSQL, fsync on
+ *   BENCH_ONLY          comma list of sections: migrations,seed,cdk (default all)
+ *   BENCH_RUNS          repetitions per timed measurement (default 3)
+ *   BENCH_MIGRATIONS    generated migrations (default 300)
+ *   BENCH_TENANTS       generated tenants (default 10000)
+ *   BENCH_PSQL          psql client (default /usr/bin/psql, else psql on PATH)
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Report } from './lib/report.ts';
+import { machineInfo } from './lib/machine.ts';
+import { startBenchServer } from './lib/server.ts';
+import { ROOT } from './lib/optional.ts';
+import { run } from './lib/timing.ts';
+import { benchMigrations } from './migrations/bench.ts';
+import { benchSeed } from './seed/bench.ts';
+import { benchCdk } from './cdk/bench.ts';
+
+function intEnv(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`${name} must be a positive integer, got "${v}"`);
+    process.exit(2);
+  }
+  return n;
+}
+
+async function psqlVersion(psql: string): Promise<string> {
+  try {
+    return (await run(psql, ['--version'])).stdout.trim();
+  } catch {
+    return 'not found';
+  }
+}
+
+async function main(): Promise<void> {
+  const sections = new Set((process.env.BENCH_ONLY ?? 'migrations,seed,cdk').split(',').map((s) => s.trim()).filter(Boolean));
+  for (const s of sections) {
+    if (!['migrations', 'seed', 'cdk'].includes(s)) {
+      console.error(`BENCH_ONLY: unknown section "${s}" (migrations, seed, cdk)`);
+      process.exit(2);
+    }
+  }
+  const runs = intEnv('BENCH_RUNS', 3);
+  const migrations = intEnv('BENCH_MIGRATIONS', 300);
+  const tenants = intEnv('BENCH_TENANTS', 10_000);
+  const psql = process.env.BENCH_PSQL ?? (existsSync('/usr/bin/psql') ? '/usr/bin/psql' : 'psql');
+
+  const t0 = performance.now();
+  const machine = machineInfo();
+  const server = await startBenchServer();
+  const psqlVer = await psqlVersion(psql);
+  const header = [
+    `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}`,
+    `node ${machine.node}; ${psqlVer}; commit ${machine.commit}`,
+    `database: ${server.description}`,
+    `settings: runs=${runs}, migrations=${migrations}, tenants=${tenants}, sections=${[...sections].join(',')}`,
+  ];
+  console.log(header.join('\n'));
+
+  const report = new Report();
+  const stopping = async () => {
+    await server.stop().catch(() => {});
+    process.exit(130);
+  };
+  process.once('SIGINT', stopping);
+  try {
+    if (sections.has('migrations')) {
+      console.log('\nA. migrations ...');
+      await benchMigrations(server, report, { count: migrations, runs, psql });
+    }
+    if (sections.has('seed')) {
+      console.log('\nB. seeding ...');
+      await benchSeed(server, report, { tenants, psql });
+    }
+    if (sections.has('cdk')) {
+      console.log('\nC. CDK ...');
+      await benchCdk(server, report, { runs: Math.max(runs, 5) });
+    }
+  } finally {
+    await server.stop();
+  }
+  const totalS = (performance.now() - t0) / 1000;
+  console.log(`\n${header.join('\n')}\n\n${report.table()}\n\ntotal bench time ${totalS.toFixed(0)} s`);
+  const out = resolve(ROOT, '.bench/results.json');
+  report.writeJson(out, {
+    finishedAt: new Date().toISOString(),
+    machine,
+    psql: psqlVer,
+    database: { description: server.description, settings: server.settings },
+    settings: { runs, migrations, tenants, sections: [...sections] },
+    totalSeconds: Math.round(totalS),
+  });
+  console.log(`results written to ${out}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
