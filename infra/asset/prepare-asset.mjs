@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// Runs in NodejsFunction's afterBundling hook (locally, never in Docker): copies the migrations and seeds
+// into the Lambda asset and precompiles TypeScript migrations to `migrations/.compiled/<name>.mjs`, because
+// an esbuild bundle cannot load .ts files at run time. Plain .mjs so it needs no TypeScript loader.
+//
+// usage: node prepare-asset.mjs --out DIR --migrations DIR [--seeds DIR] --hash HEX
+import { build } from 'esbuild';
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    migrations: { type: 'string' },
+    seeds: { type: 'string' },
+    hash: { type: 'string' },
+  },
+});
+if (!values.out || !values.migrations || !values.hash) {
+  console.error('prepare-asset: --out, --migrations and --hash are required');
+  process.exit(2);
+}
+
+// Dot files and folders (editor state, a stale local .compiled/) never go into the asset.
+const filter = (src) => !basename(src).startsWith('.');
+
+const migrationsOut = join(values.out, 'migrations');
+mkdirSync(migrationsOut, { recursive: true });
+cpSync(values.migrations, migrationsOut, { recursive: true, filter });
+
+const tsMigrations = readdirSync(values.migrations).filter(
+  (f) => /\.(ts|mts|cts)$/.test(f) && !f.endsWith('.d.ts') && !f.startsWith('.'),
+);
+if (tsMigrations.length > 0) {
+  await build({
+    entryPoints: tsMigrations.map((f) => join(values.migrations, f)),
+    outdir: join(migrationsOut, '.compiled'),
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    // Types-only imports vanish; anything else a migration imports is inlined, except the SDK the runtime has.
+    external: ['@aws-sdk/*', 'pg-native'],
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    logLevel: 'warning',
+  });
+}
+
+let seeds = [];
+if (values.seeds && existsSync(values.seeds)) {
+  const seedsOut = join(values.out, 'seeds');
+  mkdirSync(seedsOut, { recursive: true });
+  cpSync(values.seeds, seedsOut, { recursive: true, filter });
+  seeds = readdirSync(values.seeds, { recursive: true })
+    .map(String)
+    .filter((f) => !f.split('/').some((p) => p.startsWith('.')) && statSync(join(values.seeds, f)).isFile());
+}
+
+// The handler reads this to tell which content it carries (rollback detection) and tests read it to prove
+// every file made it into the bundle.
+writeFileSync(
+  join(values.out, 'asset-manifest.json'),
+  JSON.stringify(
+    {
+      contentHash: values.hash,
+      migrations: readdirSync(values.migrations).filter((f) => !f.startsWith('.')).sort(),
+      compiled: tsMigrations.map((f) => f.replace(/\.(ts|mts|cts)$/, '.mjs')).sort(),
+      seeds: seeds.sort(),
+    },
+    null,
+    2,
+  ),
+);

@@ -1,0 +1,125 @@
+/**
+ * `MigrationObservability`: what ops looks at for a `DatabaseMigrations` instance: an alarm on failed runs
+ * (from the handlers' EMF metrics) that notifies an SNS topic, a dashboard, and saved Logs Insights queries.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import type { DatabaseMigrations } from './database-migrations.ts';
+
+export interface MigrationObservabilityProps {
+  /** The migrations construct to watch. */
+  readonly migrations: DatabaseMigrations;
+  /**
+   * Key that encrypts the alarm topic (SNS server-side encryption).
+   * @default an AWS managed key for SNS
+   */
+  readonly topicKey?: kms.IKey;
+  /**
+   * Failed runs within one period that raise the alarm.
+   * @default 1
+   */
+  readonly failureThreshold?: number;
+}
+
+export class MigrationObservability extends Construct {
+  readonly alarmTopic: sns.Topic;
+  readonly failureAlarm: cloudwatch.Alarm;
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly queries: logs.QueryDefinition[];
+
+  constructor(scope: Construct, id: string, props: MigrationObservabilityProps) {
+    super(scope, id);
+    const m = props.migrations;
+    const prefix = `${Stack.of(this).stackName}-${m.node.id}`;
+
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `Migrator alarms (${m.stage})`,
+      masterKey: props.topicKey ?? kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+
+    this.failureAlarm = new cloudwatch.Alarm(this, 'FailedRuns', {
+      alarmDescription: `A migration or seed run failed on ${m.stage}: see the migrator log group and 'migrator runs'.`,
+      metric: m.metricFailures(Duration.minutes(5)),
+      threshold: props.failureThreshold ?? 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No runs means nothing failed.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.failureAlarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.days(7),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Runs and failures',
+        left: [m.metric('Runs', 'Sum', Duration.hours(1)), m.metric('Failures', 'Sum', Duration.hours(1))],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Migrations applied / seed rows changed',
+        left: [m.metric('MigrationsApplied', 'Sum', Duration.hours(1)), m.metric('SeedRowsChanged', 'Sum', Duration.hours(1))],
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Run duration (ms)',
+        left: [m.metric('DurationMs', 'Maximum', Duration.hours(1)), m.metric('DurationMs', 'Average', Duration.hours(1))],
+        width: 12,
+      }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [this.failureAlarm], width: 12 }),
+      new cloudwatch.LogQueryWidget({
+        title: 'Recent runs',
+        logGroupNames: [m.logGroup.logGroupName],
+        queryLines: [
+          'fields @timestamp, runId, trigger, outcome, appliedCount, lastMigration, durationMs',
+          'filter ispresent(outcome)',
+          'sort @timestamp desc',
+          'limit 50',
+        ],
+        width: 24,
+      }),
+    );
+
+    const logGroups = [m.logGroup];
+    this.queries = [
+      new logs.QueryDefinition(this, 'RecentRuns', {
+        queryDefinitionName: `${prefix}/recent-runs`,
+        logGroups,
+        queryString: new logs.QueryString({
+          fields: ['@timestamp', 'runId', 'stage', 'trigger', 'outcome', 'appliedCount', 'lastMigration', 'durationMs'],
+          filterStatements: ['ispresent(outcome)'],
+          sort: '@timestamp desc',
+          limit: 100,
+        }),
+      }),
+      new logs.QueryDefinition(this, 'Failures', {
+        queryDefinitionName: `${prefix}/failures`,
+        logGroups,
+        queryString: new logs.QueryString({
+          fields: ['@timestamp', 'runId', 'trigger', 'migration', 'sqlstate', 'error', '@logStream'],
+          filterStatements: ['level = "ERROR"'],
+          sort: '@timestamp desc',
+          limit: 100,
+        }),
+      }),
+      new logs.QueryDefinition(this, 'SeedChangesPerTenant', {
+        queryDefinitionName: `${prefix}/seed-changes-per-tenant`,
+        logGroups,
+        queryString: new logs.QueryString({
+          filterStatements: ['ispresent(tenant) and ispresent(rowsChanged)'],
+          statsStatements: ['sum(rowsChanged) as changed, count(*) as runs by tenant'],
+          sort: 'changed desc',
+        }),
+      }),
+    ];
+  }
+}
