@@ -29,6 +29,8 @@ CREATE TABLE public.tenant_llm_settings (
   model_id uuid NOT NULL REFERENCES public.llm_models (id) ON DELETE RESTRICT,
   temperature numeric
     CONSTRAINT tenant_llm_settings_temperature_range CHECK (temperature >= 0 AND temperature <= 2),
+  -- A model limit is small, and an int reads as a JS number (int8 arrives as a string):
+  -- squawk-ignore prefer-bigint-over-int
   max_tokens integer CONSTRAINT tenant_llm_settings_max_tokens_positive CHECK (max_tokens > 0),
   -- KMS Encrypt output (CiphertextBlob) under the stage key, context {tenant, purpose}. No plaintext column.
   api_key_ciphertext bytea,
