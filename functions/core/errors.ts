@@ -1,0 +1,85 @@
+/**
+ * Errors the migration core throws on purpose. Each has a one-paragraph `.message` that a person can act on
+ * (the CLI prints it, the custom resource puts it in its Reason), and typed fields for code that wants details.
+ */
+
+/** Base class: an expected, explained failure (the CLI prints only the message, no stack). */
+export class MigratorError extends Error {
+  override name = 'MigratorError';
+}
+
+/** A problem found by validation: an applied migration edited or deleted, or a new one sorting before applied ones. */
+export interface Problem {
+  /** Migration name (file name without extension). */
+  name: string;
+  kind: 'edited' | 'deleted' | 'out-of-order';
+  message: string;
+}
+
+/** The migrations folder disagrees with what the database says was applied; nothing was changed. */
+export class ValidationError extends MigratorError {
+  override name = 'ValidationError';
+  constructor(readonly problems: Problem[]) {
+    super(
+      `Refusing to migrate: ${problems.length} problem(s) between the migration files and the database: ` +
+        problems.map((p) => p.message).join(' ') +
+        ' Nothing was changed. Restore the files, or after deciding the current files are right run `migrator repair`.',
+    );
+  }
+}
+
+/** A migration failed. Unless it opted out of its transaction, none of its changes remain. */
+export class MigrationError extends MigratorError {
+  override name = 'MigrationError';
+  constructor(
+    readonly details: {
+      /** Migration name. */
+      migration: string;
+      /** Path of the migration source file. */
+      file: string;
+      /** The SQL statement that failed, when the failure came from PostgreSQL. */
+      statement?: string;
+      /** PostgreSQL's SQLSTATE code (e.g. 55P03 for lock_timeout). */
+      sqlstate?: string;
+      /** PostgreSQL's (or the migration code's) error message. */
+      pgMessage: string;
+      /** Whether the migration ran inside a transaction (so nothing of it remains). */
+      transactional: boolean;
+      /** Migrations of this run that were applied before the failure (they stay applied). */
+      appliedBefore: string[];
+    },
+    options?: { cause?: unknown },
+  ) {
+    const d = details;
+    const where = d.statement ? ` while running: ${oneLine(d.statement, 300)}` : '';
+    const state = d.sqlstate ? ` (SQLSTATE ${d.sqlstate})` : '';
+    const rolled = d.transactional
+      ? 'Its transaction was rolled back, so none of its changes remain.'
+      : 'It ran outside a transaction (it opted out), so statements before the failing one may have taken effect.';
+    const before = d.appliedBefore.length
+      ? ` Applied before it in this run and kept: ${d.appliedBefore.join(', ')}.`
+      : '';
+    super(`Migration ${d.migration} (${d.file}) failed: ${d.pgMessage}${state}${where}. ${rolled}${before}`, options);
+  }
+  get file() { return this.details.file; }
+  get statement() { return this.details.statement; }
+  get sqlstate() { return this.details.sqlstate; }
+  get pgMessage() { return this.details.pgMessage; }
+}
+
+/** Another run held the migration lock for longer than the configured wait. */
+export class LockWaitTimeoutError extends MigratorError {
+  override name = 'LockWaitTimeoutError';
+  constructor(readonly table: string, readonly waitedMs: number) {
+    super(
+      `Another migration run is holding the lock for ${table} and did not finish within ${waitedMs} ms. ` +
+        'Nothing was changed. Wait for it to finish (see `migrator history`) and retry, or raise --lock-wait-timeout.',
+    );
+  }
+}
+
+/** Squeeze a SQL text to one line of at most `max` characters for messages. */
+export function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

@@ -1,0 +1,393 @@
+/**
+ * The migration engine: node-pg-migrate's `runner` does the applying; around it this adds checksums,
+ * validation, a waiting run lock with deadlines, precise errors, and read-only status/history/plan.
+ */
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import type pg from 'pg';
+import { MigrationBuilder, runner } from 'node-pg-migrate';
+import { MigrationError, MigratorError, ValidationError } from '../errors.ts';
+import { IGNORE_PATTERN, listMigrations, MIGRATION_EXTENSIONS, type MigrationAction, type MigrationActions, type MigrationFile } from './files.ts';
+import { withClient, withLock } from './session.ts';
+import { ensureTables, findProblems, readState, recordChecksum, rel, tablesOf, type DbState, type Tables } from './state.ts';
+import type {
+  DownOptions, DownResult, HistoryEntry, MigrationTarget, PlanResult, SafetyOptions, StatusResult, UpOptions, UpResult,
+} from './types.ts';
+
+/**
+ * Apply pending migrations (all, or up to and including `to`), each in its own transaction unless it opted
+ * out. Refuses with ValidationError before changing anything when files and database disagree. Each
+ * migration's checksum and run id are written in the same transaction as the migration itself.
+ */
+export async function up(target: MigrationTarget, options: UpOptions = {}): Promise<UpResult> {
+  const runId = options.runId ?? randomUUID();
+  const t = tablesOf(target);
+  const files = await listMigrations(target.dir);
+  return withClient(target, (client) =>
+    withLock(client, t, options, async () => {
+      const state = await checkedState(client, t, files);
+      const pending = pendingOf(files, state);
+      const toRun = options.to === undefined ? pending : upTo(pending, files, state, options.to);
+      if (toRun.length > 0 || state.exists) {
+        await ensureTables(client, t);
+        await adoptUnrecorded(client, t, files, state);
+      }
+      if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId };
+      const applied = await run(client, target, t, files, { direction: 'up', count: toRun.length, runId, log: options.log });
+      return { applied, lastMigration: applied.at(-1) ?? last(state), runId };
+    }),
+  );
+}
+
+/**
+ * Revert the most recent migrations: `count` of them (default 1), or all applied after `to`.
+ * For humans only (the CLI); deploy paths never call it.
+ */
+export async function down(target: MigrationTarget, options: DownOptions = {}): Promise<DownResult> {
+  const t = tablesOf(target);
+  const files = await listMigrations(target.dir);
+  return withClient(target, (client) =>
+    withLock(client, t, options, async () => {
+      const state = await checkedState(client, t, files);
+      const names = state.applied.map((r) => r.name);
+      let count = options.count ?? 1;
+      if (options.to !== undefined) {
+        const index = names.indexOf(options.to);
+        if (index < 0) throw new MigratorError(`Cannot revert to ${options.to}: it is not applied (applied: ${names.join(', ') || 'none'}).`);
+        count = names.length - index - 1;
+      }
+      if (!Number.isInteger(count) || count < 0) throw new MigratorError(`Invalid count ${count}: expected a whole number >= 0.`);
+      count = Math.min(count, names.length);
+      if (count === 0) return { reverted: [], lastMigration: last(state) };
+      const reverted = await run(client, target, t, files, { direction: 'down', count, log: options.log });
+      const remaining = names.slice(0, names.length - reverted.length);
+      return { reverted, lastMigration: remaining.at(-1) ?? null };
+    }),
+  );
+}
+
+/** Applied and pending migrations and problems. Read-only (creates nothing). */
+export async function status(target: MigrationTarget): Promise<StatusResult> {
+  const t = tablesOf(target);
+  const files = await listMigrations(target.dir);
+  const state = await withClient(target, (client) => readState(client, t));
+  return {
+    applied: state.applied.map((r) => ({ name: r.name, checksum: r.checksum, appliedAt: r.appliedAt.toISOString() })),
+    pending: pendingOf(files, state).map((f) => ({ name: f.name })),
+    problems: findProblems(files, state),
+  };
+}
+
+/** Validation only: the problems `up` would refuse on (empty: fine). Read-only. */
+export async function validate(target: MigrationTarget): Promise<{ problems: StatusResult['problems'] }> {
+  const { problems } = await status(target);
+  return { problems };
+}
+
+/** Applied migrations in order, with when, by which run id, and how (applied, baseline, adopted, repair). Read-only. */
+export async function history(target: MigrationTarget): Promise<HistoryEntry[]> {
+  const t = tablesOf(target);
+  const state = await withClient(target, (client) => readState(client, t));
+  return state.applied.map((r) => ({
+    name: r.name,
+    checksum: r.checksum,
+    appliedAt: r.appliedAt.toISOString(),
+    runId: r.runId,
+    source: r.source,
+  }));
+}
+
+/**
+ * The pending migrations (up to `to`) and the exact SQL each would run. Writes nothing at all: the SQL is
+ * rendered with node-pg-migrate's MigrationBuilder without a database, and state is only read.
+ */
+export async function plan(target: MigrationTarget, options: { to?: string } = {}): Promise<PlanResult> {
+  const t = tablesOf(target);
+  const files = await listMigrations(target.dir);
+  const state = await withClient(target, (client) => checkedState(client, t, files));
+  const pending = pendingOf(files, state);
+  const chosen = options.to === undefined ? pending : upTo(pending, files, state, options.to);
+  return { pending: await renderUp(files, chosen) };
+}
+
+/**
+ * Render the up SQL of `chosen` (a subset of `files`), carrying type shorthands from earlier migrations
+ * as the runner does. A migration that queries the database while building (pgm.db) cannot be rendered.
+ */
+export async function renderUp(files: MigrationFile[], chosen: MigrationFile[]) {
+  const wanted = new Set(chosen.map((f) => f.name));
+  let shorthands: Record<string, unknown> = {};
+  const out: PlanResult['pending'] = [];
+  for (const file of files) {
+    if (!wanted.has(file.name) && file.kind === 'sql') continue; // SQL migrations have no shorthands
+    const actions = await file.load();
+    shorthands = { ...shorthands, ...actions.shorthands };
+    if (!wanted.has(file.name)) continue;
+    const noDb = () => Promise.reject(new MigratorError(`${rel(file.path)} queries the database while building its SQL; it cannot be planned.`));
+    const pgm = new MigrationBuilder(
+      { query: noDb, select: noDb } as never,
+      shorthands as never,
+      false,
+      silentLogger(),
+    );
+    if (typeof actions.up !== 'function') throw new MigratorError(`${rel(file.path)} has no up migration.`);
+    await call(actions.up, pgm);
+    out.push({ name: file.name, file: rel(file.path), transaction: pgm.isUsingTransaction(), sql: pgm.getSqlSteps().join('\n') });
+  }
+  return out;
+}
+
+/**
+ * Mark pending migrations up to and including `to` as applied without running them (to adopt a database
+ * whose schema already exists). Records their checksums with source 'baseline'.
+ */
+export async function baseline(
+  target: MigrationTarget,
+  options: SafetyOptions & { to: string; runId?: string },
+): Promise<{ marked: string[] }> {
+  const t = tablesOf(target);
+  const files = await listMigrations(target.dir);
+  return withClient(target, (client) =>
+    withLock(client, t, options, async () => {
+      const state = await checkedState(client, t, files);
+      const chosen = upTo(pendingOf(files, state), files, state, options.to);
+      await ensureTables(client, t);
+      await transaction(client, async () => {
+        for (const f of chosen) {
+          await client.query(`INSERT INTO ${t.migrations} (name, run_on) VALUES ($1, now())`, [f.name]);
+          await recordChecksum(client, t, { name: f.name, checksum: f.checksum, runId: options.runId, source: 'baseline' });
+        }
+      });
+      return { marked: chosen.map((f) => f.name) };
+    }),
+  );
+}
+
+/** One change made by `repair`. */
+export interface RepairChange {
+  name: string;
+  action: 'checksum-updated' | 'checksum-recorded' | 'deleted-row-removed' | 'out-of-order-allowed';
+}
+
+/**
+ * Accept the current files after a human decided they are right (Flyway's repair): edited migrations get
+ * the current checksum, rows of deleted migrations are removed from the table (their schema changes stay),
+ * out-of-order files are allowed to run, applied rows without checksum get one. One transaction.
+ */
+export async function repair(target: MigrationTarget, options: SafetyOptions = {}): Promise<{ changes: RepairChange[] }> {
+  const t = tablesOf(target);
+  const files = await listMigrations(target.dir);
+  const byName = new Map(files.map((f) => [f.name, f]));
+  return withClient(target, (client) =>
+    withLock(client, t, options, async () => {
+      const state = await readState(client, t);
+      const changes: RepairChange[] = [];
+      if (!state.exists) return { changes };
+      await ensureTables(client, t);
+      await transaction(client, async () => {
+        for (const p of findProblems(files, state)) {
+          const file = byName.get(p.name);
+          if (p.kind === 'deleted') {
+            await client.query(`DELETE FROM ${t.migrations} WHERE name = $1`, [p.name]);
+            await client.query(`DELETE FROM ${t.checksums} WHERE name = $1`, [p.name]);
+            changes.push({ name: p.name, action: 'deleted-row-removed' });
+          } else if (file) {
+            const source = p.kind === 'edited' ? 'repair' : 'allow-out-of-order';
+            await recordChecksum(client, t, { name: p.name, checksum: file.checksum, source });
+            changes.push({ name: p.name, action: p.kind === 'edited' ? 'checksum-updated' : 'out-of-order-allowed' });
+          }
+        }
+        for (const name of await adoptUnrecorded(client, t, files, state)) changes.push({ name, action: 'checksum-recorded' });
+      });
+      return { changes };
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function checkedState(client: pg.ClientBase, t: Tables, files: MigrationFile[]): Promise<DbState> {
+  const state = await readState(client, t);
+  const problems = findProblems(files, state);
+  if (problems.length > 0) throw new ValidationError(problems);
+  return state;
+}
+
+function pendingOf(files: MigrationFile[], state: DbState): MigrationFile[] {
+  const applied = new Set(state.applied.map((r) => r.name));
+  return files.filter((f) => !applied.has(f.name));
+}
+
+function upTo(pending: MigrationFile[], files: MigrationFile[], state: DbState, to: string): MigrationFile[] {
+  const index = pending.findIndex((f) => f.name === to);
+  if (index >= 0) return pending.slice(0, index + 1);
+  if (state.applied.some((r) => r.name === to)) return [];
+  const known = files.map((f) => f.name).join(', ') || 'none';
+  throw new MigratorError(`Unknown migration ${to}: no such file in the migrations folder (migrations: ${known}).`);
+}
+
+function last(state: DbState): string | null {
+  return state.applied.at(-1)?.name ?? null;
+}
+
+/** Record checksums of applied migrations that have none (applied by plain node-pg-migrate): trust on first use. */
+async function adoptUnrecorded(client: pg.ClientBase, t: Tables, files: MigrationFile[], state: DbState): Promise<string[]> {
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const adopted: string[] = [];
+  for (const row of state.applied) {
+    const file = byName.get(row.name);
+    if (row.checksum === null && file) {
+      await recordChecksum(client, t, { name: row.name, checksum: file.checksum, source: 'adopted' });
+      adopted.push(row.name);
+    }
+  }
+  return adopted;
+}
+
+async function transaction(client: pg.ClientBase, fn: () => Promise<void>): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await fn();
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
+
+interface RunOptions {
+  direction: 'up' | 'down';
+  count: number;
+  runId?: string;
+  log?: (line: string) => void;
+}
+
+/**
+ * Drive node-pg-migrate's runner on our locked session. Its statements pass through a thin client wrapper
+ * that (1) remembers the last statement for error reports and (2) right after the runner's own
+ * "mark as run" INSERT/DELETE, writes/deletes the checksum row, i.e. inside the migration's transaction.
+ * Returns the names applied/reverted.
+ */
+async function run(
+  client: pg.ClientBase,
+  target: MigrationTarget,
+  t: Tables,
+  files: MigrationFile[],
+  options: RunOptions,
+): Promise<string[]> {
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const done: string[] = [];
+  let current: { file: MigrationFile; pgm?: MigrationBuilder } | undefined;
+  let lastStatement = '';
+  const markUp = new RegExp(`^INSERT INTO "${esc(t.schema)}"\\."${esc(t.table)}" \\(name, run_on\\) VALUES \\('(.+)', NOW\\(\\)\\);$`);
+  const markDown = new RegExp(`^DELETE FROM "${esc(t.schema)}"\\."${esc(t.table)}" WHERE name='(.+)';$`);
+
+  const wrapped = {
+    query: async (text: string | pg.QueryConfig, values?: unknown[]) => {
+      const sql = typeof text === 'string' ? text : text.text;
+      lastStatement = sql;
+      const result = await client.query(text as string, values);
+      const up = markUp.exec(sql);
+      const downMatch = markDown.exec(sql);
+      if (up) {
+        const file = byName.get(up[1]!)!;
+        await recordChecksum(client, t, { name: file.name, checksum: file.checksum, runId: options.runId, source: 'applied' });
+        done.push(file.name);
+        options.log?.(`applied ${file.name}`);
+      } else if (downMatch) {
+        await client.query(`DELETE FROM ${t.checksums} WHERE name = $1`, [downMatch[1]]);
+        done.push(downMatch[1]!);
+        options.log?.(`reverted ${downMatch[1]}`);
+      }
+      return result;
+    },
+  };
+
+  // Serve the runner our already listed files, wrapped to know which migration is running.
+  const loader = async (paths: string[]) => {
+    const units = new Map<string, { id: string; filePaths: string[]; actions: MigrationActions }>();
+    for (const path of paths) {
+      const file = files.find((f) => f.files.includes(path) || f.id === path);
+      if (!file || units.has(file.name)) continue;
+      const actions = await file.load();
+      const track = (action: MigrationAction | false | undefined) =>
+        typeof action === 'function'
+          ? action.length >= 2
+            ? (pgm: MigrationBuilder, done?: () => void) => ((current = { file, pgm }), action(pgm, done))
+            : (pgm: MigrationBuilder) => ((current = { file, pgm }), action(pgm))
+          : action;
+      units.set(file.name, { id: file.id, filePaths: file.files, actions: { ...actions, up: track(actions.up) || false, down: track(actions.down) } });
+    }
+    return [...units.values()];
+  };
+
+  try {
+    await runner({
+      dbClient: wrapped as unknown as pg.ClientBase,
+      dir: resolve(target.dir),
+      ignorePattern: IGNORE_PATTERN,
+      migrationsTable: t.table,
+      migrationsSchema: t.schema,
+      direction: options.direction,
+      count: options.count,
+      noLock: true, // our own waiting lock is held (see withLock)
+      checkOrder: false, // validated already, with file names in the message
+      singleTransaction: false, // one transaction per migration
+      migrationLoaderStrategies: [{ extensions: MIGRATION_EXTENSIONS, loader: loader as never }],
+      logger: options.log ? { debug: () => {}, info: options.log, warn: options.log, error: () => {} } : silentLogger(),
+    });
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    if (!current || done.includes(current.file.name)) {
+      throw error instanceof Error && !(error instanceof MigratorError)
+        ? new MigratorError(error.message, { cause: error })
+        : error;
+    }
+    const err = error as Error & { code?: string; position?: string };
+    const fromDb = typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code);
+    throw new MigrationError(
+      {
+        migration: current.file.name,
+        file: rel(current.file.path),
+        statement: fromDb ? statementAt(lastStatement, err.position) : undefined,
+        sqlstate: fromDb ? err.code : undefined,
+        pgMessage: err.message,
+        transactional: current.pgm ? current.pgm.isUsingTransaction() : true,
+        appliedBefore: [...done],
+      },
+      { cause: error },
+    );
+  }
+  // Safety net: should node-pg-migrate ever change its mark-as-run SQL, fail loudly instead of skipping checksums.
+  if (options.direction === 'up' && done.length !== options.count) {
+    throw new MigratorError(`Internal error: applied migrations were not recorded with checksums (${done.length}/${options.count}).`);
+  }
+  return done;
+}
+
+/** The statement around PostgreSQL's error position (1-based), for multi-statement SQL migrations. */
+export function statementAt(sql: string, position?: string): string {
+  const pos = position ? Number(position) - 1 : NaN;
+  let text = sql;
+  if (Number.isFinite(pos) && pos >= 0 && pos < sql.length) {
+    const start = sql.lastIndexOf(';', pos - 1) + 1;
+    const end = sql.indexOf(';', pos);
+    text = sql.slice(start, end < 0 ? sql.length : end + 1);
+  }
+  return text.replace(/^(\s*--[^\n]*(\n|$))+/, '').trim();
+}
+
+async function call(action: MigrationAction, pgm: MigrationBuilder): Promise<void> {
+  if (action.length >= 2) await new Promise<void>((done) => void action(pgm, done));
+  else await action(pgm);
+}
+
+function silentLogger() {
+  const nothing = () => {};
+  return { debug: nothing, info: nothing, warn: nothing, error: nothing };
+}
+
+function esc(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+

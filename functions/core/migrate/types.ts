@@ -1,0 +1,98 @@
+/** Options and results shared by the engine's operations. */
+import type pg from 'pg';
+import type { ConnectOptions } from '../db.ts';
+import type { Problem } from '../errors.ts';
+
+export type { Problem };
+
+/** Where migrations go: a database, a migrations folder and a migrations table. Several targets may share a database. */
+export interface MigrationTarget {
+  /** Connection string; or pass `client` instead. */
+  databaseUrl?: string;
+  /** An already connected client; the engine uses it and does not close it. */
+  client?: pg.Client;
+  /** Migrations directory. */
+  dir: string;
+  /** node-pg-migrate's table; default 'pgmigrations'. Checksums live in `<table>_checksums` beside it. */
+  migrationsTable?: string;
+  /** Schema of the migrations table; default 'public'. */
+  migrationsSchema?: string;
+  /** Connect timeout and retries when `databaseUrl` is used. */
+  connect?: ConnectOptions;
+}
+
+/** Deadlines, so no run hangs (a custom resource must answer well inside Lambda's 15 minutes). */
+export interface SafetyOptions {
+  /** How long to wait for another run's migration lock before failing. Default 60 000 ms. */
+  lockWaitTimeoutMs?: number;
+  /** `lock_timeout` for migration statements (waiting for table locks). Default 10 000 ms. */
+  lockTimeoutMs?: number;
+  /** `statement_timeout` for migration statements. Default 600 000 ms (10 min). */
+  statementTimeoutMs?: number;
+  /** Receives progress lines (which migration runs). Default: silent. */
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_SAFETY = {
+  lockWaitTimeoutMs: 60_000,
+  lockTimeoutMs: 10_000,
+  statementTimeoutMs: 600_000,
+} as const;
+
+export interface UpOptions extends SafetyOptions {
+  /** Apply pending migrations up to and including this name; default all. */
+  to?: string;
+  /** Recorded with each applied migration (the `migration_runs` id); default a new UUID. */
+  runId?: string;
+}
+export interface UpResult {
+  /** Names applied by this call, in order. */
+  applied: string[];
+  /** The last applied migration after this call (null: none). */
+  lastMigration: string | null;
+  runId: string;
+}
+
+export interface DownOptions extends SafetyOptions {
+  /** Revert this many of the most recently applied migrations (default 1 when `to` is not given). */
+  count?: number;
+  /** Revert every migration applied after this one (it stays applied). */
+  to?: string;
+}
+export interface DownResult {
+  /** Names reverted, most recent first. */
+  reverted: string[];
+  lastMigration: string | null;
+}
+
+export interface AppliedMigration {
+  name: string;
+  /** SHA-256 recorded when applied (null: applied by plain node-pg-migrate, not yet recorded). */
+  checksum: string | null;
+  /** ISO 8601. */
+  appliedAt: string;
+}
+export interface StatusResult {
+  applied: AppliedMigration[];
+  pending: { name: string }[];
+  problems: Problem[];
+}
+
+export interface HistoryEntry extends AppliedMigration {
+  /** Run that applied it (null: before checksums were recorded). */
+  runId: string | null;
+  /** How it became applied: applied, baseline, adopted (found applied without checksum), repair. */
+  source: string | null;
+}
+
+export interface PlannedMigration {
+  name: string;
+  file: string;
+  /** Whether it runs in its own transaction (false: it opted out). */
+  transaction: boolean;
+  /** The SQL the migration would run, statements separated by newlines. */
+  sql: string;
+}
+export interface PlanResult {
+  pending: PlannedMigration[];
+}

@@ -1,0 +1,60 @@
+/** Small migration folders written into temp dirs, in node-pg-migrate's formats. */
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Fixture {
+  dir: string;
+  write(file: string, content: string): string;
+  remove(file: string): void;
+  cleanup(): void;
+}
+
+/** A temp migrations folder holding `files` (name -> content). */
+export function fixture(files: Record<string, string> = {}): Fixture {
+  const root = mkdtempSync(join(tmpdir(), 'migrator-fx-'));
+  const dir = join(root, 'migrations');
+  mkdirSync(dir);
+  const f: Fixture = {
+    dir,
+    write(file, content) {
+      const path = join(dir, file);
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(path, content);
+      return path;
+    },
+    remove(file) {
+      rmSync(join(dir, file));
+    },
+    cleanup() {
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  for (const [name, content] of Object.entries(files)) f.write(name, content);
+  return f;
+}
+
+/** Three migrations: SQL, TypeScript (node-pg-migrate builder), SQL with a down section. */
+export const BASIC: Record<string, string> = {
+  '0001_widgets.sql': `-- Up Migration
+CREATE TABLE widgets (id serial PRIMARY KEY, name text NOT NULL);
+INSERT INTO widgets (name) VALUES ('first');
+
+-- Down Migration
+DROP TABLE widgets;
+`,
+  '0002_gadgets.ts': `import type { MigrationBuilder } from 'node-pg-migrate';
+export async function up(pgm: MigrationBuilder): Promise<void> {
+  pgm.createTable('gadgets', { id: 'id', widget_id: { type: 'integer', references: 'widgets' }, label: { type: 'text' } });
+}
+export async function down(pgm: MigrationBuilder): Promise<void> {
+  pgm.dropTable('gadgets');
+}
+`,
+  '0003_widget_color.sql': `-- Up Migration
+ALTER TABLE widgets ADD COLUMN color text;
+
+-- Down Migration
+ALTER TABLE widgets DROP COLUMN color;
+`,
+};
