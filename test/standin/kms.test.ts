@@ -74,7 +74,8 @@ describe('KMS stand-in through the real KMSClient', () => {
   it('refuses to decrypt under another, a missing or an extra encryption context', async () => {
     const { keyId } = await newKey();
     const enc = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('tenant A key'), EncryptionContext: { tenant: 'A' } }));
-    for (const EncryptionContext of [{ tenant: 'B' }, undefined, { tenant: 'A', purpose: 'x' }]) {
+    const contexts: Array<Record<string, string> | undefined> = [{ tenant: 'B' }, undefined, { tenant: 'A', purpose: 'x' }];
+    for (const EncryptionContext of contexts) {
       await expect(kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob, EncryptionContext }))).rejects.toBeInstanceOf(InvalidCiphertextException);
     }
   });
