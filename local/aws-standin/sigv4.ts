@@ -25,7 +25,7 @@ export interface ReceivedRequest {
 const MAX_SKEW_MS = 15 * 60 * 1000;
 
 /** node:crypto behind the hash interface the signer expects (HMAC when given a secret). */
-class NodeSha256 implements Checksum {
+export class NodeSha256 implements Checksum {
   private hash: Hash | Hmac;
   constructor(private readonly secret?: SourceData) {
     this.hash = this.fresh();
