@@ -1,0 +1,73 @@
+/**
+ * Tenant inbound API keys (seed 004): crypto-random, with a recognisable prefix. The database keeps
+ * the prefix (for lookup) and a SHA-256 hash; the plaintext goes only to a per-tenant Secrets Manager
+ * secret encrypted with the stage key, where an operator or the application fetches it.
+ *
+ * Key format: `tk_<slug>_<8 hex>_<43 chars base64url>`; the prefix is `tk_<slug>_<8 hex>`.
+ * Statuses: active (in use), pending (issued by rotate-key, valid, awaiting confirmation),
+ * retiring (the previous key during a rotation, valid until confirmation or expires_at), revoked.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import type { SeedAwsClients } from './aws.ts';
+import { awsErrorName, awsErrorText } from './aws.ts';
+import { SeedError } from './errors.ts';
+
+export interface GeneratedApiKey {
+  /** The full key: shown to nobody, written only to Secrets Manager. */
+  plaintext: string;
+  prefix: string;
+  /** SHA-256 hex of the full key. */
+  hash: string;
+}
+
+export function generateApiKey(slug: string): GeneratedApiKey {
+  const prefix = `tk_${slug}_${randomBytes(4).toString('hex')}`;
+  const plaintext = `${prefix}_${randomBytes(32).toString('base64url')}`;
+  return { plaintext, prefix, hash: hashApiKey(plaintext) };
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** `<secretPrefix>/tenants/<slug>/api-key`: fixed, so IAM can scope writes to `<secretPrefix>/tenants/*`. */
+export function apiKeySecretName(secretPrefix: string, slug: string): string {
+  return `${secretPrefix.replace(/\/+$/, '')}/tenants/${slug}/api-key`;
+}
+
+/**
+ * Stores the plaintext in the tenant's secret: CreateSecret (encrypted with the stage key) or, when the
+ * secret exists (a rotation, or an earlier run whose database transaction rolled back), a new version.
+ * The database decides which keys are valid, so overwriting a never-committed key is harmless.
+ */
+export async function storeApiKeySecret(
+  aws: SeedAwsClients,
+  args: { secretName: string; kmsKeyId: string; slug: string; key: GeneratedApiKey },
+): Promise<string | undefined> {
+  const SecretString = JSON.stringify({ apiKey: args.key.plaintext, prefix: args.key.prefix });
+  try {
+    try {
+      const out = await aws.secrets.send(
+        new CreateSecretCommand({
+          Name: args.secretName,
+          KmsKeyId: args.kmsKeyId,
+          SecretString,
+          Description: `Inbound API key of tenant ${args.slug} (managed by migrator seed / rotate-key)`,
+          Tags: [{ Key: 'tenant', Value: args.slug }],
+        }),
+      );
+      return out.VersionId;
+    } catch (e) {
+      if (awsErrorName(e) !== 'ResourceExistsException') throw e;
+      const out = await aws.secrets.send(new PutSecretValueCommand({ SecretId: args.secretName, SecretString }));
+      return out.VersionId;
+    }
+  } catch (e) {
+    throw new SeedError(
+      `Cannot store the inbound API key of tenant "${args.slug}" in secret "${args.secretName}": ${awsErrorText(e)}`,
+      { tenant: args.slug, secret: args.secretName, awsError: awsErrorName(e) },
+      { cause: e },
+    );
+  }
+}

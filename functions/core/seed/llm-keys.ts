@@ -1,0 +1,117 @@
+/**
+ * Provider (LLM) API keys: read from Secrets Manager by name, encrypted with KMS under the stage key
+ * with the encryption context {tenant, purpose}. Only the ciphertext, the key ARN, the secret name and
+ * its VersionId reach the database. The plaintext lives in memory for the duration of one Encrypt.
+ *
+ * Change detection is by VersionId: DescribeSecret tells the AWSCURRENT version without reading the
+ * value, so an unchanged run reads no secret value and makes no KMS call.
+ */
+import { DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { EncryptCommand } from '@aws-sdk/client-kms';
+import { z } from 'zod';
+import type { SeedAwsClients } from './aws.ts';
+import { awsErrorName, awsErrorText } from './aws.ts';
+import { SeedError } from './errors.ts';
+
+/** The JSON a provider-key secret must hold. Extra fields are allowed (e.g. a note), apiKey is required. */
+export const ProviderSecretSchema = z.object({ apiKey: z.string().min(8, 'apiKey must be at least 8 characters') });
+
+function who(tenants: readonly string[]): string {
+  return tenants.length === 1 ? `tenant "${tenants[0]}"` : `tenants ${tenants.map((t) => `"${t}"`).join(', ')}`;
+}
+
+/** AWSCURRENT VersionId of a secret (DescribeSecret: metadata only, no value). */
+export async function currentSecretVersion(aws: SeedAwsClients, secretName: string, tenants: readonly string[]): Promise<string> {
+  let out;
+  try {
+    out = await aws.secrets.send(new DescribeSecretCommand({ SecretId: secretName }));
+  } catch (e) {
+    const missing = awsErrorName(e) === 'ResourceNotFoundException';
+    throw new SeedError(
+      missing
+        ? `Secret "${secretName}" (LLM key of ${who(tenants)}) does not exist in Secrets Manager. Create it with {"apiKey": "..."}, or fix apiKeySecret in the tenant file.`
+        : `Cannot describe secret "${secretName}" (LLM key of ${who(tenants)}): ${awsErrorText(e)}`,
+      { tenant: tenants[0], secret: secretName, awsError: awsErrorName(e) },
+      { cause: e },
+    );
+  }
+  if (out.DeletedDate) {
+    throw new SeedError(`Secret "${secretName}" (LLM key of ${who(tenants)}) is scheduled for deletion.`, { tenant: tenants[0], secret: secretName });
+  }
+  const current = Object.entries(out.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes('AWSCURRENT'));
+  if (!current) {
+    throw new SeedError(`Secret "${secretName}" (LLM key of ${who(tenants)}) has no AWSCURRENT version (no value was ever stored).`, {
+      tenant: tenants[0],
+      secret: secretName,
+    });
+  }
+  return current[0];
+}
+
+/** The apiKey of one secret version, shape-checked. The error never contains the value. */
+export async function readProviderKey(aws: SeedAwsClients, secretName: string, versionId: string, tenants: readonly string[]): Promise<string> {
+  let text: string | undefined;
+  try {
+    const out = await aws.secrets.send(new GetSecretValueCommand({ SecretId: secretName, VersionId: versionId }));
+    text = out.SecretString;
+  } catch (e) {
+    throw new SeedError(
+      `Cannot read secret "${secretName}" (LLM key of ${who(tenants)}): ${awsErrorText(e)}`,
+      { tenant: tenants[0], secret: secretName, awsError: awsErrorName(e) },
+      { cause: e },
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text ?? '');
+  } catch {
+    json = undefined;
+  }
+  const parsed = ProviderSecretSchema.safeParse(json);
+  if (!parsed.success) {
+    const reason = json === undefined ? 'it is not JSON' : parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
+    throw new SeedError(
+      `Secret "${secretName}" (LLM key of ${who(tenants)}) has the wrong shape: expected JSON {"apiKey": "..."}; ${reason}.`,
+      { tenant: tenants[0], secret: secretName },
+    );
+  }
+  return parsed.data.apiKey;
+}
+
+export interface EncryptedKey {
+  ciphertext: Buffer;
+  keyArn: string;
+}
+
+/** Encrypts under the stage key with the tenant's encryption context (authenticated, not secret). */
+export async function encryptForTenant(
+  aws: SeedAwsClients,
+  args: { kmsKeyId: string; tenantId: string; tenantSlug: string; purpose: string; plaintext: string },
+): Promise<EncryptedKey> {
+  try {
+    const out = await aws.kms.send(
+      new EncryptCommand({
+        KeyId: args.kmsKeyId,
+        Plaintext: Buffer.from(args.plaintext, 'utf8'),
+        EncryptionContext: { tenant: args.tenantId, purpose: args.purpose },
+      }),
+    );
+    if (!out.CiphertextBlob || !out.KeyId) throw new Error('Encrypt returned no ciphertext or key id');
+    return { ciphertext: Buffer.from(out.CiphertextBlob), keyArn: out.KeyId };
+  } catch (e) {
+    const name = awsErrorName(e);
+    const hint =
+      name === 'DisabledException'
+        ? ' The key is disabled; enable it or point stages.yaml at the right key.'
+        : name === 'NotFoundException'
+          ? ' No such key or alias; check kmsKeyId in stages.yaml.'
+          : name === 'ThrottlingException'
+            ? ' KMS kept throttling after the SDK retries; re-run later (nothing was written).'
+            : '';
+    throw new SeedError(
+      `KMS Encrypt with key "${args.kmsKeyId}" failed for tenant "${args.tenantSlug}" (purpose "${args.purpose}"): ${awsErrorText(e)}.${hint}`,
+      { tenant: args.tenantSlug, awsError: name },
+      { cause: e },
+    );
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Set-based writes: one multi-row statement per chunk of rows (json_to_recordset), never a round trip
+ * per row. The `IS DISTINCT FROM` guard makes an upsert of an unchanged row a no-op even if the
+ * in-memory diff was stale.
+ */
+import type pg from 'pg';
+
+export interface Column {
+  name: string;
+  /** PostgreSQL type used to read the JSON field (uuid, text, int, numeric, jsonb, bytea, bool, timestamptz). */
+  type: string;
+}
+
+export interface UpsertSpec {
+  table: string;
+  /** Conflict target (the natural key). */
+  key: string[];
+  /** Columns written; the key columns included. */
+  columns: Column[];
+  /** Columns updated on conflict; default: all non-key columns. Empty: DO NOTHING. */
+  update?: string[];
+  /** Whether the table has updated_at (set to now() on update). */
+  touchUpdatedAt?: boolean;
+  /** RETURNING list, e.g. 'id, slug'. */
+  returning?: string;
+}
+
+const CHUNK = 5000;
+const q = (ident: string) => `"${ident.replaceAll('"', '""')}"`;
+
+/** Values must be JSON-serialisable; Buffers are sent as PostgreSQL hex bytea text. */
+function jsonValue(v: unknown): unknown {
+  if (Buffer.isBuffer(v)) return `\\x${v.toString('hex')}`;
+  return v === undefined ? null : v;
+}
+
+export async function upsertRows<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  client: pg.ClientBase,
+  spec: UpsertSpec,
+  rows: readonly Record<string, unknown>[],
+): Promise<R[]> {
+  if (rows.length === 0) return [];
+  const cols = spec.columns.map((c) => q(c.name)).join(', ');
+  const recordType = spec.columns.map((c) => `${q(c.name)} ${c.type}`).join(', ');
+  const update = spec.update ?? spec.columns.map((c) => c.name).filter((c) => !spec.key.includes(c));
+  const conflict =
+    update.length === 0
+      ? 'DO NOTHING'
+      : `DO UPDATE SET ${update.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}${spec.touchUpdatedAt ? ', updated_at = now()' : ''}
+         WHERE (${update.map((c) => `t.${q(c)}`).join(', ')}) IS DISTINCT FROM (${update.map((c) => `EXCLUDED.${q(c)}`).join(', ')})`;
+  // A one-element ROW() needs the ROW keyword to compare as a row; with one column compare scalars.
+  const sql = `INSERT INTO ${q(spec.table)} AS t (${cols})
+    SELECT ${cols} FROM json_to_recordset($1::json) AS x(${recordType})
+    ON CONFLICT (${spec.key.map(q).join(', ')}) ${conflict}
+    ${spec.returning ? `RETURNING ${spec.returning}` : ''}`;
+  const out: R[] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK).map((r) => {
+      const o: Record<string, unknown> = {};
+      for (const c of spec.columns) o[c.name] = jsonValue(r[c.name]);
+      return o;
+    });
+    const res = await client.query<R>(sql, [JSON.stringify(chunk)]);
+    out.push(...res.rows);
+  }
+  return out;
+}
+
+/** JSON with sorted keys, so jsonb values compare equal regardless of key order. */
+export function stableJson(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** Equality of a desired value and the value PostgreSQL returned (numeric arrives as a string). */
+export function sameValue(desired: unknown, actual: unknown): boolean {
+  const d = desired === undefined ? null : desired;
+  const a = actual === undefined ? null : actual;
+  if (d === null || a === null) return d === a;
+  if (typeof d === 'number') return Number(a) === d;
+  if (typeof d === 'object' || typeof a === 'object') return stableJson(d) === stableJson(a);
+  return d === a;
+}
