@@ -24,6 +24,8 @@ interface RawOptions {
   /** Change the body after signing. */
   tamper?: (body: string) => string;
   unsigned?: boolean;
+  /** Sign with an x-amz-content-sha256 header (default) or, like the KMS client, without. */
+  applyChecksum?: boolean;
 }
 
 /** A hand-signed awsJson1_1 request, to check what the SDK never sends. */
@@ -41,6 +43,7 @@ async function raw(o: RawOptions): Promise<{ status: number; headers: Headers; j
       region: o.region ?? 'us-east-1',
       service: o.service ?? (o.target.startsWith('TrentService.') ? 'kms' : 'secretsmanager'),
       sha256: NodeSha256,
+      applyChecksum: o.applyChecksum ?? true,
     });
     const signed = await signer.sign(
       { method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', query: {}, headers, body: o.body },
@@ -68,10 +71,12 @@ describe('SigV4 verification', () => {
     expect(r.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
   });
 
-  it('rejects a body changed after signing', async () => {
-    const r = await raw({ target: 'TrentService.CreateKey', body: '{"Description":"a"}', tamper: () => '{"Description":"b"}' });
-    expect(r.status).toBe(400);
-    expect(r.json.__type).toBe('InvalidSignatureException');
+  it('rejects a body changed after signing, with or without a signed payload hash header', async () => {
+    for (const applyChecksum of [true, false]) {
+      const r = await raw({ target: 'TrentService.CreateKey', body: '{"Description":"a"}', tamper: () => '{"Description":"b"}', applyChecksum });
+      expect(r.status).toBe(400);
+      expect(r.json.__type).toBe('InvalidSignatureException');
+    }
   });
 
   it('rejects a signature scoped to another service or region, or too old', async () => {
