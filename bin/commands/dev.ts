@@ -1,0 +1,107 @@
+/**
+ * `migrator dev` (= `npm start`): the main job on a developer's machine. Uses DATABASE_URL when given,
+ * otherwise an embedded PostgreSQL whose data persists in `.local/pg` (a second start continues); then
+ * validates, applies all migrations, runs the seed step (when one is plugged in), records the run in
+ * `migration_runs` (trigger and stage 'local') and prints a short report. The embedded server is
+ * stopped at the end.
+ */
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import pg from 'pg';
+import { connect } from '../../functions/core/db.ts';
+import { runJob, type SeedStep, type SeedSummary } from '../../functions/core/job.ts';
+import { safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
+
+/**
+ * The seam for the seed step: the seeding module sets `devHooks.seed` (and optionally `describeSeed`
+ * for the report) when it registers its commands, so `dev` seeds without this file knowing about seeds.
+ */
+export const devHooks: {
+  seed?: SeedStep;
+  describeSeed?: (summary: SeedSummary) => string[];
+} = {};
+
+export interface DevOptions {
+  dataDir: string;
+  port?: number;
+}
+
+export function registerDevCommand(program: Command, io: CliIO): void {
+  program
+    .command('dev')
+    .description('Run the main job locally: embedded PostgreSQL in .local/pg (unless DATABASE_URL is set), validate, migrate, seed, record, report.')
+    .option('--data-dir <path>', 'embedded PostgreSQL data folder (kept between runs)', '.local/pg')
+    .option('--port <port>', 'embedded PostgreSQL port (default: a free one)', (v) => Number.parseInt(v, 10))
+    .action(async (opts: DevOptions, cmd: Command) => {
+      await dev(cmd.optsWithGlobals<GlobalOptions & DevOptions>(), io);
+    });
+}
+
+/** The dev run itself (exported for tests). */
+export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<void> {
+  const started = Date.now();
+  let stop: (() => Promise<void>) | undefined;
+  let databaseUrl = opts.databaseUrl;
+  try {
+    if (!databaseUrl) {
+      // Loaded only here: the embedded server is a development tool, never part of a deployed bundle.
+      const { startEmbeddedPostgres } = await import('../../local/embedded-postgres.ts');
+      io.err(`Starting embedded PostgreSQL (data in ${opts.dataDir})...\n`);
+      const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, port: opts.port });
+      stop = () => server.stop();
+      databaseUrl = server.urlFor('postgres');
+    }
+    const target = { ...targetFrom(opts), databaseUrl };
+    const result = await runJob({
+      target,
+      trigger: 'local',
+      stage: 'local',
+      actor: safeUser(),
+      command: 'dev',
+      seed: devHooks.seed,
+      ...safetyFrom(opts, io),
+    });
+    const lines = [
+      result.applied.length
+        ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}`
+        : `Nothing to apply: the database is up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.`,
+    ];
+    if (result.seed) lines.push(...(devHooks.describeSeed?.(result.seed) ?? [`Seed: ${JSON.stringify(result.seed)}`]));
+    const counts = await rowCounts(databaseUrl);
+    if (counts.length) {
+      const width = Math.max(...counts.map(([t]) => t.length));
+      lines.push('Rows per table:', ...counts.map(([t, n]) => `  ${t.padEnd(width)}  ${n}`));
+    }
+    lines.push(`Run ${result.runId} finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+    io.out(`${lines.join('\n')}\n`);
+  } finally {
+    await stop?.();
+  }
+}
+
+/** Exact row counts of the user tables (small local database), sorted by name. */
+async function rowCounts(databaseUrl: string): Promise<[string, number][]> {
+  const client = await connect(databaseUrl, { retries: 0 });
+  try {
+    const { rows } = await client.query<{ schemaname: string; relname: string }>(
+      `SELECT schemaname, relname FROM pg_stat_user_tables ORDER BY schemaname, relname`,
+    );
+    const out: [string, number][] = [];
+    for (const r of rows) {
+      const name = `${pg.escapeIdentifier(r.schemaname)}.${pg.escapeIdentifier(r.relname)}`;
+      const { rows: [c] } = await client.query(`SELECT count(*)::int AS n FROM ${name}`);
+      out.push([r.schemaname === 'public' ? r.relname : `${r.schemaname}.${r.relname}`, c.n]);
+    }
+    return out;
+  } finally {
+    await client.end();
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}

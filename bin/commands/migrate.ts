@@ -1,0 +1,213 @@
+/**
+ * The migration commands of the `migrator` CLI: up, down, status, history, plan, validate, repair,
+ * baseline, create, lint. Also the shared pieces other command modules use: the output sink and how the
+ * global options become a MigrationTarget and SafetyOptions.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  baseline, create, down, history, lint, plan, repair, status, up, validate, ValidationError,
+  type MigrationTarget, type SafetyOptions,
+} from '../../functions/core/migrate/index.ts';
+
+/** Where commands print: stdout for results, stderr for progress and errors. Tests capture both. */
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** Global options, available to every command through `command.optsWithGlobals()`. */
+export interface GlobalOptions {
+  databaseUrl?: string;
+  dir: string;
+  migrationsTable: string;
+  migrationsSchema: string;
+  lockWaitTimeout: number;
+  lockTimeout: number;
+  statementTimeout: number;
+  connectTimeout: number;
+  connectRetries: number;
+  verbose?: boolean;
+}
+
+/** Thrown by a command that already printed its result, to end with a non-zero exit code and no message. */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/** Parse a non-negative integer option (commander turns the thrown error into a usage error, exit 2). */
+export function integer(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number >= 0.');
+  return Number(value);
+}
+
+/** Add the global options to the root program. */
+export function addGlobalOptions(program: Command): void {
+  program
+    .addOption(new Option('--database-url <url>', 'PostgreSQL connection string').env('DATABASE_URL'))
+    .option('--dir <path>', 'migrations folder', 'migrations')
+    .option('--migrations-table <name>', "node-pg-migrate's table (checksums go to <name>_checksums)", 'pgmigrations')
+    .option('--migrations-schema <name>', 'schema of the migrations table', 'public')
+    .option('--lock-wait-timeout <ms>', "how long to wait for another run's migration lock", integer, 60_000)
+    .option('--lock-timeout <ms>', 'lock_timeout for migration statements', integer, 10_000)
+    .option('--statement-timeout <ms>', 'statement_timeout for migration statements', integer, 600_000)
+    .option('--connect-timeout <ms>', 'timeout of one connection attempt', integer, 10_000)
+    .option('--connect-retries <n>', 'connection retries (exponential backoff) for a waking database', integer, 5)
+    .option('--verbose', 'progress lines, and stack traces with errors');
+}
+
+/** The target the global options describe. */
+export function targetFrom(opts: GlobalOptions): MigrationTarget {
+  return {
+    databaseUrl: opts.databaseUrl,
+    dir: opts.dir,
+    migrationsTable: opts.migrationsTable,
+    migrationsSchema: opts.migrationsSchema,
+    connect: { connectTimeoutMs: opts.connectTimeout, retries: opts.connectRetries },
+  };
+}
+
+/** The deadlines the global options describe (progress goes to stderr with --verbose). */
+export function safetyFrom(opts: GlobalOptions, io: CliIO): SafetyOptions {
+  return {
+    lockWaitTimeoutMs: opts.lockWaitTimeout,
+    lockTimeoutMs: opts.lockTimeout,
+    statementTimeoutMs: opts.statementTimeout,
+    log: opts.verbose ? (line) => io.err(`${line}\n`) : undefined,
+  };
+}
+
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+/** Register the migration commands on `program`. */
+export function registerMigrateCommands(program: Command, io: CliIO): void {
+  const g = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
+
+  program
+    .command('up')
+    .description('Validate, then apply pending migrations (each in its own transaction), serialized by an advisory lock.')
+    .option('--to <name>', 'apply up to and including this migration')
+    .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, or a new one sorts before applied ones.')
+    .action(async (opts: { to?: string }, cmd: Command) => {
+      const o = g(cmd);
+      const result = await up(targetFrom(o), { ...safetyFrom(o, io), to: opts.to });
+      io.out(result.applied.length
+        ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}\n`
+        : `Nothing to apply: up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.\n`);
+    });
+
+  program
+    .command('down')
+    .description('Revert the most recent migrations (by count, or all after a named one). For humans; deploys never run down.')
+    .option('--count <n>', 'revert this many migrations', integer)
+    .option('--to <name>', 'revert every migration applied after this one (it stays applied)')
+    .action(async (opts: { count?: number; to?: string }, cmd: Command) => {
+      if ((opts.count === undefined) === (opts.to === undefined)) cmd.error('error: down needs exactly one of --count <n> or --to <name>.');
+      const o = g(cmd);
+      const result = await down(targetFrom(o), { ...safetyFrom(o, io), count: opts.count, to: opts.to });
+      io.out(result.reverted.length
+        ? `Reverted ${result.reverted.length} migration(s): ${result.reverted.join(', ')}\n`
+        : 'Nothing to revert.\n');
+    });
+
+  program
+    .command('status')
+    .description('Show applied and pending migrations and any problems (read-only).')
+    .option('--json', 'print {"applied":[{name,checksum,appliedAt}],"pending":[{name}],"problems":[{name,kind,message}]}')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const s = await status(targetFrom(g(cmd)));
+      if (opts.json) io.out(json(s));
+      else {
+        for (const a of s.applied) io.out(`applied  ${a.name}  ${a.appliedAt}  ${a.checksum ? a.checksum.slice(0, 12) : '(no checksum)'}\n`);
+        for (const p of s.pending) io.out(`pending  ${p.name}\n`);
+        for (const p of s.problems) io.out(`PROBLEM  ${p.kind}: ${p.message}\n`);
+        if (!s.applied.length && !s.pending.length) io.out('No migrations.\n');
+      }
+      if (s.problems.length) throw new ExitCode(1);
+    });
+
+  program
+    .command('history')
+    .description('Applied migrations in order: when, by which run id, and how (applied, baseline, adopted, repair). Read-only.')
+    .option('--json', 'print a JSON array of {name, appliedAt, runId, checksum, source}')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const h = await history(targetFrom(g(cmd)));
+      if (opts.json) io.out(json(h));
+      else if (!h.length) io.out('No migrations applied.\n');
+      else for (const e of h) io.out(`${e.appliedAt}  ${e.name}  ${e.source ?? '-'}  run ${e.runId ?? '-'}\n`);
+    });
+
+  program
+    .command('plan')
+    .description('Show pending migrations and the exact SQL they would run. Writes nothing (not even the migrations table).')
+    .option('--to <name>', 'plan up to and including this migration')
+    .option('--json', 'print {"pending":[{name, file, transaction, sql}]}')
+    .action(async (opts: { to?: string; json?: boolean }, cmd: Command) => {
+      const p = await plan(targetFrom(g(cmd)), { to: opts.to });
+      if (opts.json) return io.out(json(p));
+      if (!p.pending.length) return io.out('Nothing to apply.\n');
+      for (const m of p.pending) {
+        io.out(`-- ${m.name} (${m.file})${m.transaction ? '' : ' -- runs WITHOUT a transaction'}\n${m.sql}\n\n`);
+      }
+    });
+
+  program
+    .command('validate')
+    .description('Check that applied migrations are unchanged and present and no new one sorts before them (read-only). Exit 1 on problems.')
+    .action(async (_opts: object, cmd: Command) => {
+      const { problems } = await validate(targetFrom(g(cmd)));
+      if (problems.length) throw new ValidationError(problems);
+      io.out('OK: migration files match the database.\n');
+    });
+
+  program
+    .command('repair')
+    .description('Accept the current files after a human decided they are right: record checksums of edited files, drop rows of deleted ones, allow out-of-order ones.')
+    .action(async (_opts: object, cmd: Command) => {
+      const o = g(cmd);
+      const { changes } = await repair(targetFrom(o), safetyFrom(o, io));
+      if (!changes.length) io.out('Nothing to repair.\n');
+      for (const c of changes) io.out(`${c.action}  ${c.name}\n`);
+    });
+
+  program
+    .command('baseline')
+    .description('Mark pending migrations up to and including <name> as applied without running them (adopt an existing database).')
+    .requiredOption('--to <name>', 'last migration the database already has')
+    .action(async (opts: { to: string }, cmd: Command) => {
+      const o = g(cmd);
+      const { marked } = await baseline(targetFrom(o), { ...safetyFrom(o, io), to: opts.to });
+      io.out(marked.length ? `Marked as applied: ${marked.join(', ')}\n` : 'Nothing to mark.\n');
+    });
+
+  program
+    .command('create')
+    .description("Scaffold a migration continuing the folder's naming (next NNNN_ index, or a timestamp prefix).")
+    .argument('<name>', 'what the migration does, e.g. add_tenant_plan')
+    .addOption(new Option('--type <type>', 'SQL (-- Up/-- Down sections) or TypeScript (node-pg-migrate builder)').choices(['sql', 'ts']).default('sql'))
+    .action(async (name: string, opts: { type: 'sql' | 'ts' }, cmd: Command) => {
+      io.out(`${await create(g(cmd).dir, name, { type: opts.type })}\n`);
+    });
+
+  program
+    .command('lint')
+    .description('Run squawk over the up SQL of pending migrations (TypeScript rendered first); exit 1 on findings.')
+    .option('--all', 'lint every migration (also the default when no database is given)')
+    .option('--json', 'print {"checked":[...],"findings":[{migration,file,line,rule,message}]}')
+    .addHelpText('after', `
+Acknowledge a finding in the migration itself, with a reason:
+  SQL:        -- squawk-ignore <rule>[, <rule>]: <why this is safe>   (next statement)
+              -- squawk-ignore-file <rule>: <why>                       (whole file)
+  TypeScript: // squawk-ignore-file <rule>: <why>
+require-lock-timeout and require-statement-timeout are not checked: the migrator sets both.`)
+    .action(async (opts: { all?: boolean; json?: boolean }, cmd: Command) => {
+      const r = await lint(targetFrom(g(cmd)), { all: opts.all });
+      if (opts.json) io.out(json(r));
+      else {
+        for (const f of r.findings) io.out(`${f.file}:${f.line}: ${f.rule}: ${f.message}${f.help ? ` (${f.help})` : ''}\n`);
+        io.out(`${r.findings.length} finding(s) in ${r.checked.length} migration(s).\n`);
+      }
+      if (r.findings.length) throw new ExitCode(1);
+    });
+}

@@ -1,0 +1,7 @@
+/** The migration engine's public API (see engine.ts, lint.ts, create.ts). */
+export { up, down, status, history, plan, validate, repair, baseline, renderUp, type RepairChange } from './engine.ts';
+export { create, type CreateOptions } from './create.ts';
+export { lint, type LintFinding, type LintResult, type LintOptions } from './lint.ts';
+export { listMigrations, NO_TRANSACTION_MARKER, type MigrationFile } from './files.ts';
+export * from './types.ts';
+export { MigrationError, MigratorError, ValidationError, LockWaitTimeoutError } from '../errors.ts';
