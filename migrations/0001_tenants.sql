@@ -2,13 +2,14 @@
 -- Up Migration
 
 -- One trigger function keeps updated_at honest on every table that has the column. It only bumps
--- the timestamp when the row really changed, so an idempotent re-seed leaves it untouched.
+-- the timestamp when the row really changed, so an idempotent re-seed leaves it untouched; an UPDATE
+-- that sets updated_at itself (a backfill, a data repair) is respected.
 CREATE FUNCTION public.set_updated_at() RETURNS trigger
   LANGUAGE plpgsql
   SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF NEW IS DISTINCT FROM OLD THEN
+  IF NEW IS DISTINCT FROM OLD AND NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
     NEW.updated_at := now();
   END IF;
   RETURN NEW;
