@@ -5,7 +5,7 @@
  * One construct per database (several instances in one app work: every name below is scoped to the
  * construct). Other constructs declare `node.addDependency(migrations)` to deploy after the schema.
  */
-import { ArnFormat, CfnOutput, CustomResource, Duration, Names, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, CustomResource, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -112,13 +112,14 @@ export interface DatabaseMigrationsProps {
    */
   readonly encryptionContextKeys?: string[];
   /**
-   * Secrets Manager name prefix under which the function may create and write tenant secrets.
-   * @default `${stage}/tenants/`
+   * Secrets Manager name prefix under which the function may create and write tenant secrets
+   * (seeds' `<secretPrefix>/tenants/<slug>/api-key`).
+   * @default `migrator/${stage}/tenants/`
    */
   readonly tenantSecretPrefix?: string;
   /**
    * Secrets Manager name prefix of the provider (LLM) secrets the seeds reference; read only.
-   * @default `${stage}/providers/`
+   * @default `migrator/${stage}/llm/`
    */
   readonly providerSecretPrefix?: string;
   /**
@@ -186,8 +187,8 @@ export class DatabaseMigrations extends Construct {
     const runOn: RunOn = props.runOn ?? 'every-deploy';
     const protectedStage = props.protectedStage ?? props.stage === 'prod';
     const t = { ...MIGRATION_DEFAULTS, ...dropUndefined(props.timeouts ?? {}) };
-    const tenantPrefix = props.tenantSecretPrefix ?? `${props.stage}/tenants/`;
-    const providerPrefix = props.providerSecretPrefix ?? `${props.stage}/providers/`;
+    const tenantPrefix = props.tenantSecretPrefix ?? `migrator/${props.stage}/tenants/`;
+    const providerPrefix = props.providerSecretPrefix ?? `migrator/${props.stage}/llm/`;
     this.metricsNamespace = props.metricsNamespace ?? MIGRATION_DEFAULTS.metricsNamespace;
     this.stage = props.stage;
 
@@ -285,7 +286,7 @@ export class DatabaseMigrations extends Construct {
     for (const fn of [this.migratorFunction, this.operationsFunction]) {
       this.grantLeastPrivilege(fn, props, tenantPrefix, providerPrefix);
       props.database.connections.allowDefaultPortFrom(fn, `Migrator ${this.node.path}`);
-      acknowledgeFunctionFindings(fn);
+      acknowledgeFunctionFindings(fn, { tenantPrefix, providerPrefix });
     }
 
     const provider = new cr.Provider(this, 'Provider', {
@@ -294,7 +295,7 @@ export class DatabaseMigrations extends Construct {
         retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       }),
     });
-    acknowledgeProviderFindings(provider);
+    acknowledgeProviderFindings(provider, this.migratorFunction);
 
     const properties: Record<string, string> = {
       Stage: props.stage,
@@ -339,6 +340,8 @@ export class DatabaseMigrations extends Construct {
   private grantLeastPrivilege(fn: lambda.Function, props: DatabaseMigrationsProps, tenantPrefix: string, providerPrefix: string) {
     const stack = Stack.of(this);
     props.databaseSecret.grantRead(fn);
+    const secretArn = (prefix: string) =>
+      stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
     if (props.encryptionKey) {
       const contextKeys = props.encryptionContextKeys ?? ['tenant', 'purpose'];
@@ -354,10 +357,21 @@ export class DatabaseMigrations extends Construct {
           },
         }),
       );
+      // Tenant secrets are created with the stage key: Secrets Manager asks KMS for a data key on the
+      // caller's behalf, allowed only through Secrets Manager and only for secrets under the tenant prefix.
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'StageKeyForTenantSecretsViaSecretsManager',
+          actions: ['kms:GenerateDataKey'],
+          resources: [props.encryptionKey.keyArn],
+          conditions: {
+            StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.${stack.urlSuffix}` },
+            StringLike: { 'kms:EncryptionContext:SecretARN': secretArn(tenantPrefix) },
+          },
+        }),
+      );
     }
 
-    const secretArn = (prefix: string) =>
-      stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'WriteTenantSecretsUnderPrefix',
@@ -409,23 +423,43 @@ function shellQuote(s: string) {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** How cdk-nag renders an ARN part: the literal when known at synth, `<AWS::X>` for a pseudo parameter. */
+function nagPart(value: string, pseudo: string) {
+  return Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value;
+}
+
 /** cdk-nag findings on the migrator functions that are deliberate; each says why. */
-function acknowledgeFunctionFindings(fn: lambda.Function) {
+function acknowledgeFunctionFindings(fn: lambda.Function, prefixes: { tenantPrefix: string; providerPrefix: string }) {
   const role = fn.role!;
+  const stack = Stack.of(fn);
   Validations.of(role).acknowledge({
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-    reason: 'AWS managed policy limited to writing the function\'s own CloudWatch Logs; the log group is created by this construct.',
+    reason: "AWS managed policy limited to writing the function's own CloudWatch Logs; the log group is created by this construct.",
   });
   Validations.of(role).acknowledge({
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
     reason: 'AWS managed policy required for a VPC-attached Lambda to manage its network interfaces.',
   });
+  const arnBase = `arn:${nagPart(stack.partition, 'Partition')}:secretsmanager:${nagPart(stack.region, 'Region')}:${nagPart(stack.account, 'AccountId')}:secret:`;
+  Validations.of(role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${arnBase}${prefixes.tenantPrefix}*]`,
+    reason: 'Tenant secrets are created by the seeds at run time with names under this fixed prefix; the wildcard covers only that prefix (and the random suffix Secrets Manager appends).',
+  });
+  Validations.of(role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${arnBase}${prefixes.providerPrefix}*]`,
+    reason: 'Provider secrets referenced by the seeds live under this fixed prefix; read-only, and the wildcard also covers the random suffix Secrets Manager appends to secret ARNs.',
+  });
 }
 
-function acknowledgeProviderFindings(provider: cr.Provider) {
+function acknowledgeProviderFindings(provider: cr.Provider, onEvent: lambda.Function) {
   // The framework's own function and role are defined inside aws-cdk-lib; acknowledge on the provider scope.
   Validations.of(provider).acknowledge({
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
     reason: 'CDK Provider framework function: AWS managed policy limited to its own CloudWatch Logs.',
+  });
+  const fnLogicalId = Stack.of(onEvent).getLogicalId(onEvent.node.defaultChild as lambda.CfnFunction);
+  Validations.of(provider).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::<${fnLogicalId}.Arn>:*]`,
+    reason: 'CDK Provider framework: invoke permission on the migrator function and its versions/aliases (the :* suffix), nothing else.',
   });
 }
