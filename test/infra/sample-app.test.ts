@@ -270,7 +270,7 @@ describe('runOn content-change', () => {
     const s = synthSample({ stage: 'staging', runOn: 'content-change' }, { nag: false });
     const crs = Object.values(Template.fromJSON(s.json).findResources('Custom::DatabaseMigrations'));
     expect(crs.length).toBe(1);
-    expect(crs[0].Properties.RunOn).toBe('content-change');
-    expect(crs[0].Properties.DeployNonce).toBeUndefined();
+    expect(crs[0]!.Properties.RunOn).toBe('content-change');
+    expect(crs[0]!.Properties.DeployNonce).toBeUndefined();
   }, 60_000);
 });
