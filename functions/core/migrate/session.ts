@@ -50,6 +50,9 @@ export async function withLock<T>(
     }
   }
   try {
+    // PostgreSQL >= 14 on Linux: notice a vanished client during a long statement and end the session, so a
+    // killed runner's transaction rolls back and its lock goes away promptly. Older servers: ignored.
+    await client.query('SET client_connection_check_interval = 1000').catch(() => {});
     await client.query(`SET lock_timeout = ${ms(safety.lockTimeoutMs ?? DEFAULT_SAFETY.lockTimeoutMs)}`);
     await client.query(`SET statement_timeout = ${ms(safety.statementTimeoutMs ?? DEFAULT_SAFETY.statementTimeoutMs)}`);
     return await fn();
@@ -58,6 +61,7 @@ export async function withLock<T>(
     await client.query('ROLLBACK').catch(() => {});
     await client.query('SELECT pg_advisory_unlock($1::bigint)', [t.lockKey]).catch(() => {});
     await client.query('RESET lock_timeout; RESET statement_timeout').catch(() => {});
+    await client.query('RESET client_connection_check_interval').catch(() => {});
   }
 }
 
