@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     }
     if (sections.has('seed')) {
       console.log('\nB. seeding ...');
-      await benchSeed(server, report, { tenants, psql });
+      await benchSeed(server, report, { tenants, psql, runs });
     }
     if (sections.has('cdk')) {
       console.log('\nC. CDK ...');
