@@ -29,14 +29,10 @@ function updatedAtTrigger(pgm: MigrationBuilder, table: string): void {
   });
 }
 
-/**
- * A squawk exception for this migration's rendered SQL: its integer columns hold small bounded numbers,
- * and int reads as a JS number where int8 would arrive as a string.
- */
-const INT_IS_ENOUGH = '-- squawk-ignore-file prefer-bigint-over-int -- small bounded numbers, read as JS numbers';
+// squawk-ignore-file prefer-bigint-over-int: the integer columns hold small bounded numbers, and int
+// reads as a JS number where int8 would arrive as a string.
 
 export async function up(pgm: MigrationBuilder): Promise<void> {
-  pgm.sql(INT_IS_ENOUGH);
   pgm.createTable('llm_models', {
     id: { type: 'uuid', primaryKey: true, default: pgm.func('gen_random_uuid()') },
     // The provider's model id, e.g. 'gemini-2.5-flash'; the natural key seeds upsert on.

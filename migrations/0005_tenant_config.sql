@@ -66,7 +66,7 @@ CREATE TABLE public.tenant_api_keys (
   tenant_id uuid NOT NULL REFERENCES public.tenants (id) ON DELETE CASCADE,
   -- The recognisable, non-secret start of the key; used to find the row when a key is presented.
   prefix text NOT NULL
-    CONSTRAINT tenant_api_keys_prefix_format CHECK (prefix ~ '^[A-Za-z0-9_-]{4,64}$'),
+    CONSTRAINT tenant_api_keys_prefix_format CHECK (prefix ~ '^[A-Za-z0-9_-]{4,128}$'),
   key_hash text NOT NULL CONSTRAINT tenant_api_keys_key_hash_not_blank CHECK (btrim(key_hash) <> ''),
   -- Secrets Manager secret holding the plaintext (per tenant, under the fixed prefix).
   secret_name text,
