@@ -4,5 +4,6 @@
  */
 export { startAwsStandIn, clientEnv, DEV_CREDENTIALS, DEV_REGION, DEV_ACCOUNT, type AwsStandIn, type AwsStandInOptions } from './server.ts';
 export { bootstrapDev, DEV_KEY_ALIAS, DEFAULT_DEV_SECRETS, type BootstrapDevOptions, type DevBootstrap, type DevSecret } from './bootstrap.ts';
+export { startDevStandIn, DEV_STATE_FILE, type DevStandIn } from './dev.ts';
 export type { StandInCredentials } from './sigv4.ts';
 export { AwsError } from './errors.ts';
