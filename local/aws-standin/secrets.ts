@@ -34,8 +34,12 @@ export class SecretsService {
   /** By name, full ARN, or partial ARN (without the six random characters AWS appends). */
   private find(secretId: string, opts: { includeDeleted?: boolean } = {}): SecretRecord {
     let secret: SecretRecord | undefined;
-    if (secretId.startsWith('arn:')) {
-      secret = Object.values(this.secrets).find((s) => s.arn === secretId || s.arn.slice(0, -7) === secretId);
+    const arn = /^arn:aws:secretsmanager:[^:]*:[^:]*:secret:(.+)$/.exec(secretId);
+    if (arn) {
+      // A full ARN ends in "-" plus six characters after the name; a partial ARN stops at the name.
+      const full = this.secrets[arn[1]!.slice(0, -7)];
+      const partial = this.secrets[arn[1]!];
+      secret = full?.arn === secretId ? full : partial && partial.arn.slice(0, -7) === secretId ? partial : undefined;
     } else {
       secret = this.secrets[secretId];
     }
@@ -165,11 +169,12 @@ export class SecretsService {
         throw new AwsError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
       }
       const kmsKeyId = optString(input, 'KmsKeyId', { max: 2048 });
+      const description = optString(input, 'Description', { max: 2048 });
       const now = epochSeconds();
       const secret: SecretRecord = {
         name,
         arn: `arn:aws:secretsmanager:${this.region}:${this.account}:secret:${name}-${randomSuffix()}`,
-        ...(optString(input, 'Description', { max: 2048 }) !== undefined ? { description: optString(input, 'Description')! } : {}),
+        ...(description !== undefined ? { description } : {}),
         ...(kmsKeyId !== undefined ? { kmsKeyId } : {}),
         createdDate: now,
         lastChangedDate: now,
