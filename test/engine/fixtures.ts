@@ -15,6 +15,8 @@ export function fixture(files: Record<string, string> = {}): Fixture {
   const root = mkdtempSync(join(tmpdir(), 'migrator-fx-'));
   const dir = join(root, 'migrations');
   mkdirSync(dir);
+  // Like the project: an ESM package, so .ts/.js migrations load as ES modules in a spawned CLI too.
+  writeFileSync(join(root, 'package.json'), '{"type": "module"}\n');
   const f: Fixture = {
     dir,
     write(file, content) {
