@@ -5,18 +5,19 @@
  * "not available yet (reason)" instead of failing the run.
  *
  * Environment (all optional):
- *   BENCH_DATABASE_URL  server to use (its user needs CREATEDB); default: embedded PostgreSQL, fsync on
- *   BENCH_ONLY          comma list of sections: migrations,seed,cdk (default all)
- *   BENCH_RUNS          repetitions per timed measurement (default 3)
- *   BENCH_MIGRATIONS    generated migrations (default 300)
- *   BENCH_TENANTS       generated tenants (default 10000)
- *   BENCH_PSQL          psql client (default /usr/bin/psql, else psql on PATH)
+ *   BENCH_DATABASE_URL    server to use (its user needs CREATEDB); default: embedded PostgreSQL, fsync on
+ *   BENCH_ONLY            comma list of sections: migrations,seed,cdk (default all)
+ *   BENCH_RUNS            repetitions per timed measurement (default 5; cold imports at least 7)
+ *   BENCH_MIGRATIONS      generated migrations (default 300)
+ *   BENCH_TENANTS         generated tenants (default 10000)
+ *   BENCH_SHARED_SECRETS  tenants share this many LLM-key secrets (default: one secret per tenant)
+ *   BENCH_PSQL            psql client (default /usr/bin/psql, else psql on PATH)
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Report } from './lib/report.ts';
-import { machineInfo } from './lib/machine.ts';
+import { loadText, machineInfo } from './lib/machine.ts';
 import { startBenchServer } from './lib/server.ts';
 import { ROOT } from './lib/optional.ts';
 import { run } from './lib/timing.ts';
@@ -51,20 +52,23 @@ async function main(): Promise<void> {
       process.exit(2);
     }
   }
-  const runs = intEnv('BENCH_RUNS', 3);
+  const runs = intEnv('BENCH_RUNS', 5);
   const migrations = intEnv('BENCH_MIGRATIONS', 300);
   const tenants = intEnv('BENCH_TENANTS', 10_000);
+  const sharedSecrets = process.env.BENCH_SHARED_SECRETS ? intEnv('BENCH_SHARED_SECRETS', 1) : undefined;
   const psql = process.env.BENCH_PSQL ?? (existsSync('/usr/bin/psql') ? '/usr/bin/psql' : 'psql');
 
   const t0 = performance.now();
   const machine = machineInfo();
   const server = await startBenchServer();
   const psqlVer = await psqlVersion(psql);
+  const loadStart = loadText();
   const header = [
     `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}`,
     `node ${machine.node}; ${psqlVer}; commit ${machine.commit}`,
     `database: ${server.description}`,
-    `settings: runs=${runs}, migrations=${migrations}, tenants=${tenants}, sections=${[...sections].join(',')}`,
+    `load average at start (1/5/15 min): ${loadStart}`,
+    `settings: runs=${runs}, migrations=${migrations}, tenants=${tenants}${sharedSecrets ? ` (${sharedSecrets} shared LLM-key secrets)` : ''}, sections=${[...sections].join(',')}`,
   ];
   console.log(header.join('\n'));
 
@@ -81,25 +85,27 @@ async function main(): Promise<void> {
     }
     if (sections.has('seed')) {
       console.log('\nB. seeding ...');
-      await benchSeed(server, report, { tenants, psql, runs });
+      await benchSeed(server, report, { tenants, psql, runs, sharedSecrets });
     }
     if (sections.has('cdk')) {
       console.log('\nC. CDK ...');
-      await benchCdk(server, report, { runs: Math.max(runs, 5) });
+      await benchCdk(server, report, { runs: Math.max(runs, 7) });
     }
   } finally {
     await server.stop();
   }
   const totalS = (performance.now() - t0) / 1000;
-  console.log(`\n${header.join('\n')}\n\n${report.table()}\n\ntotal bench time ${totalS.toFixed(0)} s`);
+  const loadEnd = loadText();
+  console.log(`\n${header.join('\n')}\nload average at end: ${loadEnd}\n\n${report.table()}\n\ntotal bench time ${totalS.toFixed(0)} s`);
   const out = resolve(ROOT, '.bench/results.json');
   report.writeJson(out, {
     finishedAt: new Date().toISOString(),
     machine,
     psql: psqlVer,
     database: { description: server.description, settings: server.settings },
-    settings: { runs, migrations, tenants, sections: [...sections] },
+    settings: { runs, migrations, tenants, sharedSecrets: sharedSecrets ?? null, sections: [...sections] },
     totalSeconds: Math.round(totalS),
+    loadAverage: { start: loadStart, end: loadEnd },
   });
   console.log(`results written to ${out}`);
 }

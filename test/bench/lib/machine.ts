@@ -1,7 +1,7 @@
 /**
  * What the figures were measured on, printed above the table and kept in the JSON.
  */
-import { cpus, totalmem, release, platform, arch } from 'node:os';
+import { cpus, totalmem, release, platform, arch, loadavg } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { ROOT } from './optional.ts';
 
@@ -32,4 +32,9 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     commit,
   };
+}
+
+/** "1.02 0.80 0.55": other work on the machine makes figures noisy; the table says how busy it was. */
+export function loadText(): string {
+  return loadavg().map((n) => n.toFixed(2)).join(' ');
 }

@@ -67,6 +67,32 @@ async function appliedTables(url: string): Promise<number> {
   });
 }
 
+/**
+ * How much of a no-op is just starting the CLI: `--version` of each tool, interleaved, medians.
+ * Informational, to tell start-up cost (tsx, imports) from the work against the database.
+ */
+async function processStart(report: Report, runs: number): Promise<void> {
+  const ours = [process.execPath, resolve(ROOT, 'bin/migrator.mjs'), '--version'] as const;
+  const theirs = [process.execPath, resolve(ROOT, 'node_modules/node-pg-migrate/bin/node-pg-migrate.js'), '--version'] as const;
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const ra = await run(ours[0], ours.slice(1), { cwd: ROOT });
+    const rb = await run(theirs[0], theirs.slice(1), { cwd: ROOT });
+    if (ra.code !== 0 || rb.code !== 0) return;
+    a.push(ra.ms);
+    b.push(rb.ms);
+  }
+  report.add({
+    section: SECTION,
+    name: 'process start alone (--version): migrator / node-pg-migrate',
+    value: `${fmtSeconds(median(a))} / ${fmtSeconds(median(b))}`,
+    raw: median(a) / 1000,
+    verdict: 'info',
+    detail: `medians of ${runs}; part of every no-op above`,
+  });
+}
+
 export async function benchMigrations(server: BenchServer, report: Report, o: MigrationsBenchOptions): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'migrator-bench-mig-'));
   try {
@@ -203,6 +229,7 @@ export async function benchMigrations(server: BenchServer, report: Report, o: Mi
     } else {
       report.unavailable(SECTION, `migrator no-op up (${o.count} applied)`, broken.get('migrator') ?? 'no sample', '<= 0.50 s');
     }
+    if (!broken.has('migrator')) await processStart(report, o.runs);
   } catch (e) {
     if (!(e instanceof Unavailable)) console.error(e);
     report.unavailable(SECTION, 'migrations benchmark', reasonOf(e));

@@ -24,6 +24,8 @@ export interface SeedBenchOptions {
   readonly psql: string;
   /** COPY floor repetitions (each on a fresh database). */
   readonly runs: number;
+  /** Tenants share this many provider-key secrets; default: one secret per tenant (seed 000's shape). */
+  readonly sharedSecrets?: number;
 }
 
 const SECTION = 'B. Seeding (issue 3)';
@@ -82,14 +84,15 @@ export async function benchSeed(server: BenchServer, report: Report, o: SeedBenc
   const work = mkdtempSync(join(tmpdir(), 'migrator-bench-seed-'));
   let standIn: StandIn | undefined;
   const dbs: BenchDatabase[] = [];
-  const full = `seed ${fmtInt(o.tenants)} tenants (fresh DB, via stand-in)`;
+  const secrets = o.sharedSecrets ? `${o.sharedSecrets} shared key secrets` : 'a key secret per tenant';
+  const full = `seed ${fmtInt(o.tenants)} tenants (fresh DB, stand-in, ${secrets})`;
   try {
     findFile(['functions/core/seed/index.ts'], 'seeding');
     standIn = await startStandIn();
     const env = { ...process.env, ...standInEnv(standIn) };
     await createKey(standIn, BENCH_KMS_ALIAS);
-    const gen = generateSeeds(work, o.tenants);
-    // One provider-key secret per tenant, as seed 000 has; clearly fake values.
+    const gen = generateSeeds(work, o.tenants, o.sharedSecrets);
+    // By default one provider-key secret per tenant, as seed 000 has; clearly fake values.
     await createSecrets(standIn, gen.llmSecrets, (name) => JSON.stringify({ apiKey: `bench-not-a-real-key-${name.split('/').pop()}` }));
     console.log(`  generated ${fmtInt(o.tenants)} tenant files and ${fmtInt(gen.llmSecrets.length)} provider-key secrets`);
 

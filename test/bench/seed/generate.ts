@@ -29,7 +29,11 @@ export function llmSecretFor(slug: string): string {
   return `${BENCH_SECRET_PREFIX}/llm/${slug}`;
 }
 
-export function generateSeeds(root: string, count: number): GeneratedSeeds {
+/**
+ * @param sharedSecrets when set, tenants share this many provider-key secrets instead of one each
+ *   (a platform-wide key per provider): fewer Secrets Manager calls, same number of KMS Encrypts.
+ */
+export function generateSeeds(root: string, count: number, sharedSecrets?: number): GeneratedSeeds {
   const dir = join(root, 'seeds');
   mkdirSync(join(dir, 'tenants'), { recursive: true });
   const catalogFile = resolve(ROOT, 'seeds/catalog.yaml');
@@ -43,10 +47,10 @@ export function generateSeeds(root: string, count: number): GeneratedSeeds {
     stringify({ stages: { [BENCH_STAGE]: { kinds: ['real', 'demo'], kmsKeyId: BENCH_KMS_ALIAS, secretPrefix: BENCH_SECRET_PREFIX } } }),
   );
   const slugs: string[] = [];
-  const llmSecrets: string[] = [];
+  const llmSecrets = new Set<string>();
   for (let i = 1; i <= count; i++) {
     const slug = slugFor(i);
-    const secret = llmSecretFor(slug);
+    const secret = sharedSecrets ? `${BENCH_SECRET_PREFIX}/llm/shared-${i % sharedSecrets}` : llmSecretFor(slug);
     const tenant = {
       slug,
       name: `Bench Tenant ${i}`,
@@ -64,7 +68,7 @@ export function generateSeeds(root: string, count: number): GeneratedSeeds {
     };
     writeFileSync(join(dir, 'tenants', `${slug}.yaml`), stringify(tenant));
     slugs.push(slug);
-    llmSecrets.push(secret);
+    llmSecrets.add(secret);
   }
-  return { dir, slugs, llmSecrets, agents, models };
+  return { dir, slugs, llmSecrets: [...llmSecrets], agents, models };
 }
