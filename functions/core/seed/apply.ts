@@ -17,7 +17,7 @@ import type { SeedSet, TenantSeed } from './load.ts';
 import type { SeedAwsClients } from './aws.ts';
 import { mapPool } from './pool.ts';
 import { upsertRows, sameValue, type Column } from './sql.ts';
-import { currentSecretVersion, readProviderKey, encryptForTenant, type EncryptedKey } from './llm-keys.ts';
+import { currentSecretVersions, readProviderKey, encryptForTenant, type EncryptedKey } from './llm-keys.ts';
 import { apiKeySecretName, generateApiKey, storeApiKeySecret, type GeneratedApiKey } from './api-keys.ts';
 import { SeedError } from './errors.ts';
 import {
@@ -43,6 +43,8 @@ export interface ApplyOptions {
   secretPrefix?: string;
   /** Concurrent AWS calls; default 16. */
   concurrency?: number;
+  /** See VersionLookupOptions.listThreshold (ListSecrets for many secrets under one prefix); default 50. */
+  listThreshold?: number;
   /** Who runs the seed, for audit_log; default 'migrator'. */
   actor?: string;
   /** Run id (migration_runs.id), recorded in audit_log.context. */
@@ -133,6 +135,12 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
   const plan = options.plan ?? false;
   const log = options.log ?? (() => {});
   const tracker = new Tracker();
+  let mark = Date.now();
+  const phase = (name: string) => {
+    const now = Date.now();
+    log(`${name}: ${now - mark} ms`);
+    mark = now;
+  };
   const keys = { encrypted: 0, unchanged: 0, inboundCreated: 0 };
   const resetSlugs = new Set(options.reset ?? []);
   for (const slug of resetSlugs) {
@@ -218,6 +226,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
       await upsert('agent_tools', { key: ['agent_id', 'tool_id'], columns: [{ name: 'agent_id', type: 'uuid' }, { name: 'tool_id', type: 'uuid' }], update: [] }, wLinks);
     }
 
+    phase('catalog');
     // ---- tenants -------------------------------------------------------------------------------
     const slugs = set.tenants.map((t) => t.slug);
     const exTenants = (await client.query(`SELECT id, slug, name, domain, region, status, settings FROM tenants WHERE slug = ANY($1)`, [slugs])).rows;
@@ -260,6 +269,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     const slugById = new Map([...tenantId].map(([s, id]) => [id, s]));
     const slugOf = (d: { tenant_id: string }) => slugById.get(d.tenant_id) ?? '?';
 
+    phase('tenants');
     // ---- users ---------------------------------------------------------------------------------
     const exUsers = (await client.query(`SELECT tenant_id, email, display_name, role FROM users WHERE tenant_id = ANY($1)`, [existingIds])).rows.filter(notReset);
     const users = set.tenants.flatMap((t) => t.users.map((u) => ({ tenant_id: tid(t.slug), email: u.email, display_name: u.displayName ?? null, role: u.role })));
@@ -275,6 +285,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
       await upsert('tenant_agents', { key: ['tenant_id', 'agent_id'], columns: [{ name: 'tenant_id', type: 'uuid' }, { name: 'agent_id', type: 'uuid' }, { name: 'enabled', type: 'bool' }] }, wTa);
     }
 
+    phase('users and agents');
     // ---- LLM settings and provider keys --------------------------------------------------------
     const exLlm = (
       await client.query(
@@ -299,13 +310,8 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     // Current version of every referenced secret (metadata only), once per secret.
     const secretUsers = new Map<string, string[]>();
     for (const l of llm) if (l.api_key_secret_name) secretUsers.set(l.api_key_secret_name, [...(secretUsers.get(l.api_key_secret_name) ?? []), l.slug]);
-    const versions = new Map<string, string>();
-    const secretNames = [...secretUsers.keys()];
-    if (aws) {
-      const vs = await mapPool(secretNames, concurrency, (name) => currentSecretVersion(aws, name, secretUsers.get(name) ?? []));
-      secretNames.forEach((n, i) => versions.set(n, vs[i] as string));
-    }
-
+    const versions = aws ? await currentSecretVersions(aws, secretUsers, { concurrency, listThreshold: options.listThreshold }) : new Map<string, string>();
+    phase('secret versions');
     const plainFields = ['model_id', 'temperature', 'max_tokens', 'api_key_secret_name'] as const;
     type LlmRow = (typeof llm)[number];
     const keep: LlmRow[] = [];
@@ -381,6 +387,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
       );
     }
 
+    phase('provider keys');
     // ---- inbound API keys (last: the only step with an effect outside the database) ------------
     const haveKey = new Set(
       (await client.query(`SELECT DISTINCT tenant_id FROM tenant_api_keys WHERE tenant_id = ANY($1) AND status <> 'revoked'`, [existingIds])).rows
@@ -408,10 +415,12 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
       log(`generated ${generated.length} inbound API key(s) under ${secretPrefix}/tenants/`);
     }
 
+    phase('inbound keys');
     // ---- audit trail and verification ----------------------------------------------------------
     if (!plan && tracker.perTenant.size > 0) await writeAudit(client, tracker, tenantId, options.actor ?? 'migrator', resetSlugs, options.runId);
     const counts = await verificationCounts(client);
     await client.query(plan ? 'ROLLBACK' : 'COMMIT');
+    phase('audit, counts and commit');
 
     const tables = tracker.tables;
     const rowsWritten = plan ? 0 : SEEDED_TABLES.reduce((n, t) => n + tables[t].inserted + tables[t].updated + tables[t].deleted, 0);
