@@ -104,8 +104,12 @@ export class KmsService {
   /** Decrypt for in-process callers; throws the same AwsErrors as the Decrypt operation. */
   decryptBlob(blob: Buffer, context: EncryptionContext | undefined, expectedKey?: KeyRecord): { key: KeyRecord; plaintext: Buffer } {
     const parsed = parseBlob(blob);
-    const key = parsed ? this.keys[parsed.keyId] : undefined;
-    if (!parsed || !key) throw new AwsError('InvalidCiphertextException', 'The ciphertext is invalid or was not produced by this KMS.');
+    if (!parsed) throw new AwsError('InvalidCiphertextException', 'The ciphertext is invalid or was not produced by this KMS.');
+    const key = this.keys[parsed.keyId];
+    if (!key) {
+      // Typically a database outliving the stand-in's state file (deleted, or tests without one).
+      throw new AwsError('InvalidCiphertextException', `The ciphertext refers to a KMS key that does not exist here (${this.keyArn(parsed.keyId)}); was the stand-in's state file removed?`);
+    }
     if (expectedKey && expectedKey.keyId !== key.keyId) {
       throw new AwsError('IncorrectKeyException', 'The key ID in the request does not identify a KMS key that can perform this operation.');
     }

@@ -53,6 +53,8 @@ export interface AwsStandIn {
   inject(target: string, errorType: string, times?: number, message?: string): void;
   /** Drops every pending injected failure. */
   clearInjections(): void;
+  /** Same as {@link clientEnv}(this): environment for SDK clients built without options. */
+  clientEnv(): Record<string, string>;
   /** Config for an in-process SDK client: `new KMSClient({ ...standIn.clientConfig(), maxAttempts: 1 })`. */
   clientConfig(): { endpoint: string; region: string; credentials: StandInCredentials };
   /** Resolves once the state file holds every change made so far. */
@@ -187,6 +189,7 @@ export async function startAwsStandIn(options: AwsStandInOptions = {}): Promise<
     },
     clearInjections: () => injections.clear(),
     clientConfig: () => ({ endpoint, region, credentials: { ...credentials } }),
+    clientEnv: () => clientEnv({ endpoint, region, credentials }),
     flush: () => store.flush(),
     stop: () =>
       (stopped ??= (async () => {

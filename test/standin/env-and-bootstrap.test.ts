@@ -24,6 +24,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 describe('reaching the stand-in through the environment, as unchanged application code does', () => {
   it('clientEnv names the endpoint, the dev credentials and the region', () => {
+    expect(standIn.clientEnv()).toEqual(clientEnv(standIn));
     expect(clientEnv(standIn)).toEqual({
       AWS_ENDPOINT_URL_KMS: standIn.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: standIn.endpoint,

@@ -66,15 +66,20 @@ describe('state file', () => {
     second.sm.destroy();
   });
 
-  it('without a state file, a restart forgets everything', async () => {
+  it('without a state file, a restart forgets everything and says why old ciphertexts fail', async () => {
     const a = await startAwsStandIn();
     const kms = new KMSClient({ ...a.clientConfig(), maxAttempts: 1 });
     const keyId = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const enc = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('lost') }));
     await a.stop();
     const b = await startAwsStandIn();
     running.push(b);
     const kms2 = new KMSClient({ ...b.clientConfig(), maxAttempts: 1 });
     await expect(kms2.send(new DescribeKeyCommand({ KeyId: keyId }))).rejects.toMatchObject({ name: 'NotFoundException' });
+    await expect(kms2.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }))).rejects.toMatchObject({
+      name: 'InvalidCiphertextException',
+      message: expect.stringContaining('state file'),
+    });
     kms.destroy();
     kms2.destroy();
   });
