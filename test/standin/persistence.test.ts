@@ -84,6 +84,14 @@ describe('state file', () => {
     kms2.destroy();
   });
 
+  it('reports a state file it cannot write when stopped, instead of losing changes silently', async () => {
+    const standIn = await startAwsStandIn({ stateFile: '/dev/null/cannot/state.json' });
+    const kms = new KMSClient({ ...standIn.clientConfig(), maxAttempts: 1 });
+    await kms.send(new CreateKeyCommand({}));
+    kms.destroy();
+    await expect(standIn.stop()).rejects.toThrow(/ENOTDIR|EEXIST|ENOENT/);
+  });
+
   it('refuses to start on a corrupt state file, naming it', async () => {
     const stateFile = join(tempDir(), 'broken.json');
     writeFileSync(stateFile, '{"version": 1, "keys": ');
