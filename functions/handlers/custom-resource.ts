@@ -1,0 +1,201 @@
+/**
+ * CloudFormation custom resource (through the CDK Provider framework): Create and Update validate, migrate up
+ * and seed; Delete drops nothing; the rollback Update after a failed stack update is recognised and skipped.
+ * A thin shell over the same core as the CLI (runJob, seed).
+ *
+ * Contract with the Provider framework: returning means SUCCESS, throwing means FAILED with the error's
+ * message (and stack, which we keep to the message) as the Reason.
+ */
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import * as z from 'zod';
+import { runJob, type JobResult } from '../core/job.ts';
+import { status } from '../core/migrate/engine.ts';
+import { seed } from '../core/seed/seed.ts';
+import type { SeedSummary } from '../core/seed/report.ts';
+import { createLogger, publishRunMetrics } from '../core/aws/observability.ts';
+import { computeDeadlines } from './deadlines.ts';
+import { failureReason, reasonError } from './reason.ts';
+import { deployCommand, deployHistory, judgeUpdate, type Fingerprint } from './rollback.ts';
+import { assetLayout, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
+import { startWatchdog } from './watchdog.ts';
+
+/** What the Provider framework expects back. Data stays far below CloudFormation's 4 KB response. */
+export interface OnEventResponse {
+  PhysicalResourceId: string;
+  Data?: Record<string, string>;
+}
+
+/** Properties set by DatabaseMigrations; CloudFormation delivers every scalar as a string. */
+const Props = z.object({
+  ServiceToken: z.string().optional(),
+  Stage: z.string().min(1),
+  ContentHash: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest'),
+  MigrationCount: z.string().regex(/^\d+$/).optional(),
+  SeedFileCount: z.string().regex(/^\d+$/).optional(),
+  RunOn: z.enum(['every-deploy', 'content-change']).default('every-deploy'),
+  ResourceName: z.string().min(1),
+  DeployNonce: z.string().optional(),
+});
+type Props = z.output<typeof Props>;
+
+function parseProps(raw: unknown, which: string): Props {
+  const parsed = Props.safeParse(raw);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw reasonError(`Invalid ${which} of Custom::DatabaseMigrations: ${fields}`);
+  }
+  return parsed.data;
+}
+
+const fingerprint = (p: Props): Fingerprint => ({ contentHash: p.ContentHash, nonce: p.DeployNonce ?? '' });
+
+export async function onEvent(event: CloudFormationCustomResourceEvent, context: Context): Promise<OnEventResponse> {
+  const env = readEnv();
+  const props = parseProps(event.ResourceProperties, 'ResourceProperties');
+  // Stable for the resource's life: an Update never replaces it, so CloudFormation never sends a Delete for it.
+  const physicalId = event.RequestType === 'Create' ? `db-migrations:${props.Stage}:${props.ResourceName}` : event.PhysicalResourceId;
+  const runId = randomUUID();
+  const logger = createLogger({ stage: env.STAGE, trigger: 'deploy', runId, requestType: event.RequestType, resource: props.ResourceName });
+  logger.addContext(context);
+
+  if (props.Stage !== env.STAGE) {
+    throw reasonError(`Custom::DatabaseMigrations asks for stage "${props.Stage}" but this function serves "${env.STAGE}"; refusing.`);
+  }
+
+  if (event.RequestType === 'Delete') {
+    // Nothing is dropped: the schema and data belong to the database, which outlives this resource.
+    logger.info('delete: nothing to do, the database is left as it is', { outcome: 'skipped' });
+    return { PhysicalResourceId: physicalId, Data: { RunId: '', AppliedCount: '0', LastMigration: '', Skipped: 'delete' } };
+  }
+
+  const asset = assetLayout(env);
+  const actor = `cloudformation:${props.ResourceName}`;
+
+  if (event.RequestType === 'Update') {
+    const old = parseProps(event.OldResourceProperties, 'OldResourceProperties');
+    const quick = judgeUpdate({ requested: fingerprint(props), old: fingerprint(old), bundledContentHash: asset.manifest.contentHash, history: [] });
+    if (quick.rollback) return skipRollback(quick.why!);
+  }
+
+  const deadlines = computeDeadlines(context.getRemainingTimeInMillis(), configuredTimeouts(env));
+  const started = Date.now();
+  let job: JobResult | undefined;
+  let failure: Error | undefined;
+  let connection: Awaited<ReturnType<typeof connectFromSecret>> | undefined;
+  try {
+    connection = await connectFromSecret(env, deadlines, logger);
+    const { client } = connection;
+
+    if (event.RequestType === 'Update') {
+      const old = parseProps(event.OldResourceProperties, 'OldResourceProperties');
+      const history = await deployHistory(client, actor);
+      const verdict = judgeUpdate({ requested: fingerprint(props), old: fingerprint(old), bundledContentHash: asset.manifest.contentHash, history });
+      if (verdict.rollback) {
+        const current = await status({ client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE });
+        return skipRollback(verdict.why!, current.problems.filter((p) => p.kind === 'deleted').map((p) => p.name), current.applied.at(-1)?.name);
+      }
+    }
+
+    const watchdog = startWatchdog(client, connection.config, deadlines.hardStopAt, (what) => logger.error(what, { runId }));
+    try {
+      job = await runJob({
+        target: { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE },
+        trigger: 'deploy',
+        stage: env.STAGE,
+        actor,
+        command: deployCommand(event.RequestType, fingerprint(props)),
+        runId,
+        lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
+        lockTimeoutMs: deadlines.lockTimeoutMs,
+        statementTimeoutMs: deadlines.statementTimeoutMs,
+        log: (line) => logger.info(line),
+        seed: env.SEEDS_ENABLED
+          ? (c, id) =>
+              seed(c, {
+                stage: env.STAGE,
+                dir: asset.seedsDir,
+                kmsKeyId: env.KMS_KEY_ARN,
+                actor,
+                runId: id,
+                log: (line) => logger.info(line),
+              }) as unknown as Promise<Record<string, unknown>>
+          : undefined,
+      });
+    } finally {
+      watchdog.stop();
+      if (watchdog.fired) failure = new Error('The run was stopped at the invocation deadline (see the log for the statement that was running).');
+    }
+  } catch (e) {
+    failure = e as Error;
+  } finally {
+    await connection?.client.end().catch(() => {});
+  }
+
+  const durationMs = Date.now() - started;
+  const seedSummary = job?.seed as SeedSummary | undefined;
+  publishRunMetrics(env.STAGE, {
+    failed: Boolean(failure),
+    migrationsApplied: job?.applied.length ?? 0,
+    seedRowsChanged: seedSummary?.rowsWritten ?? 0,
+    durationMs,
+  });
+
+  if (failure) {
+    const details = failureDetails(failure);
+    logger.error('run failed', { outcome: 'failed', durationMs, ...details, error: failure.message });
+    throw reasonError(
+      failureReason({ message: failure.message, runId, logGroupName: context.logGroupName, logStreamName: context.logStreamName }),
+    );
+  }
+
+  logSeedChangesPerTenant(logger, seedSummary);
+  logger.info('run succeeded', {
+    outcome: 'succeeded',
+    appliedCount: job!.applied.length,
+    applied: job!.applied,
+    lastMigration: job!.lastMigration,
+    rowsChanged: seedSummary?.rowsWritten ?? 0,
+    durationMs,
+  });
+  return {
+    PhysicalResourceId: physicalId,
+    Data: {
+      RunId: job!.runId,
+      AppliedCount: String(job!.applied.length),
+      LastMigration: job!.lastMigration ?? '',
+    },
+  };
+
+  function skipRollback(why: string, notInAsset: string[] = [], lastMigration?: string): OnEventResponse {
+    logger.warn('rollback update: skipped; no down migration runs and nothing is destroyed', {
+      outcome: 'skipped',
+      why,
+      requestedContentHash: props.ContentHash,
+      bundledContentHash: asset.manifest.contentHash,
+      appliedButNotInAsset: notInAsset,
+    });
+    return {
+      PhysicalResourceId: physicalId,
+      Data: { RunId: '', AppliedCount: '0', LastMigration: lastMigration ?? '', Skipped: 'rollback' },
+    };
+  }
+}
+
+/** Typed fields of the core's errors, for structured logs (never connection details or secrets). */
+function failureDetails(e: Error): Record<string, unknown> {
+  const d = (e as { details?: { migration?: string; sqlstate?: string; file?: string } }).details;
+  return { errorName: e.name, migration: d?.migration, sqlstate: d?.sqlstate, file: d?.file };
+}
+
+/** One line per tenant that changed, for the "seed changes per tenant" Logs Insights query. */
+function logSeedChangesPerTenant(logger: ReturnType<typeof createLogger>, summary: SeedSummary | undefined) {
+  if (!summary) return;
+  const perTenant = new Map<string, number>();
+  for (const c of summary.changes) {
+    const tenant = c.table === 'tenants' ? c.key : c.key.includes('/') ? c.key.split('/')[0]! : '';
+    if (tenant && summary.tenants.includes(tenant)) perTenant.set(tenant, (perTenant.get(tenant) ?? 0) + 1);
+  }
+  for (const [tenant, rowsChanged] of perTenant) logger.info('seed changes', { tenant, rowsChanged });
+  if (summary.changesOmitted > 0) logger.info('seed changes not itemised', { changesOmitted: summary.changesOmitted });
+}

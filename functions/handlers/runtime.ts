@@ -1,0 +1,112 @@
+/**
+ * What both handlers share: configuration from the environment, where the asset keeps migrations and seeds,
+ * and a database connection built from the RDS secret (read at every invocation) with deadlines.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import * as z from 'zod';
+import { databaseConfigFromSecret, tlsModeFrom } from '../core/aws/database-secret.ts';
+import { connect, describe } from '../core/db.ts';
+import type { Deadlines } from './deadlines.ts';
+
+const flag = z
+  .enum(['true', 'false'])
+  .default('false')
+  .transform((v) => v === 'true');
+const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Environment the construct sets (see infra/database-migrations.ts). */
+const Env = z.object({
+  STAGE: z.string().min(1),
+  PROTECTED_STAGE: flag,
+  DB_SECRET_ARN: z.string().min(1),
+  /** `verify-full` (default) or `off` (local deploy simulation only: PostgreSQL without TLS). */
+  DB_TLS: z.string().optional(),
+  /** Optional PEM bundle (e.g. the RDS global bundle) instead of NODE_EXTRA_CA_CERTS. */
+  RDS_CA_FILE: z.string().optional(),
+  CONNECT_TIMEOUT_MS: ms(60_000),
+  LOCK_WAIT_TIMEOUT_MS: ms(120_000),
+  LOCK_TIMEOUT_MS: ms(10_000),
+  STATEMENT_TIMEOUT_MS: ms(600_000),
+  /** Stage key for seeds (overrides stages.yaml's kmsKeyId). */
+  KMS_KEY_ARN: z.string().optional(),
+  SEEDS_ENABLED: flag,
+  /** Where migrations/, seeds/ and asset-manifest.json are; default the bundle's own directory. */
+  ASSET_DIR: z.string().optional(),
+  MIGRATIONS_TABLE: z.string().optional(),
+});
+export type HandlerEnv = z.output<typeof Env>;
+
+export function readEnv(env: NodeJS.ProcessEnv = process.env): HandlerEnv {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.')))].join(', ');
+    throw new Error(`Migrator function misconfigured: bad or missing environment variable(s) ${fields}`);
+  }
+  return parsed.data;
+}
+
+export interface AssetManifest {
+  contentHash: string;
+  migrations: string[];
+  compiled: string[];
+  seeds: string[];
+}
+
+export interface AssetLayout {
+  dir: string;
+  migrationsDir: string;
+  seedsDir: string;
+  manifest: AssetManifest;
+}
+
+/** The bundle is one file at the asset root, so its own directory is the asset. */
+function bundleDir(): string {
+  return dirname(fileURLToPath(import.meta.url));
+}
+
+export function assetLayout(env: HandlerEnv): AssetLayout {
+  const dir = env.ASSET_DIR ?? bundleDir();
+  const manifestFile = join(dir, 'asset-manifest.json');
+  if (!existsSync(manifestFile)) throw new Error(`Migrator asset is incomplete: ${manifestFile} is missing (was it bundled by DatabaseMigrations?)`);
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as AssetManifest;
+  return { dir, migrationsDir: join(dir, 'migrations'), seedsDir: join(dir, 'seeds'), manifest };
+}
+
+export type Logish = Pick<import('@aws-lambda-powertools/logger').Logger, 'info' | 'warn'>;
+
+/** Connects with the secret's credentials, TLS as configured, and the connect budget of `deadlines`. */
+export async function connectFromSecret(
+  env: HandlerEnv,
+  deadlines: Deadlines,
+  log: Logish,
+): Promise<{ client: pg.Client; config: pg.ClientConfig }> {
+  const config = await databaseConfigFromSecret({
+    secretId: env.DB_SECRET_ARN,
+    tls: tlsModeFrom(env.DB_TLS),
+    caFile: env.RDS_CA_FILE,
+  });
+  log.info('connecting', { database: describe(config), tls: config.ssl ? 'verify-full' : 'off' });
+  const client = await connect(config, {
+    connectTimeoutMs: deadlines.connectTimeoutMs,
+    retries: deadlines.connectRetries,
+    initialDelayMs: deadlines.connectInitialDelayMs,
+    maxDelayMs: deadlines.connectMaxDelayMs,
+    applicationName: `migrator-${env.STAGE}`,
+    onRetry: ({ attempt, delayMs, error }) => log.warn('connect failed, retrying', { attempt, delayMs, error: error.message }),
+  });
+  // `config` holds the password: it stays in memory for the watchdog's cancel connection, never in a log.
+  return { client, config };
+}
+
+/** Configured timeouts as the deadline calculator wants them. */
+export function configuredTimeouts(env: HandlerEnv) {
+  return {
+    connectMs: env.CONNECT_TIMEOUT_MS,
+    lockWaitMs: env.LOCK_WAIT_TIMEOUT_MS,
+    lockTimeoutMs: env.LOCK_TIMEOUT_MS,
+    statementMs: env.STATEMENT_TIMEOUT_MS,
+  };
+}
