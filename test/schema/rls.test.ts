@@ -3,8 +3,9 @@
  * without a tenant, may only read the catalog, and cannot touch migration_runs.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.ts';
 import { APP_ROLE, TENANT_SETTING, actAs, actAsOwner, insertTenant, migrate, pgError } from './support.ts';
 
 let db: TestDatabase;
@@ -299,5 +300,36 @@ describe('tenant_for_api_key', () => {
       [APP_ROLE],
     );
     expect(rows).toEqual([{ public: false, app: true }]);
+  });
+});
+
+describe('a login user that is a member of tenant_app', () => {
+  it('gets the role’s privileges and policies without SET ROLE (the documented production set-up)', async () => {
+    const login = `app_login_${randomBytes(4).toString('hex')}`;
+    // A throwaway random password: the embedded server authenticates with SCRAM.
+    const password = randomBytes(12).toString('hex');
+    await owner.query(`CREATE ROLE ${login} LOGIN INHERIT PASSWORD '${password}'`);
+    let client: pg.Client | undefined;
+    try {
+      await owner.query(`GRANT ${APP_ROLE} TO ${login}`);
+      const url = new URL(db.url);
+      url.username = login;
+      url.password = password;
+      client = new pg.Client({ connectionString: url.toString() });
+      await client.connect();
+      expect((await client.query(`SELECT count(*)::int AS n FROM users`)).rows[0].n).toBe(0);
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config($1, $2, true)`, [TENANT_SETTING, tenantB]);
+      const { rows } = await client.query(`SELECT DISTINCT tenant_id FROM users`);
+      expect(rows).toEqual([{ tenant_id: tenantB }]);
+      await client.query('COMMIT');
+      expect((await pgError(client, `SELECT * FROM migration_runs`)).code).toBe('42501');
+    } finally {
+      await client?.end();
+      // Cluster-wide: remove the throwaway login role (membership goes with it).
+      const admin = new pg.Client({ connectionString: serverUrl() });
+      await admin.connect();
+      await admin.query(`DROP ROLE IF EXISTS ${login}`).finally(() => admin.end());
+    }
   });
 });
