@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { MigratorError } from '../functions/core/errors.ts';
 import { registerDevCommand } from './commands/dev.ts';
+import { registerSeedCommands } from './commands/seed.ts';
 import { addGlobalOptions, ExitCode, registerMigrateCommands, type CliIO } from './commands/migrate.ts';
 
 const processIO: CliIO = {
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIO = processIO): Command {
   addGlobalOptions(program);
   registerMigrateCommands(program, io);
   registerDevCommand(program, io);
+  registerSeedCommands(program, io);
   return program;
 }
 

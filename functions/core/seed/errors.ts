@@ -1,4 +1,5 @@
 /** Errors of the seeding step. Messages name the file, field or tenant and never carry a secret value. */
+import { MigratorError } from '../errors.ts';
 
 export interface SeedIssue {
   /** Seed file, relative to the seeds folder (e.g. tenants/etms.yaml). */
@@ -11,7 +12,7 @@ export interface SeedIssue {
 }
 
 /** One or more seed files are invalid; nothing was written. */
-export class SeedValidationError extends Error {
+export class SeedValidationError extends MigratorError {
   override name = 'SeedValidationError';
   constructor(readonly issues: SeedIssue[]) {
     super(SeedValidationError.format(issues));
@@ -27,7 +28,7 @@ export class SeedValidationError extends Error {
 }
 
 /** A failure while applying a valid seed (AWS call, secret shape, ...); the transaction was rolled back. */
-export class SeedError extends Error {
+export class SeedError extends MigratorError {
   override name = 'SeedError';
   constructor(
     message: string,
@@ -39,7 +40,7 @@ export class SeedError extends Error {
 }
 
 /** The stage is protected (prod) and the action is destructive. */
-export class ProtectedStageError extends Error {
+export class ProtectedStageError extends MigratorError {
   override name = 'ProtectedStageError';
   constructor(
     readonly stage: string,

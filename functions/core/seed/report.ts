@@ -68,7 +68,8 @@ export function emptyTables(): Record<SeededTable, TableChanges> {
 }
 
 /** A short human report (the CLI's default output). */
-export function formatSummary(s: SeedSummary): string {
+export function formatSummary(s: SeedSummary, options: { maxChanges?: number } = {}): string {
+  const max = options.maxChanges ?? 25;
   const lines: string[] = [];
   const verb = s.mode === 'plan' ? 'Plan (nothing written)' : 'Seeded';
   const shown = s.tenants.length <= 10 ? s.tenants.join(', ') : `${s.tenants.slice(0, 10).join(', ')}, ... (${s.tenants.length})`;
@@ -84,8 +85,9 @@ export function formatSummary(s: SeedSummary): string {
   lines.push(`  keys: ${s.keys.encrypted} encrypted with KMS, ${s.keys.unchanged} unchanged, ${s.keys.inboundCreated} inbound keys generated`);
   if (s.changes.length > 0) {
     lines.push(s.mode === 'plan' ? '  would change:' : '  changes:');
-    for (const c of s.changes) lines.push(`    ${c.action.padEnd(8)} ${c.table} ${c.key}${c.fields ? ` (${c.fields.join(', ')})` : ''}`);
-    if (s.changesOmitted > 0) lines.push(`    ... and ${s.changesOmitted} more`);
+    for (const c of s.changes.slice(0, max)) lines.push(`    ${c.action.padEnd(8)} ${c.table} ${c.key}${c.fields ? ` (${c.fields.join(', ')})` : ''}`);
+    const more = s.changesOmitted + Math.max(0, s.changes.length - max);
+    if (more > 0) lines.push(`    ... and ${more} more (--json lists up to ${MAX_LISTED_CHANGES})`);
   } else lines.push(s.mode === 'plan' ? '  nothing would change' : '  nothing changed');
   lines.push(`  ${s.rowsWritten} rows written in ${s.durationMs} ms`);
   return lines.join('\n');

@@ -1,0 +1,284 @@
+/**
+ * The seeding commands of the `migrator` CLI: seed, reseed, rotate-key, runs, seed-schema. Also plugs
+ * the seed step into `migrator dev` (devHooks), so `npm start` migrates then seeds.
+ *
+ * AWS: KMS and Secrets Manager clients come from the environment (AWS_REGION, credentials,
+ * AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL_SECRETS_MANAGER). For the `local` stage with no AWS
+ * configuration at all, the local stand-in is started (state in .local/aws/state.json) and
+ * bootstrapped with the dev key and clearly fake provider secrets, so local runs encrypt for real.
+ */
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type pg from 'pg';
+import { connect } from '../../functions/core/db.ts';
+import {
+  confirmTenantApiKey,
+  createAwsClients,
+  formatSummary,
+  listRuns,
+  loadStage,
+  recordRun,
+  rotateTenantApiKey,
+  seed,
+  staleJsonSchemas,
+  writeJsonSchemas,
+  ProtectedStageError,
+  type ConfirmResult,
+  type RotateResult,
+  type SeedAwsClients,
+  type SeedSummary,
+} from '../../functions/core/seed/index.ts';
+import { devHooks } from './dev.ts';
+import { ExitCode, integer, type CliIO, type GlobalOptions } from './migrate.ts';
+
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+interface StageOptions {
+  stage: string;
+  seedsDir: string;
+}
+
+/** Where the local stand-in keeps its keys and secrets between runs (ignored by git with .local/). */
+export const LOCAL_AWS_STATE = join('.local', 'aws', 'state.json');
+
+/** True when the environment points the SDK at some AWS (real or an explicit endpoint). */
+export function awsConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  return [
+    'AWS_ENDPOINT_URL',
+    'AWS_ENDPOINT_URL_KMS',
+    'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_PROFILE',
+    'AWS_WEB_IDENTITY_TOKEN_FILE',
+    'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+    'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+  ].some((k) => !!env[k]);
+}
+
+/**
+ * Runs `fn` with KMS/Secrets Manager clients: from the environment, or (stage `local`, nothing
+ * configured) the local stand-in, started for the duration of `fn` and stopped after.
+ */
+export async function withSeedAws<T>(stage: string, io: CliIO, fn: (aws: SeedAwsClients) => Promise<T>, stateFile = LOCAL_AWS_STATE): Promise<T> {
+  if (stage !== 'local' || awsConfigured()) {
+    const aws = createAwsClients();
+    try {
+      return await fn(aws);
+    } finally {
+      aws.kms.destroy();
+      aws.secrets.destroy();
+    }
+  }
+  // Dev-only code, loaded only here: never part of a Lambda bundle.
+  const { startAwsStandIn, bootstrapDev } = await import('../../local/aws-standin/index.ts');
+  const { KMSClient } = await import('@aws-sdk/client-kms');
+  const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+  const standIn = await startAwsStandIn({ stateFile });
+  try {
+    const boot = await bootstrapDev(standIn);
+    if (boot.keyCreated) io.err(`Local KMS/Secrets Manager stand-in: created ${boot.aliasName} and fake dev secrets (${stateFile}).\n`);
+    const config = { ...standIn.clientConfig(), credentials: { ...standIn.credentials } };
+    const aws = { kms: new KMSClient(config), secrets: new SecretsManagerClient(config) };
+    try {
+      return await fn(aws);
+    } finally {
+      aws.kms.destroy();
+      aws.secrets.destroy();
+    }
+  } finally {
+    await standIn.stop();
+  }
+}
+
+function actor(): string {
+  try {
+    return process.env.MIGRATOR_ACTOR ?? userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function withClient<T>(opts: GlobalOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  if (!opts.databaseUrl) throw new InvalidArgumentError('no database: pass --database-url or set DATABASE_URL.');
+  const client = await connect(opts.databaseUrl, { connectTimeoutMs: opts.connectTimeout, retries: opts.connectRetries });
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
+  return n;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function stageOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--stage <name>', 'stage from seeds/stages.yaml (chooses tenants, KMS key, secret prefix)').env('MIGRATOR_STAGE').default('local'))
+    .option('--seeds-dir <path>', 'seeds folder (catalog.yaml, stages.yaml, tenants/)', 'seeds');
+}
+
+interface SeedCmdOptions extends StageOptions {
+  tenant?: string[];
+  plan?: boolean;
+  json?: boolean;
+  reset?: boolean;
+}
+
+async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmdOptions, io: CliIO): Promise<void> {
+  const tenants = opts.tenant ?? [];
+  // Refuse before connecting or starting anything: a protected stage never reseeds, whoever asks.
+  const stage = loadStage(opts.seedsDir, opts.stage);
+  if (command === 'reseed' && (stage.protected || /^prod(uction)?$/i.test(stage.name))) {
+    throw new ProtectedStageError(stage.name, opts.reset ? 'reseed --reset' : 'reseed');
+  }
+  const log = opts.verbose ? (line: string) => io.err(`${line}\n`) : undefined;
+  const summary = await withClient(opts, (client) =>
+    withSeedAws(opts.stage, io, async (aws) => {
+      const run = (runId?: string) =>
+        seed(client, {
+          stage: opts.stage,
+          dir: opts.seedsDir,
+          tenants,
+          plan: opts.plan,
+          reset: opts.reset ? tenants : undefined,
+          action: command,
+          aws,
+          actor: actor(),
+          runId,
+          log,
+        });
+      // A plan writes nothing, not even its migration_runs row.
+      if (opts.plan) return run();
+      const trigger = 'local' as const;
+      return (await recordRun(client, { trigger, stage: opts.stage, actor: actor(), command: commandLine(command, opts) }, run)).result;
+    }),
+  );
+  io.out(opts.json ? json(summary) : `${formatSummary(summary)}\n`);
+}
+
+function commandLine(command: string, opts: SeedCmdOptions): string {
+  return [command, ...(opts.tenant ?? []).flatMap((t) => ['--tenant', t]), opts.reset ? '--reset' : '', `--stage ${opts.stage}`].filter(Boolean).join(' ');
+}
+
+/** Registers seed, reseed, rotate-key, runs and seed-schema, and the seed step of `migrator dev`. */
+export function registerSeedCommands(program: Command, io: CliIO): void {
+  stageOptions(
+    program
+      .command('seed')
+      .description(
+        'Apply the seed files (catalog + the stage\'s tenants) idempotently: upserts by natural keys, only changed rows are written, ' +
+          'provider keys encrypted with KMS when their secret version changes, inbound API keys generated when a tenant has none. ' +
+          'One transaction: on any error nothing is written. Removing an entry from a file never deletes data.',
+      )
+      .option('--tenant <slug>', 'only this tenant (repeatable); default all of the stage\'s tenants', collect)
+      .option('--plan', 'print what would change; write nothing, call no KMS Encrypt')
+      .option('--json', 'print the report as JSON (inserted/updated/unchanged per table, keys encrypted, counts)'),
+  ).action(async (_o, cmd: Command) => {
+    await runSeed('seed', cmd.optsWithGlobals<GlobalOptions & SeedCmdOptions>(), io);
+  });
+
+  stageOptions(
+    program
+      .command('reseed')
+      .description(
+        'Re-apply the seed of the named tenants (staging). With --reset, first delete their seeded data (users, agents, LLM settings, ' +
+          'API keys; the tenant row and application data stay) and recreate it. Refused on a protected stage.',
+      )
+      .requiredOption('--tenant <slug>', 'tenant to reseed (repeatable)', collect)
+      .option('--reset', 'delete and recreate the tenant\'s seeded data (only that tenant\'s)')
+      .option('--plan', 'print what would change; write nothing')
+      .option('--json', 'print the report as JSON'),
+  ).action(async (_o, cmd: Command) => {
+    await runSeed('reseed', cmd.optsWithGlobals<GlobalOptions & SeedCmdOptions>(), io);
+  });
+
+  stageOptions(
+    program
+      .command('rotate-key')
+      .description(
+        'Rotate a tenant\'s inbound API key: issue a new key (pending; plaintext only in the tenant\'s secret) and keep the old one valid ' +
+          'until --confirm, or until the grace period ends. Run again with --confirm to activate the new key and revoke the old one.',
+      )
+      .requiredOption('--tenant <slug>', 'tenant whose key to rotate')
+      .option('--confirm', 'activate the pending key and revoke the retiring one')
+      .option('--grace-hours <n>', 'the old key expires after this many hours even without --confirm', positive)
+      .option('--json', 'print the result as JSON'),
+  ).action(async (_o, cmd: Command) => {
+    const opts = cmd.optsWithGlobals<GlobalOptions & StageOptions & { tenant: string; confirm?: boolean; graceHours?: number; json?: boolean }>();
+    const stage = loadStage(opts.seedsDir, opts.stage);
+    const result = await withClient(opts, (client) =>
+      recordRun(client, { trigger: 'local', stage: stage.name, actor: actor(), command: `rotate-key --tenant ${opts.tenant}${opts.confirm ? ' --confirm' : ''}` }, (runId): Promise<RotateResult | ConfirmResult> =>
+        opts.confirm
+          ? confirmTenantApiKey(client, { slug: opts.tenant, actor: actor(), runId })
+          : withSeedAws(stage.name, io, (aws) =>
+              rotateTenantApiKey(client, {
+                slug: opts.tenant,
+                aws,
+                kmsKeyId: stage.kmsKeyId,
+                secretPrefix: stage.secretPrefix,
+                graceHours: opts.graceHours,
+                actor: actor(),
+                runId,
+              }),
+            ),
+      ),
+    );
+    const r = result.result;
+    if (opts.json) io.out(json(r));
+    else if ('newPrefix' in r) {
+      const old = r.retiring.map((k) => `${k.prefix} (${k.expiresAt ? `valid until ${k.expiresAt}` : 'valid until confirmed'})`).join(', ');
+      io.out(
+        `Tenant ${r.tenant}: new key ${r.newPrefix}... issued (pending); plaintext in secret ${r.secretName}.\n` +
+          `Old key ${old || '(none)'} stays valid. Confirm with: migrator rotate-key --tenant ${r.tenant} --confirm --stage ${stage.name}\n`,
+      );
+    } else io.out(`Tenant ${r.tenant}: key ${r.activePrefix}... is active; revoked ${r.revoked.join(', ') || 'nothing'}.\n`);
+  });
+
+  program
+    .command('runs')
+    .description('The audit history of migrate/seed runs (migration_runs), newest first.')
+    .option('--limit <n>', 'how many runs', integer, 20)
+    .option('--json', 'print a JSON array of runs (with seed summaries)')
+    .action(async (_o, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions & { limit: number; json?: boolean }>();
+      const runs = await withClient(opts, (client) => listRuns(client, opts.limit));
+      if (opts.json) return void io.out(json(runs));
+      if (runs.length === 0) return void io.out('No runs recorded.\n');
+      for (const r of runs) {
+        const s = r.seedSummary as Partial<SeedSummary> | null;
+        const seeded = s && typeof s.rowsWritten === 'number' ? `, seed: ${s.rowsWritten} rows written` : '';
+        const applied = r.migrationsApplied.length ? `, ${r.migrationsApplied.length} migration(s) applied` : '';
+        io.out(
+          `${r.startedAt}  ${r.outcome.padEnd(9)} ${r.stage}  ${r.trigger}  ${r.command}  by ${r.actor ?? '-'}${applied}${seeded}${r.durationMs !== null ? ` (${r.durationMs} ms)` : ''}  ${r.id}\n`,
+        );
+        if (r.error) io.out(`    error: ${r.error}\n`);
+      }
+    });
+
+  program
+    .command('seed-schema')
+    .description('Write the JSON Schemas of the seed files (seeds/schema/*.json, for editors) from the zod definitions.')
+    .option('--seeds-dir <path>', 'seeds folder', 'seeds')
+    .option('--check', 'exit 1 when the files are missing or out of date, write nothing')
+    .action((opts: { seedsDir: string; check?: boolean }) => {
+      if (opts.check) {
+        const stale = staleJsonSchemas(opts.seedsDir);
+        if (stale.length) {
+          io.err(`Out of date: ${stale.join(', ')} (run migrator seed-schema)\n`);
+          throw new ExitCode(1);
+        }
+        io.out('Seed JSON Schemas are up to date.\n');
+      } else io.out(`Wrote ${writeJsonSchemas(opts.seedsDir).join(', ')}\n`);
+    });
+
+  // `migrator dev` (npm start): seed the local stage after migrating, through the stand-in unless AWS is configured.
+  devHooks.seed = (client, runId) =>
+    withSeedAws('local', io, async (aws) => (await seed(client, { stage: 'local', dir: 'seeds', aws, runId, actor: actor() })) as unknown as Record<string, unknown>);
+  devHooks.describeSeed = (summary) => formatSummary(summary as unknown as SeedSummary).split('\n');
+}
