@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import pg from 'pg';
 import { connect } from '../../functions/core/db.ts';
 import { runJob, type SeedStep, type SeedSummary } from '../../functions/core/job.ts';
-import { safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
+import { integer, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
 
 /**
  * The seam for the seed step: the seeding module sets `devHooks.seed` (and optionally `describeSeed`
@@ -24,6 +24,8 @@ export const devHooks: {
 export interface DevOptions {
   dataDir: string;
   port?: number;
+  /** false with --no-seed: migrate only (e.g. a migrations folder that is not this project's schema). */
+  seed: boolean;
 }
 
 export function registerDevCommand(program: Command, io: CliIO): void {
@@ -31,7 +33,8 @@ export function registerDevCommand(program: Command, io: CliIO): void {
     .command('dev')
     .description('Run the main job locally: embedded PostgreSQL in .local/pg (unless DATABASE_URL is set), validate, migrate, seed, record, report.')
     .option('--data-dir <path>', 'embedded PostgreSQL data folder (kept between runs)', '.local/pg')
-    .option('--port <port>', 'embedded PostgreSQL port (default: a free one)', (v) => Number.parseInt(v, 10))
+    .option('--port <port>', 'embedded PostgreSQL port (default: a free one)', integer)
+    .option('--no-seed', 'migrate only, skip the seed step')
     .action(async (opts: DevOptions, cmd: Command) => {
       await dev(cmd.optsWithGlobals<GlobalOptions & DevOptions>(), io);
     });
@@ -58,7 +61,7 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
       stage: 'local',
       actor: safeUser(),
       command: 'dev',
-      seed: devHooks.seed,
+      seed: opts.seed === false ? undefined : devHooks.seed,
       ...safetyFrom(opts, io),
     });
     const lines = [
