@@ -82,7 +82,7 @@ export function parseSeedText<S extends z.ZodType>(file: string, text: string, s
       issues: doc.errors.map((e) => ({
         file,
         path: '',
-        line: e.linePos?.[0]?.line,
+        line: e.linePos?.[0]?.line ?? (e.pos?.[0] !== undefined ? lc.linePos(e.pos[0]).line : undefined),
         message: `malformed YAML: ${e.message.split('\n')[0]}`,
       })),
     };
