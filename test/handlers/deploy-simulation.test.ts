@@ -1,0 +1,289 @@
+/**
+ * Deploy simulation: the migrator's real bundled asset from `cdk synth`, imported as Lambda would import it,
+ * driven with CloudFormation-shaped events through a stack's life (Create, a retried Create, Update with new
+ * content, a failing Update and the rollback Update CloudFormation sends after it, Delete) against real
+ * PostgreSQL and the local KMS / Secrets Manager stand-in. The database credentials come from an RDS-shaped
+ * secret in the stand-in; TLS is off (DB_TLS=off) because the local PostgreSQL serves plain TCP.
+ */
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootstrapDev, startAwsStandIn, type AwsStandIn } from '../../local/aws-standin/index.ts';
+import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.ts';
+
+const pgClient = pg.Client;
+import { PROJECT_ROOT, synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
+import { createEvent, deleteEvent, lambdaContext, updateEvent } from './support/lambda.ts';
+
+type Handler = (event: unknown, context: unknown) => Promise<{ PhysicalResourceId: string; Data: Record<string, string> }>;
+const importBundle = (url: string) => import(/* @vite-ignore */ url) as Promise<{ onEvent: Handler; operations: Handler }>;
+
+const DB_PASSWORD = `canary-db-password-${Math.random().toString(36).slice(2)}`;
+const DB_ROLE = `sim_admin_${Math.random().toString(36).slice(2, 10)}`;
+const PROVIDER_KEYS = { google: 'fake-sim-google-key-NOT-REAL-7f3a', openrouter: 'fake-sim-openrouter-key-NOT-REAL-9c2e' };
+
+const FEATURE = '9001_sim_feature';
+const BROKEN = '9002_sim_broken';
+
+let work: string;
+let db: TestDatabase;
+let client: pg.Client;
+let standIn: AwsStandIn;
+let assets: { a: MigratorAsset; b: MigratorAsset; c: MigratorAsset };
+let handlers: { a: Handler; b: Handler; c: Handler };
+let secretArn: string;
+let keyArn: string;
+const captured: string[] = [];
+let restoreOutput: () => void = () => {};
+const savedEnv = { ...process.env };
+
+function folder(name: string, extra: Record<string, string>): string {
+  const dir = join(work, name);
+  cpSync(join(PROJECT_ROOT, 'migrations'), dir, { recursive: true, filter: (s) => !s.includes('/.compiled') });
+  for (const [file, text] of Object.entries(extra)) writeFileSync(join(dir, file), text);
+  return dir;
+}
+
+/** The function's environment as synthesized, with deploy-time tokens replaced by the stand-in's values. */
+function lambdaEnv(asset: MigratorAsset): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(asset.environment)) if (typeof v === 'string') env[k] = v;
+  delete env.NODE_EXTRA_CA_CERTS; // read by Node at start-up only; this process is already running
+  return { ...env, DB_SECRET_ARN: secretArn, KMS_KEY_ARN: keyArn, DB_TLS: 'off', ...standIn.clientEnv() };
+}
+
+async function invoke(which: 'a' | 'b' | 'c', event: unknown) {
+  Object.assign(process.env, lambdaEnv(assets[which]));
+  return handlers[which](event, lambdaContext());
+}
+
+async function appliedMigrations(): Promise<string[]> {
+  const { rows } = await client.query('SELECT name FROM public.pgmigrations ORDER BY run_on, id');
+  return rows.map((r) => r.name);
+}
+async function runs() {
+  const { rows } = await client.query('SELECT trigger, actor, command, outcome, error, migrations_applied FROM public.migration_runs ORDER BY started_at');
+  return rows;
+}
+async function tableExists(name: string) {
+  const { rows } = await client.query('SELECT to_regclass($1) IS NOT NULL AS ok', [`public.${name}`]);
+  return rows[0].ok as boolean;
+}
+async function rowCounts() {
+  const { rows } = await client.query(
+    `SELECT (SELECT count(*) FROM tenants)::int AS tenants, (SELECT count(*) FROM users)::int AS users,
+            (SELECT count(*) FROM tenant_llm_settings)::int AS llm, (SELECT count(*) FROM tenant_api_keys)::int AS keys`,
+  );
+  return rows[0];
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'migrator-sim-'));
+  const migrationsA = folder('a', {});
+  const migrationsB = folder('b', { [`${FEATURE}.sql`]: '-- Up Migration\nCREATE TABLE sim_feature (id int PRIMARY KEY, note text);\n-- Down Migration\nDROP TABLE sim_feature;\n' });
+  const migrationsC = folder('c', {
+    [`${FEATURE}.sql`]: readFileSync(join(migrationsB, `${FEATURE}.sql`), 'utf8'),
+    [`${BROKEN}.sql`]: '-- Up Migration\nCREATE TABLE sim_broken (id int);\nSELECT 1 / 0;\n-- Down Migration\nDROP TABLE sim_broken;\n',
+  });
+  const seedsDir = join(PROJECT_ROOT, 'seeds');
+  assets = {
+    a: synthMigratorAsset({ migrationsDir: migrationsA, seedsDir }),
+    b: synthMigratorAsset({ migrationsDir: migrationsB, seedsDir }),
+    c: synthMigratorAsset({ migrationsDir: migrationsC, seedsDir }),
+  };
+
+  db = await createTestDatabase('sim');
+  client = await db.client();
+  // A login role of our own whose password is a canary (the logs must never show it). Cluster-global, so
+  // uniquely named; dropped in afterAll.
+  await client.query(`CREATE ROLE ${DB_ROLE} LOGIN SUPERUSER PASSWORD '${DB_PASSWORD}'`);
+  standIn = await startAwsStandIn();
+  const boot = await bootstrapDev(standIn, {
+    aliasName: 'alias/migrator-staging',
+    secrets: Object.entries(PROVIDER_KEYS).map(([p, apiKey]) => ({ name: `migrator/staging/llm/${p}`, value: JSON.stringify({ apiKey }) })),
+  });
+  keyArn = boot.keyArn;
+  const url = new URL(db.url);
+  const sm = new SecretsManagerClient(standIn.clientConfig());
+  const created = await sm.send(
+    new CreateSecretCommand({
+      Name: 'migrator/staging/db/admin',
+      // The shape RDS writes for a generated secret (trust auth locally ignores the password; it is a canary).
+      SecretString: JSON.stringify({
+        engine: 'postgres',
+        host: url.hostname,
+        port: Number(url.port || 5432),
+        username: DB_ROLE,
+        password: DB_PASSWORD,
+        dbname: url.pathname.slice(1),
+      }),
+    }),
+  );
+  sm.destroy();
+  secretArn = created.ARN!;
+
+  const load = async (a: MigratorAsset) => (await importBundle(pathToFileURL(a.handlerFile).href)).onEvent;
+  handlers = { a: await load(assets.a), b: await load(assets.b), c: await load(assets.c) };
+
+  // Everything the function writes to stdout/stderr (Powertools JSON logs, EMF metrics) is kept for assertions.
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  const grab = (chunk: unknown) => (captured.push(String(chunk)), true);
+  process.stdout.write = grab as typeof process.stdout.write;
+  process.stderr.write = grab as typeof process.stderr.write;
+  restoreOutput = () => {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  };
+}, 180_000);
+
+afterAll(async () => {
+  restoreOutput();
+  process.env = savedEnv;
+  await db?.drop();
+  if (db) {
+    const admin = new pgClient({ connectionString: serverUrl() });
+    await admin.connect();
+    await admin.query(`DROP ROLE IF EXISTS ${DB_ROLE}`).catch(() => {});
+    await admin.end();
+  }
+  await standIn?.stop();
+  for (const a of Object.values(assets ?? {})) a.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('deploy simulation on the bundled asset', () => {
+  let physicalId: string;
+
+  it('bundles every migration and seed file it was given', () => {
+    for (const [asset, extra] of [[assets.a, []], [assets.b, [FEATURE]], [assets.c, [FEATURE, BROKEN]]] as const) {
+      const manifest = JSON.parse(readFileSync(join(asset.dir, 'asset-manifest.json'), 'utf8'));
+      const expected = [...readdirSync(join(PROJECT_ROOT, 'migrations')).filter((f) => !f.startsWith('.')), ...extra.map((n) => `${n}.sql`)].sort();
+      expect(manifest.migrations).toEqual(expected);
+      expect(readdirSync(join(asset.dir, 'migrations')).filter((f) => !f.startsWith('.')).sort()).toEqual(expected);
+      expect(manifest.contentHash).toBe(asset.properties.ContentHash);
+      const seedFiles = readdirSync(join(PROJECT_ROOT, 'seeds', 'tenants'));
+      for (const f of seedFiles) expect(manifest.seeds).toContain(`tenants/${f}`);
+    }
+  });
+
+  it('Create: validates, migrates up and seeds; small Data; one deploy run recorded', async () => {
+    const res = await invoke('a', createEvent(assets.a.properties));
+    physicalId = res.PhysicalResourceId;
+    expect(physicalId).toBe(`db-migrations:staging:${assets.a.properties.ResourceName}`);
+    const manifest = JSON.parse(readFileSync(join(assets.a.dir, 'asset-manifest.json'), 'utf8'));
+    const names = (manifest.migrations as string[]).map((f) => f.replace(/\.(sql|ts)$/, ''));
+    // Every file loaded and applied, TypeScript ones through their precompiled .mjs.
+    expect(await appliedMigrations()).toEqual(names);
+    expect(res.Data.AppliedCount).toBe(String(names.length));
+    expect(res.Data.LastMigration).toBe(names.at(-1));
+    expect(res.Data.RunId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Buffer.byteLength(JSON.stringify(res))).toBeLessThan(512);
+
+    const slugs = readdirSync(join(PROJECT_ROOT, 'seeds', 'tenants')).map((f) => f.replace(/\.ya?ml$/, '')).sort();
+    const { rows: tenants } = await client.query('SELECT slug FROM tenants ORDER BY slug');
+    expect(tenants.map((t) => t.slug)).toEqual(slugs);
+    const { rows: llm } = await client.query('SELECT api_key_ciphertext, api_key_kms_key_arn FROM tenant_llm_settings');
+    expect(llm.length).toBeGreaterThan(0);
+    for (const r of llm) {
+      expect(r.api_key_ciphertext).toBeInstanceOf(Buffer);
+      expect(r.api_key_kms_key_arn).toBe(keyArn);
+      for (const k of Object.values(PROVIDER_KEYS)) expect(r.api_key_ciphertext.toString('latin1')).not.toContain(k);
+    }
+    const r = await runs();
+    expect(r).toHaveLength(1);
+    expect(r[0]).toMatchObject({ trigger: 'deploy', outcome: 'succeeded', actor: `cloudformation:${assets.a.properties.ResourceName}` });
+    expect(r[0].command).toContain(`content=${assets.a.properties.ContentHash}`);
+  });
+
+  it('a retried Create is harmless: nothing applied, no row changed', async () => {
+    const before = await rowCounts();
+    const res = await invoke('a', createEvent(assets.a.properties));
+    expect(res.PhysicalResourceId).toBe(physicalId);
+    expect(res.Data.AppliedCount).toBe('0');
+    expect(await rowCounts()).toEqual(before);
+    expect((await runs()).map((r) => r.outcome)).toEqual(['succeeded', 'succeeded']);
+  });
+
+  it('Update with changed content applies only the new migration', async () => {
+    expect(assets.b.properties.ContentHash).not.toBe(assets.a.properties.ContentHash);
+    const res = await invoke('b', updateEvent(physicalId, assets.b.properties, assets.a.properties));
+    expect(res.PhysicalResourceId).toBe(physicalId);
+    expect(res.Data).toMatchObject({ AppliedCount: '1', LastMigration: FEATURE });
+    expect(await tableExists('sim_feature')).toBe(true);
+  });
+
+  it('a failing Update throws a short reason naming the migration, the PostgreSQL error and the log stream', async () => {
+    const before = await appliedMigrations();
+    Object.assign(process.env, lambdaEnv(assets.c));
+    const context = lambdaContext();
+    const error = await handlers.c(updateEvent(physicalId, assets.c.properties, assets.b.properties), context).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    const message = error!.message;
+    expect(message).toContain(BROKEN);
+    expect(message).toContain('division by zero');
+    expect(message).toContain(context.logStreamName);
+    expect(Buffer.byteLength(message)).toBeLessThanOrEqual(1024);
+    // The Provider framework copies the stack into the Reason: it is the message alone.
+    expect(error!.stack).toBe(message);
+    // Nothing of the broken migration remains; what was applied stays.
+    expect(await tableExists('sim_broken')).toBe(false);
+    expect(await appliedMigrations()).toEqual(before);
+    const last = (await runs()).at(-1);
+    expect(last).toMatchObject({ outcome: 'failed' });
+    expect(last.error).toContain('division by zero');
+    // The failure is counted for the alarm (EMF record with Failures = 1).
+    const emf = captured.flatMap((c) => c.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+    expect(emf.at(-1)).toMatchObject({ Failures: 1, Runs: 1, stage: 'staging', service: 'migrator' });
+  });
+
+  it('the rollback Update (old and new properties swapped) is skipped: no down migration, nothing destroyed', async () => {
+    const before = { applied: await appliedMigrations(), counts: await rowCounts(), runs: (await runs()).length };
+    const rollback = updateEvent(physicalId, assets.b.properties, assets.c.properties);
+    // CloudFormation may roll the custom resource back before or after the function's code: both are skipped.
+    for (const which of ['c', 'b'] as const) {
+      const res = await invoke(which, rollback);
+      expect(res.PhysicalResourceId).toBe(physicalId);
+      expect(res.Data).toMatchObject({ Skipped: 'rollback', AppliedCount: '0' });
+    }
+    expect(await appliedMigrations()).toEqual(before.applied);
+    expect(await tableExists('sim_feature')).toBe(true);
+    expect(await rowCounts()).toEqual(before.counts);
+    expect((await runs()).length).toBe(before.runs);
+    const skipped = captured.flatMap((c) => c.split('\n')).filter((l) => l.includes('rollback update: skipped'));
+    expect(skipped.length).toBe(2);
+    expect(JSON.parse(skipped[0]!)).toMatchObject({ level: 'WARN', outcome: 'skipped', trigger: 'deploy', stage: 'staging' });
+  });
+
+  it('the next forward deploy after the rollback runs normally', async () => {
+    const next = { ...assets.b.properties, DeployNonce: new Date(Date.now() + 60_000).toISOString() };
+    const res = await invoke('b', updateEvent(physicalId, next, assets.b.properties));
+    expect(res.Data.Skipped).toBeUndefined();
+    expect(res.Data.AppliedCount).toBe('0');
+    expect((await runs()).at(-1)).toMatchObject({ outcome: 'succeeded' });
+  });
+
+  it('Delete drops nothing and keeps the physical id', async () => {
+    const before = { applied: await appliedMigrations(), counts: await rowCounts() };
+    const res = await invoke('b', deleteEvent(physicalId, assets.b.properties));
+    expect(res.PhysicalResourceId).toBe(physicalId);
+    expect(await appliedMigrations()).toEqual(before.applied);
+    expect(await rowCounts()).toEqual(before.counts);
+    expect(await tableExists('tenants')).toBe(true);
+  });
+
+  it('never logged a secret: not the database password, not a provider key', () => {
+    const logs = captured.join('');
+    expect(logs.length).toBeGreaterThan(0);
+    expect(logs).not.toContain(DB_PASSWORD);
+    for (const k of Object.values(PROVIDER_KEYS)) expect(logs).not.toContain(k);
+    expect(logs).not.toContain(standIn.credentials.secretAccessKey);
+  });
+});
