@@ -12,6 +12,8 @@ export interface StandIn {
   readonly endpoint: string;
   readonly region: string;
   readonly credentials: { accessKeyId: string; secretAccessKey: string };
+  /** Calls per X-Amz-Target so far. */
+  readonly calls: Readonly<Record<string, number>>;
   callCount(target: string): number;
   stop(): Promise<void>;
 }

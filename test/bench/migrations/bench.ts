@@ -68,24 +68,28 @@ async function appliedTables(url: string): Promise<number> {
 }
 
 /**
- * How much of a no-op is just starting the CLI: `--version` of each tool, interleaved, medians.
+ * How much of a no-op is just starting the CLI: `--help` of each tool (all modules loaded, no
+ * database), interleaved, medians.
  * Informational, to tell start-up cost (tsx, imports) from the work against the database.
  */
 async function processStart(report: Report, runs: number): Promise<void> {
-  const ours = [process.execPath, resolve(ROOT, 'bin/migrator.mjs'), '--version'] as const;
-  const theirs = [process.execPath, resolve(ROOT, 'node_modules/node-pg-migrate/bin/node-pg-migrate.js'), '--version'] as const;
+  const ours = [process.execPath, resolve(ROOT, 'bin/migrator.mjs'), '--help'] as const;
+  const theirs = [process.execPath, resolve(ROOT, 'node_modules/node-pg-migrate/bin/node-pg-migrate.js'), '--help'] as const;
   const a: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < runs; i++) {
     const ra = await run(ours[0], ours.slice(1), { cwd: ROOT });
     const rb = await run(theirs[0], theirs.slice(1), { cwd: ROOT });
-    if (ra.code !== 0 || rb.code !== 0) return;
+    if (ra.code !== 0 || rb.code !== 0) {
+      report.unavailable(SECTION, 'process start alone (--help)', `--help exited ${ra.code} (migrator) / ${rb.code} (node-pg-migrate)`);
+      return;
+    }
     a.push(ra.ms);
     b.push(rb.ms);
   }
   report.add({
     section: SECTION,
-    name: 'process start alone (--version): migrator / node-pg-migrate',
+    name: 'process start alone (--help): migrator / node-pg-migrate',
     value: `${fmtSeconds(median(a))} / ${fmtSeconds(median(b))}`,
     raw: median(a) / 1000,
     verdict: 'info',
