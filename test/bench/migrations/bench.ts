@@ -97,6 +97,15 @@ async function processStart(report: Report, runs: number): Promise<void> {
   });
 }
 
+/** Rows in the migrator's checksum bookkeeping (any public table named like *checksum*), or null. */
+async function checksumRows(url: string): Promise<number | null> {
+  return withClient(url, async (c) => {
+    const { rows } = await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE '%checksum%' LIMIT 1`);
+    if (!rows[0]) return null;
+    return (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM public."${rows[0].t}"`)).rows[0]!.n;
+  });
+}
+
 export async function benchMigrations(server: BenchServer, report: Report, o: MigrationsBenchOptions): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'migrator-bench-mig-'));
   try {
@@ -122,6 +131,7 @@ export async function benchMigrations(server: BenchServer, report: Report, o: Mi
       }
     }
 
+    let checksums: number | null = null;
     const up = new Map<Tool, number[]>(tools.map((t) => [t, []]));
     const noop = new Map<Tool, number[]>(tools.map((t) => [t, []]));
     for (let i = 0; i < o.runs; i++) {
@@ -143,6 +153,7 @@ export async function benchMigrations(server: BenchServer, report: Report, o: Mi
             continue;
           }
           up.get(tool)!.push(r.ms);
+          if (tool === 'migrator') checksums = await checksumRows(db.url);
           if (tool !== 'psql') {
             const again = await exec(c);
             if (again.code !== 0) broken.set(tool, `no-op: ${failure(tool, again)}`);
@@ -218,7 +229,7 @@ export async function benchMigrations(server: BenchServer, report: Report, o: Mi
         raw: noM / 1000,
         target: '<= 0.50 s',
         verdict: verdict(noM <= 500),
-        detail: `median of ${noop.get('migrator')!.length}: ${samplesText(noop.get('migrator')!)}`,
+        detail: `median of ${noop.get('migrator')!.length}: ${samplesText(noop.get('migrator')!)}; ${checksums === null ? 'no checksum table found' : `${checksums} checksums recorded`}`,
       });
       if (Number.isFinite(noN)) {
         report.add({
