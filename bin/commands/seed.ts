@@ -17,6 +17,7 @@ import {
   createAwsClients,
   formatSummary,
   listRuns,
+  loadSeeds,
   loadStage,
   recordRun,
   rotateTenantApiKey,
@@ -137,14 +138,15 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
   if (command === 'reseed' && (stage.protected || /^prod(uction)?$/i.test(stage.name))) {
     throw new ProtectedStageError(stage.name, opts.reset ? 'reseed --reset' : 'reseed');
   }
+  // Validate every file before connecting: invalid seeds write nothing, not even a failed-run row.
+  const seedSet = loadSeeds({ dir: opts.seedsDir, stage: opts.stage, tenants });
   const log = opts.verbose ? (line: string) => io.err(`${line}\n`) : undefined;
   const summary = await withClient(opts, (client) =>
     withSeedAws(opts.stage, io, async (aws) => {
       const run = (runId?: string) =>
         seed(client, {
           stage: opts.stage,
-          dir: opts.seedsDir,
-          tenants,
+          seedSet,
           plan: opts.plan,
           reset: opts.reset ? tenants : undefined,
           action: command,
