@@ -6,7 +6,7 @@
 import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import * as z from 'zod';
+import type * as z from 'zod';
 import { runJob } from '../core/job.ts';
 import { plan, status } from '../core/migrate/engine.ts';
 import { seed } from '../core/seed/seed.ts';
@@ -16,33 +16,9 @@ import { computeDeadlines } from './deadlines.ts';
 import { reasonError, truncateBytes } from './reason.ts';
 import { assetLayout, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
 import { startWatchdog } from './watchdog.ts';
+import { describePayloadIssues, OPERATION_ACTIONS, OperationPayload, type OperationResult } from './operations-payload.ts';
 
-export const OPERATION_ACTIONS = ['status', 'plan', 'migrate', 'seed', 'reseed', 'runs'] as const;
-
-export const OperationPayload = z
-  .object({
-    action: z.enum(OPERATION_ACTIONS),
-    /** Tenant slug(s); required for reseed. */
-    tenant: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-    /** reseed only: delete and recreate the tenants' seeded rows. */
-    reset: z.boolean().optional(),
-    /** runs only: how many (newest first). */
-    limit: z.number().int().min(1).max(500).optional(),
-    /** seed only: compute what would change, write nothing. */
-    plan: z.boolean().optional(),
-    /** Who asks, for the audit trail (free text, e.g. the person's user name). */
-    actor: z.string().min(1).max(200).optional(),
-  })
-  .strict();
-export type OperationPayload = z.input<typeof OperationPayload>;
-
-export interface OperationResult {
-  ok: true;
-  action: string;
-  stage: string;
-  runId?: string;
-  result: unknown;
-}
+export { OPERATION_ACTIONS, OperationPayload, type OperationResult };
 
 /** Actions (or options) that destroy or re-write data: refused on a protected stage. */
 function destructive(p: z.output<typeof OperationPayload>): string | undefined {
@@ -60,8 +36,7 @@ export async function operations(event: unknown, context: Context): Promise<Oper
   }
   const parsed = OperationPayload.safeParse(raw);
   if (!parsed.success) {
-    const fields = parsed.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ');
-    throw reasonError(`Invalid operations payload: ${fields}. Expected {"action": ${OPERATION_ACTIONS.map((a) => `"${a}"`).join('|')}, "tenant"?, "reset"?, "limit"?, "plan"?, "actor"?}`);
+    throw reasonError(`Invalid operations payload: ${describePayloadIssues(parsed.error)}. Expected {"action": ${OPERATION_ACTIONS.map((a) => `"${a}"`).join('|')}, "tenant"?, "reset"?, "limit"?, "plan"?, "actor"?}`);
   }
   const p = parsed.data;
   const tenants = p.tenant === undefined ? undefined : Array.isArray(p.tenant) ? p.tenant : [p.tenant];

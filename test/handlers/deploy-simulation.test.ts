@@ -5,40 +5,26 @@
  * PostgreSQL and the local KMS / Secrets Manager stand-in. The database credentials come from an RDS-shaped
  * secret in the stand-in; TLS is off (DB_TLS=off) because the local PostgreSQL serves plain TCP.
  */
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapDev, startAwsStandIn, type AwsStandIn } from '../../local/aws-standin/index.ts';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.ts';
-
-const pgClient = pg.Client;
 import { PROJECT_ROOT, synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
 import { createEvent, deleteEvent, lambdaContext, updateEvent } from './support/lambda.ts';
+import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<{ PhysicalResourceId: string; Data: Record<string, string> }>;
 const importBundle = (url: string) => import(/* @vite-ignore */ url) as Promise<{ onEvent: Handler; operations: Handler }>;
-
-const DB_PASSWORD = `canary-db-password-${Math.random().toString(36).slice(2)}`;
-const DB_ROLE = `sim_admin_${Math.random().toString(36).slice(2, 10)}`;
-const PROVIDER_KEYS = { google: 'fake-sim-google-key-NOT-REAL-7f3a', openrouter: 'fake-sim-openrouter-key-NOT-REAL-9c2e' };
 
 const FEATURE = '9001_sim_feature';
 const BROKEN = '9002_sim_broken';
 
 let work: string;
-let db: TestDatabase;
-let client: pg.Client;
-let standIn: AwsStandIn;
+let sim: SimEnv;
 let assets: { a: MigratorAsset; b: MigratorAsset; c: MigratorAsset };
 let handlers: { a: Handler; b: Handler; c: Handler };
-let secretArn: string;
-let keyArn: string;
-const captured: string[] = [];
-let restoreOutput: () => void = () => {};
+let output: ReturnType<typeof captureOutput>;
 const savedEnv = { ...process.env };
 
 function folder(name: string, extra: Record<string, string>): string {
@@ -48,33 +34,26 @@ function folder(name: string, extra: Record<string, string>): string {
   return dir;
 }
 
-/** The function's environment as synthesized, with deploy-time tokens replaced by the stand-in's values. */
-function lambdaEnv(asset: MigratorAsset): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(asset.environment)) if (typeof v === 'string') env[k] = v;
-  delete env.NODE_EXTRA_CA_CERTS; // read by Node at start-up only; this process is already running
-  return { ...env, DB_SECRET_ARN: secretArn, KMS_KEY_ARN: keyArn, DB_TLS: 'off', ...standIn.clientEnv() };
-}
-
 async function invoke(which: 'a' | 'b' | 'c', event: unknown) {
-  Object.assign(process.env, lambdaEnv(assets[which]));
+  Object.assign(process.env, sim.lambdaEnv(assets[which]));
   return handlers[which](event, lambdaContext());
 }
 
+const q = (text: string, values?: unknown[]) => sim.client.query(text, values);
 async function appliedMigrations(): Promise<string[]> {
-  const { rows } = await client.query('SELECT name FROM public.pgmigrations ORDER BY run_on, id');
+  const { rows } = await q('SELECT name FROM public.pgmigrations ORDER BY run_on, id');
   return rows.map((r) => r.name);
 }
 async function runs() {
-  const { rows } = await client.query('SELECT trigger, actor, command, outcome, error, migrations_applied FROM public.migration_runs ORDER BY started_at');
+  const { rows } = await q('SELECT trigger, actor, command, outcome, error, migrations_applied FROM public.migration_runs ORDER BY started_at');
   return rows;
 }
 async function tableExists(name: string) {
-  const { rows } = await client.query('SELECT to_regclass($1) IS NOT NULL AS ok', [`public.${name}`]);
+  const { rows } = await q('SELECT to_regclass($1) IS NOT NULL AS ok', [`public.${name}`]);
   return rows[0].ok as boolean;
 }
 async function rowCounts() {
-  const { rows } = await client.query(
+  const { rows } = await q(
     `SELECT (SELECT count(*) FROM tenants)::int AS tenants, (SELECT count(*) FROM users)::int AS users,
             (SELECT count(*) FROM tenant_llm_settings)::int AS llm, (SELECT count(*) FROM tenant_api_keys)::int AS keys`,
   );
@@ -84,9 +63,10 @@ async function rowCounts() {
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'migrator-sim-'));
   const migrationsA = folder('a', {});
-  const migrationsB = folder('b', { [`${FEATURE}.sql`]: '-- Up Migration\nCREATE TABLE sim_feature (id int PRIMARY KEY, note text);\n-- Down Migration\nDROP TABLE sim_feature;\n' });
+  const feature = '-- Up Migration\nCREATE TABLE sim_feature (id int PRIMARY KEY, note text);\n-- Down Migration\nDROP TABLE sim_feature;\n';
+  const migrationsB = folder('b', { [`${FEATURE}.sql`]: feature });
   const migrationsC = folder('c', {
-    [`${FEATURE}.sql`]: readFileSync(join(migrationsB, `${FEATURE}.sql`), 'utf8'),
+    [`${FEATURE}.sql`]: feature,
     [`${BROKEN}.sql`]: '-- Up Migration\nCREATE TABLE sim_broken (id int);\nSELECT 1 / 0;\n-- Down Migration\nDROP TABLE sim_broken;\n',
   });
   const seedsDir = join(PROJECT_ROOT, 'seeds');
@@ -95,63 +75,17 @@ beforeAll(async () => {
     b: synthMigratorAsset({ migrationsDir: migrationsB, seedsDir }),
     c: synthMigratorAsset({ migrationsDir: migrationsC, seedsDir }),
   };
-
-  db = await createTestDatabase('sim');
-  client = await db.client();
-  // A login role of our own whose password is a canary (the logs must never show it). Cluster-global, so
-  // uniquely named; dropped in afterAll.
-  await client.query(`CREATE ROLE ${DB_ROLE} LOGIN SUPERUSER PASSWORD '${DB_PASSWORD}'`);
-  standIn = await startAwsStandIn();
-  const boot = await bootstrapDev(standIn, {
-    aliasName: 'alias/migrator-staging',
-    secrets: Object.entries(PROVIDER_KEYS).map(([p, apiKey]) => ({ name: `migrator/staging/llm/${p}`, value: JSON.stringify({ apiKey }) })),
-  });
-  keyArn = boot.keyArn;
-  const url = new URL(db.url);
-  const sm = new SecretsManagerClient(standIn.clientConfig());
-  const created = await sm.send(
-    new CreateSecretCommand({
-      Name: 'migrator/staging/db/admin',
-      // The shape RDS writes for a generated secret (trust auth locally ignores the password; it is a canary).
-      SecretString: JSON.stringify({
-        engine: 'postgres',
-        host: url.hostname,
-        port: Number(url.port || 5432),
-        username: DB_ROLE,
-        password: DB_PASSWORD,
-        dbname: url.pathname.slice(1),
-      }),
-    }),
-  );
-  sm.destroy();
-  secretArn = created.ARN!;
-
+  sim = await setupSimEnv('staging');
   const load = async (a: MigratorAsset) => (await importBundle(pathToFileURL(a.handlerFile).href)).onEvent;
   handlers = { a: await load(assets.a), b: await load(assets.b), c: await load(assets.c) };
-
-  // Everything the function writes to stdout/stderr (Powertools JSON logs, EMF metrics) is kept for assertions.
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  const grab = (chunk: unknown) => (captured.push(String(chunk)), true);
-  process.stdout.write = grab as typeof process.stdout.write;
-  process.stderr.write = grab as typeof process.stderr.write;
-  restoreOutput = () => {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  };
+  // Everything the function writes (Powertools JSON logs, EMF metrics) is kept for assertions.
+  output = captureOutput();
 }, 180_000);
 
 afterAll(async () => {
-  restoreOutput();
+  output?.restore();
   process.env = savedEnv;
-  await db?.drop();
-  if (db) {
-    const admin = new pgClient({ connectionString: serverUrl() });
-    await admin.connect();
-    await admin.query(`DROP ROLE IF EXISTS ${DB_ROLE}`).catch(() => {});
-    await admin.end();
-  }
-  await standIn?.stop();
+  await sim?.close();
   for (const a of Object.values(assets ?? {})) a.cleanup();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -185,14 +119,14 @@ describe('deploy simulation on the bundled asset', () => {
     expect(Buffer.byteLength(JSON.stringify(res))).toBeLessThan(512);
 
     const slugs = readdirSync(join(PROJECT_ROOT, 'seeds', 'tenants')).map((f) => f.replace(/\.ya?ml$/, '')).sort();
-    const { rows: tenants } = await client.query('SELECT slug FROM tenants ORDER BY slug');
+    const { rows: tenants } = await q('SELECT slug FROM tenants ORDER BY slug');
     expect(tenants.map((t) => t.slug)).toEqual(slugs);
-    const { rows: llm } = await client.query('SELECT api_key_ciphertext, api_key_kms_key_arn FROM tenant_llm_settings');
+    const { rows: llm } = await q('SELECT api_key_ciphertext, api_key_kms_key_arn FROM tenant_llm_settings');
     expect(llm.length).toBeGreaterThan(0);
     for (const r of llm) {
       expect(r.api_key_ciphertext).toBeInstanceOf(Buffer);
-      expect(r.api_key_kms_key_arn).toBe(keyArn);
-      for (const k of Object.values(PROVIDER_KEYS)) expect(r.api_key_ciphertext.toString('latin1')).not.toContain(k);
+      expect(r.api_key_kms_key_arn).toBe(sim.keyArn);
+      for (const k of Object.values(sim.providerKeys)) expect(r.api_key_ciphertext.toString('latin1')).not.toContain(k);
     }
     const r = await runs();
     expect(r).toHaveLength(1);
@@ -219,7 +153,7 @@ describe('deploy simulation on the bundled asset', () => {
 
   it('a failing Update throws a short reason naming the migration, the PostgreSQL error and the log stream', async () => {
     const before = await appliedMigrations();
-    Object.assign(process.env, lambdaEnv(assets.c));
+    Object.assign(process.env, sim.lambdaEnv(assets.c));
     const context = lambdaContext();
     const error = await handlers.c(updateEvent(physicalId, assets.c.properties, assets.b.properties), context).then(
       () => undefined,
@@ -240,7 +174,7 @@ describe('deploy simulation on the bundled asset', () => {
     expect(last).toMatchObject({ outcome: 'failed' });
     expect(last.error).toContain('division by zero');
     // The failure is counted for the alarm (EMF record with Failures = 1).
-    const emf = captured.flatMap((c) => c.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+    const emf = output.lines().filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
     expect(emf.at(-1)).toMatchObject({ Failures: 1, Runs: 1, stage: 'staging', service: 'migrator' });
   });
 
@@ -257,7 +191,7 @@ describe('deploy simulation on the bundled asset', () => {
     expect(await tableExists('sim_feature')).toBe(true);
     expect(await rowCounts()).toEqual(before.counts);
     expect((await runs()).length).toBe(before.runs);
-    const skipped = captured.flatMap((c) => c.split('\n')).filter((l) => l.includes('rollback update: skipped'));
+    const skipped = output.lines().filter((l) => l.includes('rollback update: skipped'));
     expect(skipped.length).toBe(2);
     expect(JSON.parse(skipped[0]!)).toMatchObject({ level: 'WARN', outcome: 'skipped', trigger: 'deploy', stage: 'staging' });
   });
@@ -280,10 +214,10 @@ describe('deploy simulation on the bundled asset', () => {
   });
 
   it('never logged a secret: not the database password, not a provider key', () => {
-    const logs = captured.join('');
+    const logs = output.text();
     expect(logs.length).toBeGreaterThan(0);
-    expect(logs).not.toContain(DB_PASSWORD);
-    for (const k of Object.values(PROVIDER_KEYS)) expect(logs).not.toContain(k);
-    expect(logs).not.toContain(standIn.credentials.secretAccessKey);
+    expect(logs).not.toContain(sim.password);
+    for (const k of Object.values(sim.providerKeys)) expect(logs).not.toContain(k);
+    expect(logs).not.toContain(sim.standIn.credentials.secretAccessKey);
   });
 });
