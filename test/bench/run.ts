@@ -45,6 +45,8 @@ async function psqlVersion(psql: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
+  // The SDK's notice that future versions need Node 22 would repeat in every child's output; it is known.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const sections = new Set((process.env.BENCH_ONLY ?? 'migrations,seed,cdk').split(',').map((s) => s.trim()).filter(Boolean));
   for (const s of sections) {
     if (!['migrations', 'seed', 'cdk'].includes(s)) {
