@@ -1,6 +1,7 @@
 /** The seed file format: the repository's seeds are valid, the JSON Schemas are current, errors carry file:line path. */
 import { describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSeeds, parseSeedText, staleJsonSchemas, SeedValidationError } from '../../functions/core/seed/index.ts';
 import { jsonSchemas, TenantSchema, CatalogSchema } from '../../functions/core/seed/schema.ts';
@@ -68,5 +69,31 @@ describe('seed files', () => {
   it('--tenant must name a tenant of the stage', () => {
     expect(() => loadSeeds({ dir: SEEDS, stage: 'prod', tenants: ['demo-acme'] })).toThrow(/tenant "demo-acme" is not part of stage "prod"/);
     expect(() => loadSeeds({ dir: SEEDS, stage: 'local', tenants: ['nope'] })).toThrow(/unknown tenant "nope"/);
+  });
+
+  it('many files (parsed on two threads) load in order, and a broken one is still reported with its line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'seeds-many-'));
+    try {
+      cpSync(SEEDS, dir, { recursive: true });
+      for (let i = 0; i < 1200; i++) {
+        const slug = `t${String(i).padStart(4, '0')}`;
+        writeFileSync(join(dir, 'tenants', `${slug}.yaml`), `slug: ${slug}\nname: Tenant ${i}\nagents: [GuidelineAgent]\nusers:\n  - email: admin@${slug}.example.invalid\n    role: admin\n`);
+      }
+      const set = loadSeeds({ dir, stage: 'local' });
+      expect(set.tenants).toHaveLength(1205);
+      expect(set.tenants.find((t) => t.slug === 't1199')?.users[0]?.email).toBe('admin@t1199.example.invalid');
+      writeFileSync(join(dir, 'tenants', 't1100.yaml'), 'slug: t1100\nname: x\nusers:\n  - email: a@b.example\n    role: admin\n   bad: indentation\n');
+      writeFileSync(join(dir, 'tenants', 't0007.yaml'), 'slug: t0007\nname: x\nregion: 12\n');
+      let err: SeedValidationError | undefined;
+      try {
+        loadSeeds({ dir, stage: 'local' });
+      } catch (e) {
+        err = e as SeedValidationError;
+      }
+      expect(err).toBeInstanceOf(SeedValidationError);
+      expect(err!.issues.map((i) => `${i.file}:${i.line}`)).toEqual(['tenants/t0007.yaml:3', expect.stringMatching(/^tenants\/t1100\.yaml:\d+$/)]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -75,8 +75,12 @@ export async function currentSecretVersions(
     const prefix = name.slice(0, name.lastIndexOf('/') + 1);
     groups.set(prefix, [...(groups.get(prefix) ?? []), name]);
   }
-  for (const [prefix, names] of groups) {
-    if (!prefix || names.length < threshold) continue;
+  // Big groups are split into narrower prefixes (listed concurrently), so 10,000 secrets are not
+  // 100 pages read one after the other (each page needs the previous page's NextToken).
+  const listings = [...groups]
+    .filter(([prefix, names]) => prefix && names.length >= threshold)
+    .flatMap(([prefix, names]) => partitionByPrefix(names, prefix, 500));
+  await mapPool(listings, Math.min(8, options.concurrency ?? 16), async ({ prefix, names }) => {
     const wanted = new Set(names);
     let NextToken: string | undefined;
     try {
@@ -90,17 +94,41 @@ export async function currentSecretVersions(
         NextToken = page.NextToken;
       } while (NextToken);
     } catch (e) {
-      throw new SeedError(`Cannot list secrets under "${prefix}" (LLM keys of ${names.length} tenants): ${awsErrorText(e)}`, {
-        secret: prefix,
-        awsError: awsErrorName(e),
-      }, { cause: e });
+      throw new SeedError(
+        `Cannot list secrets under "${prefix}" (LLM keys of ${names.length} tenants): ${awsErrorText(e)}`,
+        { secret: prefix, awsError: awsErrorName(e) },
+        { cause: e },
+      );
     }
-  }
+  });
   // The rest (and anything the listing did not show) one by one; this also produces the precise error.
   const rest = [...users.keys()].filter((n) => !out.has(n));
   const versions = await mapPool(rest, options.concurrency ?? 16, (name) => currentSecretVersion(aws, name, users.get(name) ?? []));
   rest.forEach((n, i) => out.set(n, versions[i] as string));
   return out;
+}
+
+/**
+ * Splits names sharing `prefix` into groups of at most `max` names, each with a longer common prefix
+ * (a name that is itself a group's whole prefix stays with it; a listing by prefix still finds it).
+ */
+export function partitionByPrefix(names: readonly string[], prefix: string, max: number): { prefix: string; names: string[] }[] {
+  if (names.length <= max) return [{ prefix, names: [...names] }];
+  let lcp = prefix;
+  const first = names[0] ?? '';
+  while (lcp.length < first.length && names.every((n) => n.length > lcp.length && n[lcp.length] === first[lcp.length])) lcp += first[lcp.length];
+  const buckets = new Map<string, string[]>();
+  const exact: string[] = [];
+  for (const n of names) {
+    if (n.length === lcp.length) exact.push(n);
+    else buckets.set(n[lcp.length] as string, [...(buckets.get(n[lcp.length] as string) ?? []), n]);
+  }
+  if (buckets.size <= 1 && exact.length === 0) return [{ prefix: lcp, names: [...names] }];
+  const parts = [...buckets].flatMap(([ch, group]) => partitionByPrefix(group, lcp + ch, max));
+  // Names equal to the common prefix: a listing of that prefix would return everything, so they
+  // get their own (rare) group and are matched exactly there.
+  if (exact.length) parts.push({ prefix: lcp, names: exact });
+  return parts;
 }
 
 /** The apiKey of one secret version, shape-checked. The error never contains the value. */

@@ -17,6 +17,7 @@ import {
   type TenantFile,
 } from './schema.ts';
 import { SeedValidationError, type SeedIssue } from './errors.ts';
+import { parseYamlFiles } from './parallel-yaml.ts';
 
 export interface ResolvedTenantAgent {
   name: string;
@@ -183,16 +184,21 @@ export function loadSeeds(options: LoadOptions): SeedSet {
     : [];
   const tenants: TenantSeed[] = [];
   const slugFiles = new Map<string, string>();
-  for (const file of files) {
-    const parsed = readSeedFile(dir, file, TenantSchema);
+  // Fast path: plain parse (in parallel for many files); a file that fails either step is parsed
+  // again with positions so its issues carry line numbers.
+  const quick = parseYamlFiles(files.map((f) => join(dir, f)));
+  files.forEach((file, i) => {
+    const q = quick[i];
+    const fast = q?.ok ? TenantSchema.safeParse(q.value) : undefined;
+    const parsed = fast?.success ? { value: fast.data, issues: [] } : readSeedFile(dir, file, TenantSchema);
     issues.push(...parsed.issues);
-    if (!parsed.value || !catalog) continue;
+    if (!parsed.value || !catalog) return;
     const t = resolveTenant(file, parsed.value, catalog, options.stage, issues);
     const other = slugFiles.get(t.slug);
     if (other) issues.push({ file, path: 'slug', message: `duplicate tenant slug "${t.slug}" (also in ${other})` });
     else slugFiles.set(t.slug, file);
     tenants.push(t);
-  }
+  });
 
   let stage: StageSeed | undefined;
   const stages = stagesFile.value?.stages;
