@@ -122,9 +122,12 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, context:
               }) as unknown as Promise<Record<string, unknown>>
           : undefined,
       });
+    } catch (e) {
+      // Name the real cause: the statement was cancelled because the invocation was about to time out.
+      if (watchdog.fired) (e as Error).message = `Stopped at the invocation deadline (${Math.round((Date.now() - started) / 1000)} s): ${(e as Error).message}`;
+      throw e;
     } finally {
       watchdog.stop();
-      if (watchdog.fired) failure = new Error('The run was stopped at the invocation deadline (see the log for the statement that was running).');
     }
   } catch (e) {
     failure = e as Error;

@@ -32,22 +32,38 @@ export const RESERVE_MS = 10_000;
  */
 export function computeDeadlines(remainingMs: number, configured: ConfiguredTimeouts, now = Date.now()): Deadlines {
   const budget = Math.max(1_000, remainingMs - RESERVE_MS);
-  // Connecting may use at most a third of the budget; 4 attempts with backoffs of ≤ 0.6+1.25+2.5 s in between.
+  // Connecting may use at most a third of the budget, retries and backoffs included.
   const connectBudget = Math.min(configured.connectMs, Math.floor(budget / 3));
-  const backoffs = 4_500;
-  const connectTimeoutMs = Math.max(500, Math.floor((connectBudget - Math.min(backoffs, connectBudget / 2)) / 4));
-  const afterConnect = Math.max(1_000, budget - connectBudget);
+  const initialDelay = Math.min(500, Math.max(50, Math.floor(connectBudget / 40)));
+  const maxDelay = 2_000;
+  let retries = 3;
+  let attempt = 0;
+  for (; retries >= 0; retries--) {
+    attempt = Math.floor((connectBudget - worstBackoff(retries, initialDelay, maxDelay)) / (retries + 1));
+    if (attempt >= 1_000 || retries === 0) break;
+  }
+  const connectTimeoutMs = Math.max(1, Math.min(attempt, connectBudget));
+  const connectWorst = (retries + 1) * connectTimeoutMs + worstBackoff(retries, initialDelay, maxDelay);
+  const afterConnect = Math.max(1, budget - connectWorst);
   const lockWaitTimeoutMs = Math.min(configured.lockWaitMs, Math.floor(afterConnect / 2));
   const statementTimeoutMs = Math.min(configured.statementMs, afterConnect);
-  const lockTimeoutMs = Math.min(configured.lockTimeoutMs, statementTimeoutMs);
+  // Below the statement timeout, so waiting on the application's table locks fails with its own, clearer error.
+  const lockTimeoutMs = Math.min(configured.lockTimeoutMs, Math.floor(statementTimeoutMs / 2));
   return {
     connectTimeoutMs,
-    connectRetries: 3,
-    connectInitialDelayMs: connectBudget >= 9_000 ? 500 : 100,
-    connectMaxDelayMs: 2_000,
+    connectRetries: retries,
+    connectInitialDelayMs: initialDelay,
+    connectMaxDelayMs: maxDelay,
     lockWaitTimeoutMs,
     lockTimeoutMs,
     statementTimeoutMs,
     hardStopAt: now + budget,
   };
+}
+
+/** Sum of the backoff delays before `retries` retries, at their maximum jitter (+25%, see core/db.ts). */
+export function worstBackoff(retries: number, initialDelayMs: number, maxDelayMs: number): number {
+  let total = 0;
+  for (let i = 0; i < retries; i++) total += Math.min(maxDelayMs, initialDelayMs * 2 ** i) * 1.25;
+  return Math.ceil(total);
 }

@@ -1,0 +1,105 @@
+/**
+ * No path leaves CloudFormation waiting: with little time left in the invocation, a slow statement, a table
+ * lock held by the application, or a run of individually-fast statements that together overrun, all end
+ * with a thrown reason before the invocation would time out. Uses the handler from source over an asset
+ * folder laid out by the same prepare-asset script the CDK bundling runs.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { onEvent } from '../../functions/handlers/custom-resource.ts';
+import { contentHash } from '../../infra/content-hash.ts';
+import { PROJECT_ROOT } from './support/asset.ts';
+import { createEvent, lambdaContext } from './support/lambda.ts';
+import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
+
+let sim: SimEnv;
+let work: string;
+const savedEnv = { ...process.env };
+let output: ReturnType<typeof captureOutput> | undefined;
+
+/** An asset folder (manifest + migrations) for `files`, prepared exactly as afterBundling does it. */
+function asset(name: string, files: Record<string, string>) {
+  const src = join(work, `${name}-src`);
+  mkdirSync(src, { recursive: true });
+  for (const [f, text] of Object.entries(files)) writeFileSync(join(src, f), text);
+  const out = join(work, name);
+  const { hash } = contentHash(src);
+  execFileSync(process.execPath, [join(PROJECT_ROOT, 'infra/asset/prepare-asset.mjs'), '--out', out, '--migrations', src, '--hash', hash]);
+  return { dir: out, props: { Stage: 'staging', ContentHash: hash, RunOn: 'content-change', ResourceName: `Deadline${name}` } };
+}
+
+async function run(name: string, files: Record<string, string>, remainingMs: number) {
+  const a = asset(name, files);
+  const env = sim.lambdaEnv({ environment: {} } as never, {
+    STAGE: 'staging',
+    SEEDS_ENABLED: 'false',
+    ASSET_DIR: a.dir,
+    // Generous configured timeouts: only what is left of the invocation may bound them.
+    LOCK_TIMEOUT_MS: '600000',
+    STATEMENT_TIMEOUT_MS: '600000',
+    LOCK_WAIT_TIMEOUT_MS: '600000',
+    CONNECT_TIMEOUT_MS: '60000',
+  });
+  Object.assign(process.env, env);
+  const started = Date.now();
+  const context = lambdaContext({ timeoutMs: remainingMs });
+  const error = await onEvent(createEvent(a.props) as never, context).then(() => undefined, (e: Error) => e);
+  return { error, elapsed: Date.now() - started, context };
+}
+
+beforeAll(async () => {
+  sim = await setupSimEnv('staging');
+  work = mkdtempSync(join(tmpdir(), 'migrator-deadline-'));
+  output = captureOutput();
+}, 60_000);
+afterEach(async () => {
+  process.env = { ...savedEnv };
+  await sim.client.query('DROP TABLE IF EXISTS pgmigrations, pgmigrations_checksums, slow_target CASCADE');
+});
+afterAll(async () => {
+  output?.restore();
+  process.env = savedEnv;
+  await sim?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('deadlines inside the invocation', () => {
+  it('a statement longer than the time left is cancelled, and the reason says which migration', async () => {
+    const r = await run('slow', { '0001_slow.sql': '-- Up Migration\nSELECT pg_sleep(60);\n' }, 16_000);
+    expect(r.error?.message).toMatch(/0001_slow/);
+    expect(r.error?.message).toMatch(/statement timeout|canceling statement/i);
+    expect(r.elapsed).toBeLessThan(16_000 - 5_000);
+  }, 30_000);
+
+  it('a table lock held by the application makes the migration give up, not wait', async () => {
+    await sim.client.query('CREATE TABLE slow_target (id int)');
+    const holder = new pg.Client({ connectionString: sim.db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN; LOCK TABLE slow_target IN ACCESS EXCLUSIVE MODE');
+      const r = await run('locked', { '0001_alter.sql': '-- Up Migration\nALTER TABLE slow_target ADD COLUMN note text;\n' }, 16_000);
+      expect(r.error?.message).toMatch(/0001_alter/);
+      expect(r.error?.message).toMatch(/lock timeout|55P03/i);
+      expect(r.elapsed).toBeLessThan(16_000 - 5_000);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+    }
+  }, 30_000);
+
+  it('many statements, each under the statement timeout, are stopped by the watchdog before the invocation ends', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 1; i <= 6; i++) files[`000${i}_nap.sql`] = '-- Up Migration\nSELECT pg_sleep(2);\n';
+    const r = await run('naps', files, 17_000);
+    expect(r.error?.message).toMatch(/Stopped at the invocation deadline/);
+    expect(r.error?.message).toMatch(/000\d_nap/);
+    expect(r.elapsed).toBeLessThan(17_000 - 3_000);
+    // The session was ended or its statement cancelled: no lock is left behind for the next run.
+    const { rows } = await sim.client.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`);
+    expect(rows[0].n).toBe(0);
+  }, 30_000);
+});

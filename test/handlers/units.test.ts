@@ -1,0 +1,98 @@
+/** Pure pieces of the handlers: deadlines, the failure reason, rollback recognition. */
+import { describe, expect, it } from 'vitest';
+import { computeDeadlines, RESERVE_MS } from '../../functions/handlers/deadlines.ts';
+import { failureReason, MAX_REASON_BYTES, reasonError, truncateBytes } from '../../functions/handlers/reason.ts';
+import { deployCommand, judgeUpdate, parseDeployCommand } from '../../functions/handlers/rollback.ts';
+
+const configured = { connectMs: 60_000, lockWaitMs: 120_000, lockTimeoutMs: 10_000, statementMs: 600_000 };
+
+describe('computeDeadlines', () => {
+  it('keeps the configured values when the invocation has room', () => {
+    const now = 1_000_000;
+    const d = computeDeadlines(14 * 60_000, configured, now);
+    expect(d.lockWaitTimeoutMs).toBe(120_000);
+    expect(d.lockTimeoutMs).toBe(10_000);
+    expect(d.statementTimeoutMs).toBe(600_000);
+    expect(d.hardStopAt).toBe(now + 14 * 60_000 - RESERVE_MS);
+  });
+
+  it.each([11_000, 15_000, 30_000, 60_000, 120_000, 300_000, 900_000])('fits every wait inside %i ms remaining', (remaining) => {
+    const d = computeDeadlines(remaining, configured, 0);
+    // Worst case of connecting: every attempt times out and every backoff is at its maximum (+25% jitter).
+    let backoff = 0;
+    for (let i = 0; i < d.connectRetries; i++) backoff += Math.min(d.connectMaxDelayMs, d.connectInitialDelayMs * 2 ** i) * 1.25;
+    const connectWorst = (d.connectRetries + 1) * d.connectTimeoutMs + backoff;
+    expect(connectWorst + d.lockWaitTimeoutMs).toBeLessThanOrEqual(remaining - RESERVE_MS + 1);
+    expect(connectWorst + d.statementTimeoutMs).toBeLessThanOrEqual(remaining - RESERVE_MS + 1);
+    expect(d.lockTimeoutMs).toBeLessThan(d.statementTimeoutMs);
+    expect(d.hardStopAt).toBeLessThanOrEqual(remaining - RESERVE_MS);
+  });
+});
+
+describe('failureReason', () => {
+  it('keeps a short message whole and points at the log stream', () => {
+    const r = failureReason({ message: 'Migration 0009_x failed: boom (SQLSTATE 22012)', runId: 'r1', logGroupName: '/g', logStreamName: 's/1' });
+    expect(r).toBe('Migration 0009_x failed: boom (SQLSTATE 22012) [run r1; logs: /g s/1]');
+  });
+
+  it('cuts a long multi-line message to the byte budget, keeping the log pointer', () => {
+    const long = `Migration 0009_x failed: ${'é'.repeat(3000)}\n at line`;
+    const r = failureReason({ message: long, runId: 'r1', logGroupName: '/g', logStreamName: 's/1' });
+    expect(Buffer.byteLength(r)).toBeLessThanOrEqual(MAX_REASON_BYTES);
+    expect(r.startsWith('Migration 0009_x failed: ')).toBe(true);
+    expect(r).toContain('…');
+    expect(r.endsWith('[run r1; logs: /g s/1]')).toBe(true);
+    expect(r).not.toContain('\n');
+  });
+
+  it('truncateBytes never splits a character', () => {
+    const t = truncateBytes('😀😀😀😀', 9);
+    expect(Buffer.byteLength(t)).toBeLessThanOrEqual(9);
+    expect(t).toBe('😀…');
+  });
+
+  it('reasonError carries no stack trace (the Provider framework copies the stack into the Reason)', () => {
+    const e = reasonError('short reason');
+    expect(e.stack).toBe('short reason');
+    expect(e.message).toBe('short reason');
+  });
+});
+
+describe('rollback recognition', () => {
+  const A = { contentHash: 'a'.repeat(64), nonce: '2026-01-01T00:00:00.000Z' };
+  const B = { contentHash: 'b'.repeat(64), nonce: '2026-01-02T00:00:00.000Z' };
+  const B2 = { contentHash: 'b'.repeat(64), nonce: '2026-01-03T00:00:00.000Z' };
+  const run = (fp: typeof A, outcome: string, type = 'Update') => ({ command: deployCommand(type, fp), outcome });
+
+  it('round-trips the deploy command', () => {
+    expect(parseDeployCommand(deployCommand('Create', A))).toEqual(A);
+    expect(parseDeployCommand(deployCommand('Update', { contentHash: 'c'.repeat(64), nonce: '' }))).toEqual({ contentHash: 'c'.repeat(64), nonce: '' });
+    expect(parseDeployCommand('invoke:migrate')).toBeUndefined();
+  });
+
+  it('a forward update is not a rollback', () => {
+    expect(judgeUpdate({ requested: B, old: A, bundledContentHash: B.contentHash, history: [run(A, 'succeeded', 'Create')] }).rollback).toBe(false);
+  });
+
+  it('properties for content this code does not carry: rollback', () => {
+    const v = judgeUpdate({ requested: A, old: B, bundledContentHash: B.contentHash, history: [] });
+    expect(v.rollback).toBe(true);
+    expect(v.why).toContain('not the content this function carries');
+  });
+
+  it('going back to properties that ran before the last (failed or not) run: rollback', () => {
+    const history = [run(B, 'failed'), run(A, 'succeeded', 'Create')];
+    expect(judgeUpdate({ requested: A, old: B, bundledContentHash: A.contentHash, history }).rollback).toBe(true);
+    // Another stack resource failed after our success: same answer.
+    const history2 = [run(B, 'succeeded'), run(A, 'succeeded', 'Create')];
+    expect(judgeUpdate({ requested: A, old: B, bundledContentHash: A.contentHash, history: history2 }).rollback).toBe(true);
+  });
+
+  it('a retried forward update, and the next deploy after a rollback, are not rollbacks', () => {
+    // Retry: the run of this very update is the latest.
+    expect(judgeUpdate({ requested: B, old: A, bundledContentHash: B.contentHash, history: [run(B, 'succeeded'), run(A, 'succeeded')] }).rollback).toBe(false);
+    // After a rollback to B, the next deploy (new nonce) runs normally.
+    const history = [run({ contentHash: 'c'.repeat(64), nonce: 'x' }, 'failed'), run(B, 'succeeded'), run(A, 'succeeded')];
+    expect(judgeUpdate({ requested: B2, old: B, bundledContentHash: B.contentHash, history }).rollback).toBe(false);
+  });
+});
