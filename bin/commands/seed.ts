@@ -281,6 +281,6 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
 
   // `migrator dev` (npm start): seed the local stage after migrating, through the stand-in unless AWS is configured.
   devHooks.seed = (client, runId) =>
-    withSeedAws('local', io, async (aws) => (await seed(client, { stage: 'local', dir: 'seeds', aws, runId, actor: actor() })) as unknown as Record<string, unknown>);
-  devHooks.describeSeed = (summary) => formatSummary(summary as unknown as SeedSummary).split('\n');
+    withSeedAws('local', io, async (aws) => seed(client, { stage: 'local', dir: 'seeds', aws, runId, actor: actor() }));
+  devHooks.describeSeed = (summary) => formatSummary(summary as SeedSummary).split('\n');
 }

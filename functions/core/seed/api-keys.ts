@@ -53,8 +53,8 @@ export async function storeApiKeySecret(
           Name: args.secretName,
           KmsKeyId: args.kmsKeyId,
           SecretString,
+          // No Tags: tagging needs secretsmanager:TagResource, which the function is not granted.
           Description: `Inbound API key of tenant ${args.slug} (managed by migrator seed / rotate-key)`,
-          Tags: [{ Key: 'tenant', Value: args.slug }],
         }),
       );
       return out.VersionId;

@@ -170,6 +170,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
       tool: new Map<string, string>(exTools.map((r) => [r.name, r.id])),
       agent: new Map<string, string>(exAgents.map((r) => [r.name, r.id])),
     };
+    // Catalog rows belong to no tenant ('' in the per-tenant audit counts).
     const cat = () => '';
 
     const models = catalog.models.map((m) => ({

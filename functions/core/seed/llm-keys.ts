@@ -138,8 +138,10 @@ export async function readProviderKey(aws: SeedAwsClients, secretName: string, v
     const out = await aws.secrets.send(new GetSecretValueCommand({ SecretId: secretName, VersionId: versionId }));
     text = out.SecretString;
   } catch (e) {
+    const name = awsErrorName(e);
+    const hint = name && /Disabled|KMS|Decryption/.test(name) ? " (the KMS key that encrypts this secret refused; is it disabled?)" : '';
     throw new SeedError(
-      `Cannot read secret "${secretName}" (LLM key of ${who(tenants)}): ${awsErrorText(e)}`,
+      `Cannot read secret "${secretName}" (LLM key of ${who(tenants)}): ${awsErrorText(e)}${hint}`,
       { tenant: tenants[0], secret: secretName, awsError: awsErrorName(e) },
       { cause: e },
     );

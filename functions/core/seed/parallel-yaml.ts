@@ -24,8 +24,14 @@ function parseHere(file: string): QuickParse {
 
 /** Parses every file to plain JS without positions; failures are re-parsed by the caller with positions. */
 export function parseYamlFiles(files: readonly string[]): QuickParse[] {
-  const workerFile = fileURLToPath(new URL('./yaml-worker.mjs', import.meta.url));
-  if (files.length < PARALLEL_FROM || !existsSync(workerFile)) return files.map(parseHere);
+  if (files.length < PARALLEL_FROM) return files.map(parseHere);
+  let workerFile: string;
+  try {
+    workerFile = fileURLToPath(new URL('./yaml-worker.mjs', import.meta.url));
+  } catch {
+    return files.map(parseHere); // bundled as CommonJS: no import.meta.url
+  }
+  if (!existsSync(workerFile)) return files.map(parseHere);
   const half = Math.floor(files.length / 2);
   const mine = files.slice(0, half);
   const theirs = files.slice(half);

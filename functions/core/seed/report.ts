@@ -31,7 +31,8 @@ export interface Change {
   fields?: string[];
 }
 
-export interface SeedSummary {
+/** A type alias (not an interface) so it is assignable to the job's Record<string, unknown>. */
+export type SeedSummary = {
   stage: string;
   /** 'plan': computed only, nothing written, no KMS call. */
   mode: 'apply' | 'plan';
@@ -56,7 +57,7 @@ export interface SeedSummary {
   changes: Change[];
   changesOmitted: number;
   durationMs: number;
-}
+};
 
 export const MAX_LISTED_CHANGES = 200;
 

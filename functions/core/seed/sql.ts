@@ -48,7 +48,6 @@ export async function upsertRows<R extends pg.QueryResultRow = pg.QueryResultRow
       ? 'DO NOTHING'
       : `DO UPDATE SET ${update.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}${spec.touchUpdatedAt ? ', updated_at = now()' : ''}
          WHERE (${update.map((c) => `t.${q(c)}`).join(', ')}) IS DISTINCT FROM (${update.map((c) => `EXCLUDED.${q(c)}`).join(', ')})`;
-  // A one-element ROW() needs the ROW keyword to compare as a row; with one column compare scalars.
   const sql = `INSERT INTO ${q(spec.table)} AS t (${cols})
     SELECT ${cols} FROM json_to_recordset($1::json) AS x(${recordType})
     ON CONFLICT (${spec.key.map(q).join(', ')}) ${conflict}
