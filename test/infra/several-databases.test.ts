@@ -1,0 +1,100 @@
+/**
+ * Several databases in one app (seed 003): an RDS instance and an Aurora cluster, each with its own
+ * migrations folder and its own DatabaseMigrations; names, roles, security groups and custom resources
+ * stay separate, and an application can wait for both.
+ */
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { contentHash } from '../../infra/content-hash.ts';
+import { DatabaseMigrations } from '../../infra/database-migrations.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const reportingDir = fileURLToPath(new URL('./fixtures/reporting-migrations', import.meta.url));
+let json: Record<string, any>;
+let appFnId: string;
+let crIds: string[];
+
+beforeAll(() => {
+  const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'migrator-multi-')) });
+  const stack = new Stack(app, 'Multi');
+  const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+  const main = new rds.DatabaseInstance(stack, 'Main', {
+    engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17_6 }),
+    vpc,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+  });
+  const reporting = new rds.DatabaseCluster(stack, 'Reporting', {
+    engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_17_4 }),
+    writer: rds.ClusterInstance.serverlessV2('Writer'),
+    vpc,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+  });
+  const a = new DatabaseMigrations(stack, 'MainMigrations', {
+    database: main,
+    databaseSecret: main.secret!,
+    vpc,
+    migrationsDir: join(root, 'migrations'),
+    seedsDir: join(root, 'seeds'),
+    stage: 'staging',
+  });
+  const b = new DatabaseMigrations(stack, 'ReportingMigrations', {
+    database: reporting,
+    databaseSecret: reporting.secret!,
+    vpc,
+    migrationsDir: reportingDir,
+    stage: 'staging',
+    runOn: 'content-change',
+  });
+  const appFn = new lambda.Function(stack, 'App', {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => 1;'),
+  });
+  appFn.node.addDependency(a, b);
+  json = Template.fromStack(stack).toJSON();
+  appFnId = stack.getLogicalId(appFn.node.defaultChild as lambda.CfnFunction);
+  crIds = [a, b].map((m) => stack.getLogicalId(m.resource.node.defaultChild as never));
+}, 120_000);
+
+const byType = (type: string) => Object.entries(json.Resources as Record<string, any>).filter(([, r]) => r.Type === type);
+
+describe('two DatabaseMigrations in one stack', () => {
+  it('creates two custom resources with their own identity, content hash and run mode', () => {
+    const crs = byType('Custom::DatabaseMigrations').map(([, r]) => r.Properties);
+    expect(crs).toHaveLength(2);
+    expect(new Set(crs.map((p) => p.ResourceName)).size).toBe(2);
+    expect(crs.map((p) => p.ContentHash).sort()).toEqual([contentHash(join(root, 'migrations'), join(root, 'seeds')).hash, contentHash(reportingDir).hash].sort());
+    expect(crs.map((p) => p.RunOn).sort()).toEqual(['content-change', 'every-deploy']);
+    expect(crs.find((p) => p.RunOn === 'content-change').SeedFileCount).toBe('0');
+  });
+
+  it('gives each its own functions, roles and security group, opened only on its own database', () => {
+    const fns = byType('AWS::Lambda::Function').filter(([, r]) => /^index\.(onEvent|operations)$/.test(r.Properties.Handler));
+    expect(fns).toHaveLength(4);
+    expect(new Set(fns.map(([, r]) => JSON.stringify(r.Properties.Role))).size).toBe(4);
+    const ingress = byType('AWS::EC2::SecurityGroupIngress').map(([, r]) => [r.Properties.GroupId['Fn::GetAtt'][0], r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]]);
+    const main = ingress.filter(([g]) => g.startsWith('MainSecurityGroup')).map(([, s]) => s);
+    const reporting = ingress.filter(([g]) => g.startsWith('ReportingSecurityGroup')).map(([, s]) => s);
+    expect(main).toHaveLength(1);
+    expect(reporting).toHaveLength(1);
+    expect(main[0]).toMatch(/^MainMigrations/);
+    expect(reporting[0]).toMatch(/^ReportingMigrations/);
+    // Each pair of functions reads its own database's secret.
+    for (const [id, fn] of fns) {
+      const secret = fn.Properties.Environment.Variables.DB_SECRET_ARN.Ref as string;
+      expect(secret).toMatch(id.startsWith('MainMigrations') ? /MainSecret/ : /ReportingSecret/);
+    }
+  });
+
+  it('lets the application wait for both', () => {
+    for (const id of crIds) expect(json.Resources[appFnId].DependsOn).toContain(id);
+  });
+});
