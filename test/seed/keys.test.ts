@@ -4,7 +4,7 @@
  * cannot decrypt; no plaintext anywhere in the database.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DecryptCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DecryptCommand } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { seed, hashApiKey } from '../../functions/core/seed/index.ts';
 import { editYaml, seedEnv, type SeedEnv } from './helpers.ts';
@@ -125,5 +125,23 @@ describe('seed: provider and inbound keys', () => {
     const logText = logs.join('\n');
     expect(logText.length).toBeGreaterThan(0);
     for (const s of secrets) expect(logText.includes(s)).toBe(false);
+  });
+
+  it('a stage key given by ARN that differs from the stored one re-encrypts; the same ARN again does not', async () => {
+    const { client, aws, standIn, seedsDir } = env;
+    await seed(client, { stage: 'local', dir: seedsDir, aws });
+    const created = await aws.kms.send(new CreateKeyCommand({ Description: 'next stage key' }));
+    const arn = created.KeyMetadata!.Arn!;
+    standIn.resetCalls();
+    const moved = await seed(client, { stage: 'local', dir: seedsDir, aws, kmsKeyId: arn });
+    expect(moved.keys.encrypted).toBe(5);
+    expect(standIn.callCount('TrentService.Encrypt')).toBe(5);
+    const arns = (await client.query(`SELECT DISTINCT api_key_kms_key_arn AS a FROM tenant_llm_settings`)).rows.map((r) => r.a);
+    expect(arns).toEqual([arn]);
+    standIn.resetCalls();
+    const again = await seed(client, { stage: 'local', dir: seedsDir, aws, kmsKeyId: arn });
+    expect(again.keys.encrypted).toBe(0);
+    expect(again.rowsWritten).toBe(0);
+    expect(standIn.callCount('TrentService.Encrypt')).toBe(0);
   });
 });

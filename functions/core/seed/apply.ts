@@ -290,7 +290,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     // ---- LLM settings and provider keys --------------------------------------------------------
     const exLlm = (
       await client.query(
-        `SELECT tenant_id, purpose, model_id, temperature, max_tokens, api_key_secret_name, api_key_secret_version,
+        `SELECT tenant_id, purpose, model_id, temperature, max_tokens, api_key_secret_name, api_key_secret_version, api_key_kms_key_arn,
                 api_key_ciphertext IS NOT NULL AS has_key
            FROM tenant_llm_settings WHERE tenant_id = ANY($1)`,
         [existingIds],
@@ -313,6 +313,9 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     for (const l of llm) if (l.api_key_secret_name) secretUsers.set(l.api_key_secret_name, [...(secretUsers.get(l.api_key_secret_name) ?? []), l.slug]);
     const versions = aws ? await currentSecretVersions(aws, secretUsers, { concurrency, listThreshold: options.listThreshold }) : new Map<string, string>();
     phase('secret versions');
+    // A stage key given as a key ARN (the deploy passes one) is compared with the stored ARN, so moving
+    // to a new key re-encrypts; an alias would need a DescribeKey call, which an unchanged run avoids.
+    const keyArn = /^arn:aws[\w-]*:kms:[^:]+:\d+:key\//.test(kmsKeyId) ? kmsKeyId : undefined;
     const plainFields = ['model_id', 'temperature', 'max_tokens', 'api_key_secret_name'] as const;
     type LlmRow = (typeof llm)[number];
     const keep: LlmRow[] = [];
@@ -322,7 +325,9 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
       const key = `${d.slug}/${d.purpose}`;
       const ex = exLlmBy.get(`${d.tenant_id}|${d.purpose}`);
       const version = d.api_key_secret_name ? versions.get(d.api_key_secret_name) : undefined;
-      const needsKey = !!d.api_key_secret_name && (!ex || !ex.has_key || ex.api_key_secret_name !== d.api_key_secret_name || ex.api_key_secret_version !== version);
+      const needsKey =
+        !!d.api_key_secret_name &&
+        (!ex || !ex.has_key || ex.api_key_secret_name !== d.api_key_secret_name || ex.api_key_secret_version !== version || (keyArn !== undefined && ex.api_key_kms_key_arn !== keyArn));
       const clearKey = !d.api_key_secret_name && !!ex?.has_key;
       const changed = ex ? plainFields.filter((f) => !sameValue(d[f], ex[f])) : [];
       if (!ex) tracker.record('tenant_llm_settings', 'insert', key, d.slug);
