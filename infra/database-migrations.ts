@@ -124,6 +124,12 @@ export interface DatabaseMigrationsProps {
    */
   readonly providerSecretPrefix?: string;
   /**
+   * Customer-managed key the provider secrets are encrypted with, if not the account's `aws/secretsmanager`
+   * key: `kms:Decrypt` is then granted through Secrets Manager only, for secrets under the provider prefix.
+   * @default none (provider secrets use the AWS managed key)
+   */
+  readonly providerSecretsKey?: kms.IKey;
+  /**
    * A protected stage refuses destructive operations (reseed, reset, down) whoever invokes them.
    * @default stage === 'prod'
    */
@@ -378,14 +384,8 @@ export class DatabaseMigrations extends Construct {
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'WriteTenantSecretsUnderPrefix',
-        actions: [
-          'secretsmanager:CreateSecret',
-          'secretsmanager:PutSecretValue',
-          'secretsmanager:UpdateSecret',
-          'secretsmanager:DescribeSecret',
-          'secretsmanager:GetSecretValue',
-          'secretsmanager:TagResource',
-        ],
+        // What the seeds do with a tenant's inbound API key secret: create it, or put a new version. No read.
+        actions: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:DescribeSecret'],
         resources: [secretArn(tenantPrefix)],
       }),
     );
@@ -396,6 +396,26 @@ export class DatabaseMigrations extends Construct {
         resources: [secretArn(providerPrefix)],
       }),
     );
+    // Seeds read many tenants' provider-secret versions with one listing (names and version ids, never
+    // values). ListSecrets has no resource-level permissions, so it cannot be scoped further.
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ListSecretVersionsMetadata', actions: ['secretsmanager:ListSecrets'], resources: ['*'] }),
+    );
+    if (props.providerSecretsKey) {
+      // Provider secrets encrypted with a customer-managed key: decrypt through Secrets Manager only,
+      // and only for secrets under the provider prefix (so tenant ciphertext can never be decrypted).
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'DecryptProviderSecretsViaSecretsManager',
+          actions: ['kms:Decrypt'],
+          resources: [props.providerSecretsKey.keyArn],
+          conditions: {
+            StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.${stack.urlSuffix}` },
+            StringLike: { 'kms:EncryptionContext:SecretARN': secretArn(providerPrefix) },
+          },
+        }),
+      );
+    }
   }
 
   /** Metric of failed runs (EMF, published by the handlers), for alarms and dashboards. */
@@ -451,6 +471,10 @@ function acknowledgeFunctionFindings(fn: lambda.Function, prefixes: { tenantPref
   Validations.of(role).acknowledge({
     id: `AwsSolutions-IAM5[Resource::${arnBase}${prefixes.providerPrefix}*]`,
     reason: 'Provider secrets referenced by the seeds live under this fixed prefix; read-only, and the wildcard also covers the random suffix Secrets Manager appends to secret ARNs.',
+  });
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason: 'secretsmanager:ListSecrets supports no resource-level permissions; it returns secret metadata (names, version ids), never secret values.',
   });
 }
 

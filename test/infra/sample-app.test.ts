@@ -157,15 +157,26 @@ describe.each([
       // Nothing may decrypt tenant ciphertext, and no KMS statement is unscoped.
       expect(kmsStatements.flatMap((st) => asArray(st.Action))).not.toContain('kms:Decrypt');
       for (const st of kmsStatements) expect(st.Resource).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
-      // No statement anywhere on a bare "*" resource.
-      for (const st of statements) expect(asArray(st.Resource)).not.toContain('*');
+      // Tenant secrets are created with the stage key: a data key only through Secrets Manager, for the tenant prefix.
+      const dataKey = kmsStatements.filter((st) => asArray(st.Action).includes('kms:GenerateDataKey'));
+      expect(dataKey.length).toBe(1);
+      expect(JSON.stringify(dataKey[0].Condition.StringEquals['kms:ViaService'])).toContain('secretsmanager.');
+      expect(JSON.stringify(dataKey[0].Condition.StringLike['kms:EncryptionContext:SecretARN'])).toContain(`:secret:migrator/${stage}/tenants/*`);
+      // The only statement on a bare "*" is ListSecrets (metadata only; it has no resource-level permissions).
+      const unscoped = statements.filter((st) => asArray(st.Resource).includes('*'));
+      expect(unscoped.flatMap((st) => asArray(st.Action))).toEqual(['secretsmanager:ListSecrets']);
 
       const writeActions = ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecret'];
       const writes = statements.filter((st) => asArray(st.Action).some((a: string) => writeActions.includes(a)));
       expect(writes.length).toBe(1);
+      expect(asArray(writes[0].Action).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:PutSecretValue']);
       const writeResource = JSON.stringify(writes[0].Resource);
       expect(writeResource).toContain(`:secret:migrator/${stage}/tenants/*`);
       expect(asArray(writes[0].Resource).length).toBe(1);
+      // Provider secrets: read only, under their prefix.
+      const providerReads = statements.filter((st) => JSON.stringify(st.Resource).includes(`:secret:migrator/${stage}/llm/*`));
+      expect(providerReads.length).toBe(1);
+      expect(asArray(providerReads[0].Action).sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
       // The database secret is read, never written.
       const dbSecretStatements = statements.filter((st) => JSON.stringify(st.Resource).includes('DatabaseSecret'));
       expect(dbSecretStatements.length).toBeGreaterThan(0);
