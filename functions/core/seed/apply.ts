@@ -53,6 +53,22 @@ export interface ApplyOptions {
   log?: (line: string) => void;
 }
 
+const col = (name: string, type = 'text'): Column => ({ name, type });
+/** Columns each upsert writes (natural key first). */
+const COLUMNS = {
+  llm_models: [col('name'), col('provider'), col('display_name'), col('context_window', 'int'), col('settings', 'jsonb')],
+  tools: [col('name'), col('description'), col('kind'), col('endpoint'), col('method'), col('settings', 'jsonb')],
+  agents: [col('name'), col('description'), col('settings', 'jsonb')],
+  agent_tools: [col('agent_id', 'uuid'), col('tool_id', 'uuid')],
+  tenants: [col('slug'), col('name'), col('domain'), col('region'), col('status'), col('settings', 'jsonb')],
+  users: [col('tenant_id', 'uuid'), col('email'), col('display_name'), col('role')],
+  tenant_agents: [col('tenant_id', 'uuid'), col('agent_id', 'uuid'), col('enabled', 'bool')],
+  tenant_llm_settings: [col('tenant_id', 'uuid'), col('purpose'), col('model_id', 'uuid'), col('temperature', 'numeric'), col('max_tokens', 'int'), col('api_key_secret_name')],
+  /** Written only together with a new (or cleared) ciphertext. */
+  tenant_llm_keys: [col('api_key_ciphertext', 'bytea'), col('api_key_kms_key_arn'), col('api_key_secret_version'), col('api_key_encrypted_at', 'timestamptz')],
+  tenant_api_keys: [col('tenant_id', 'uuid'), col('prefix'), col('key_hash'), col('secret_name'), col('status'), col('confirmed_at', 'timestamptz')],
+} satisfies Record<string, Column[]>;
+
 /** Arbitrary but fixed: serializes seed runs on one database. */
 const SEED_LOCK = [0x5eed, 1] as const;
 
@@ -194,13 +210,10 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     const wAgents = diff(tracker, 'agents', agents, byKey(exAgents, (r) => r.name as string), (d) => d.name, ['description', 'settings'], cat);
 
     if (!plan) {
-      const t = 'text';
-      for (const r of await upsert('llm_models', { key: ['name'], columns: [{ name: 'name', type: t }, { name: 'provider', type: t }, { name: 'display_name', type: t }, { name: 'context_window', type: 'int' }, { name: 'settings', type: 'jsonb' }], returning: 'id, name' }, wModels))
-        ids.model.set(r.name, r.id);
-      for (const r of await upsert('tools', { key: ['name'], columns: [{ name: 'name', type: t }, { name: 'description', type: t }, { name: 'kind', type: t }, { name: 'endpoint', type: t }, { name: 'method', type: t }, { name: 'settings', type: 'jsonb' }], returning: 'id, name' }, wTools))
-        ids.tool.set(r.name, r.id);
-      for (const r of await upsert('agents', { key: ['name'], columns: [{ name: 'name', type: t }, { name: 'description', type: t }, { name: 'settings', type: 'jsonb' }], returning: 'id, name' }, wAgents))
-        ids.agent.set(r.name, r.id);
+      const byName = { key: ['name'], returning: 'id, name' };
+      for (const r of await upsert('llm_models', { ...byName, columns: COLUMNS.llm_models }, wModels)) ids.model.set(r.name, r.id);
+      for (const r of await upsert('tools', { ...byName, columns: COLUMNS.tools }, wTools)) ids.tool.set(r.name, r.id);
+      for (const r of await upsert('agents', { ...byName, columns: COLUMNS.agents }, wAgents)) ids.agent.set(r.name, r.id);
     } else {
       // Plan: new catalog entries have no id yet; placeholders keep the diff of links honest.
       for (const m of wModels) if (!ids.model.has(m.name)) ids.model.set(m.name, `new:${m.name}`);
@@ -224,7 +237,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
       return true;
     });
     if (!plan) {
-      await upsert('agent_tools', { key: ['agent_id', 'tool_id'], columns: [{ name: 'agent_id', type: 'uuid' }, { name: 'tool_id', type: 'uuid' }], update: [] }, wLinks);
+      await upsert('agent_tools', { key: ['agent_id', 'tool_id'], columns: COLUMNS.agent_tools, update: [] }, wLinks);
     }
 
     phase('catalog');
@@ -260,7 +273,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     if (!plan) {
       const written = await upsert(
         'tenants',
-        { key: ['slug'], columns: [{ name: 'slug', type: 'text' }, { name: 'name', type: 'text' }, { name: 'domain', type: 'text' }, { name: 'region', type: 'text' }, { name: 'status', type: 'text' }, { name: 'settings', type: 'jsonb' }], returning: 'id, slug' },
+        { key: ['slug'], columns: COLUMNS.tenants, returning: 'id, slug' },
         wTenants,
       );
       for (const r of written) tenantId.set(r.slug, r.id);
@@ -282,8 +295,8 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     const wTa = diff(tracker, 'tenant_agents', ta, byKey(exTa, (r) => `${r.tenant_id}|${r.agent_id}`), (d) => `${d.tenant_id}|${d.agent_id}`, ['enabled'], slugOf, (d) => `${slugOf(d)}/${d.agent}`);
 
     if (!plan) {
-      await upsert('users', { key: ['tenant_id', 'email'], columns: [{ name: 'tenant_id', type: 'uuid' }, { name: 'email', type: 'text' }, { name: 'display_name', type: 'text' }, { name: 'role', type: 'text' }] }, wUsers);
-      await upsert('tenant_agents', { key: ['tenant_id', 'agent_id'], columns: [{ name: 'tenant_id', type: 'uuid' }, { name: 'agent_id', type: 'uuid' }, { name: 'enabled', type: 'bool' }] }, wTa);
+      await upsert('users', { key: ['tenant_id', 'email'], columns: COLUMNS.users }, wUsers);
+      await upsert('tenant_agents', { key: ['tenant_id', 'agent_id'], columns: COLUMNS.tenant_agents }, wTa);
     }
 
     phase('users and agents');
@@ -369,20 +382,8 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     keys.encrypted = encrypt.length;
 
     if (!plan) {
-      const base: Column[] = [
-        { name: 'tenant_id', type: 'uuid' },
-        { name: 'purpose', type: 'text' },
-        { name: 'model_id', type: 'uuid' },
-        { name: 'temperature', type: 'numeric' },
-        { name: 'max_tokens', type: 'int' },
-        { name: 'api_key_secret_name', type: 'text' },
-      ];
-      const keyCols: Column[] = [
-        { name: 'api_key_ciphertext', type: 'bytea' },
-        { name: 'api_key_kms_key_arn', type: 'text' },
-        { name: 'api_key_secret_version', type: 'text' },
-        { name: 'api_key_encrypted_at', type: 'timestamptz' },
-      ];
+      const base = COLUMNS.tenant_llm_settings;
+      const keyCols = COLUMNS.tenant_llm_keys;
       const spec = (cols: Column[]) => ({ key: ['tenant_id', 'purpose'], columns: cols });
       await upsert('tenant_llm_settings', spec(base), keep);
       await upsert('tenant_llm_settings', spec([...base, ...keyCols]), clear.map((d) => ({ ...d, api_key_ciphertext: null, api_key_kms_key_arn: null, api_key_secret_version: null, api_key_encrypted_at: null })));
@@ -395,13 +396,12 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
 
     phase('provider keys');
     // ---- inbound API keys (last: the only step with an effect outside the database) ------------
-    const haveKey = new Set(
-      (await client.query(`SELECT DISTINCT tenant_id FROM tenant_api_keys WHERE tenant_id = ANY($1) AND status <> 'revoked'`, [existingIds])).rows
-        .filter(notReset)
-        .map((r) => r.tenant_id as string),
-    );
+    const liveKeys = (
+      await client.query(`SELECT tenant_id, count(*)::int AS n FROM tenant_api_keys WHERE tenant_id = ANY($1) AND status <> 'revoked' GROUP BY tenant_id`, [existingIds])
+    ).rows.filter(notReset);
+    const haveKey = new Set(liveKeys.map((r) => r.tenant_id as string));
     const needInbound = set.tenants.filter((t) => t.inboundApiKey && !haveKey.has(tid(t.slug)));
-    tracker.unchanged('tenant_api_keys', haveKey.size);
+    tracker.unchanged('tenant_api_keys', liveKeys.reduce((n, r) => n + (r.n as number), 0));
     for (const t of needInbound) {
       tracker.record('tenant_api_keys', 'insert', `${t.slug} (secret ${apiKeySecretName(secretPrefix, t.slug)})`, t.slug);
     }
@@ -415,7 +415,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
       });
       await upsert(
         'tenant_api_keys',
-        { key: ['prefix'], update: [], columns: [{ name: 'tenant_id', type: 'uuid' }, { name: 'prefix', type: 'text' }, { name: 'key_hash', type: 'text' }, { name: 'secret_name', type: 'text' }, { name: 'status', type: 'text' }, { name: 'confirmed_at', type: 'timestamptz' }] },
+        { key: ['prefix'], update: [], columns: COLUMNS.tenant_api_keys },
         generated,
       );
       log(`generated ${generated.length} inbound API key(s) under ${secretPrefix}/tenants/`);
