@@ -29,6 +29,7 @@ import {
   type SeededTable,
   type SeedSummary,
 } from './report.ts';
+import { pushTo } from './pool.ts';
 
 export interface ApplyOptions {
   /** Compute and report only: read-only transaction, no KMS Encrypt, no secret written. */
@@ -95,6 +96,17 @@ class Tracker {
       this.perTenant.set(tenant, per);
     }
     if (this.changes.length < MAX_LISTED_CHANGES) this.changes.push(fields ? { table, action, key, fields } : { table, action, key });
+    else this.omitted++;
+  }
+  /** Rows deleted by a reset: counted one by one, listed once per tenant and table. */
+  deleted(table: SeededTable, tenant: string, n: number): void {
+    if (n === 0) return;
+    this.tables[table].deleted += n;
+    const per = this.perTenant.get(tenant) ?? {};
+    const c = (per[table] ??= { inserted: 0, updated: 0, deleted: 0 });
+    c.deleted += n;
+    this.perTenant.set(tenant, per);
+    if (this.changes.length < MAX_LISTED_CHANGES) this.changes.push({ table, action: 'delete', key: `${tenant}/* (${n} rows)` });
     else this.omitted++;
   }
   unchanged(table: SeededTable, n = 1): void {
@@ -252,9 +264,10 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     if (resetIds.length > 0) {
       for (const table of ['tenant_api_keys', 'tenant_llm_settings', 'tenant_agents', 'users'] as const) {
         const sql = plan
-          ? `SELECT t.slug FROM ${table} x JOIN tenants t ON t.id = x.tenant_id WHERE x.tenant_id = ANY($1)`
-          : `DELETE FROM ${table} x USING tenants t WHERE t.id = x.tenant_id AND x.tenant_id = ANY($1) RETURNING t.slug`;
-        for (const r of (await client.query(sql, [resetIds])).rows) tracker.record(table, 'delete', `${r.slug}/*`, r.slug);
+          ? `SELECT t.slug, count(*)::int AS n FROM ${table} x JOIN tenants t ON t.id = x.tenant_id WHERE x.tenant_id = ANY($1) GROUP BY t.slug`
+          : `WITH d AS (DELETE FROM ${table} x WHERE x.tenant_id = ANY($1) RETURNING x.tenant_id)
+             SELECT t.slug, count(*)::int AS n FROM d JOIN tenants t ON t.id = d.tenant_id GROUP BY t.slug`;
+        for (const r of (await client.query(sql, [resetIds])).rows) tracker.deleted(table, r.slug, r.n);
       }
       log(`${plan ? 'would reset' : 'reset'}: ${[...resetSlugs].join(', ')}`);
     }
@@ -323,7 +336,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     );
     // Current version of every referenced secret (metadata only), once per secret.
     const secretUsers = new Map<string, string[]>();
-    for (const l of llm) if (l.api_key_secret_name) secretUsers.set(l.api_key_secret_name, [...(secretUsers.get(l.api_key_secret_name) ?? []), l.slug]);
+    for (const l of llm) if (l.api_key_secret_name) pushTo(secretUsers, l.api_key_secret_name, l.slug);
     const versions = aws ? await currentSecretVersions(aws, secretUsers, { concurrency, listThreshold: options.listThreshold }) : new Map<string, string>();
     phase('secret versions');
     // A stage key given as a key ARN (the deploy passes one) is compared with the stored ARN, so moving

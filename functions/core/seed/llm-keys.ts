@@ -13,6 +13,7 @@ import type { SeedAwsClients } from './aws.ts';
 import { awsErrorName, awsErrorText } from './aws.ts';
 import { SeedError } from './errors.ts';
 import { mapPool } from './pool.ts';
+import { pushTo } from './pool.ts';
 
 /** The JSON a provider-key secret must hold. Extra fields are allowed (e.g. a note), apiKey is required. */
 export const ProviderSecretSchema = z.object({ apiKey: z.string().min(8, 'apiKey must be at least 8 characters') });
@@ -73,7 +74,7 @@ export async function currentSecretVersions(
   const groups = new Map<string, string[]>();
   for (const name of users.keys()) {
     const prefix = name.slice(0, name.lastIndexOf('/') + 1);
-    groups.set(prefix, [...(groups.get(prefix) ?? []), name]);
+    pushTo(groups, prefix, name);
   }
   // Big groups are split into narrower prefixes (listed concurrently), so 10,000 secrets are not
   // 100 pages read one after the other (each page needs the previous page's NextToken).
@@ -121,7 +122,7 @@ export function partitionByPrefix(names: readonly string[], prefix: string, max:
   const exact: string[] = [];
   for (const n of names) {
     if (n.length === lcp.length) exact.push(n);
-    else buckets.set(n[lcp.length] as string, [...(buckets.get(n[lcp.length] as string) ?? []), n]);
+    else pushTo(buckets, n[lcp.length] as string, n);
   }
   if (buckets.size <= 1 && exact.length === 0) return [{ prefix: lcp, names: [...names] }];
   const parts = [...buckets].flatMap(([ch, group]) => partitionByPrefix(group, lcp + ch, max));

@@ -18,6 +18,7 @@ import {
 } from './schema.ts';
 import { SeedValidationError, type SeedIssue } from './errors.ts';
 import { parseYamlFiles } from './parallel-yaml.ts';
+import { pushTo } from './pool.ts';
 
 export interface ResolvedTenantAgent {
   name: string;
@@ -112,7 +113,7 @@ function readSeedFile<S extends z.ZodType>(dir: string, file: string, schema: S)
 
 function duplicates<T>(items: readonly T[], key: (t: T) => string): Map<string, number[]> {
   const seen = new Map<string, number[]>();
-  items.forEach((t, i) => seen.set(key(t), [...(seen.get(key(t)) ?? []), i]));
+  items.forEach((t, i) => pushTo(seen, key(t), i));
   return new Map([...seen].filter(([, idx]) => idx.length > 1));
 }
 

@@ -18,3 +18,10 @@ export async function mapPool<T, R>(items: readonly T[], limit: number, fn: (ite
   if (failed !== undefined) throw failed;
   return results;
 }
+
+/** Appends to the list under `key` (creating it): linear, unlike copying the list each time. */
+export function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
