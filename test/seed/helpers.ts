@@ -63,8 +63,23 @@ export function editYaml(seedsDir: string, file: string, edit: (doc: any) => any
   writeFileSync(path, stringify(out));
 }
 
-/** Inserted/updated/deleted tuples per public table, flushed from this backend's pending stats first. */
+/**
+ * Inserted/updated/deleted tuples per public table. Other sessions flush their statistics when they
+ * end, so first wait until this is the only session on the database, then flush our own.
+ */
 export async function writeCounters(client: pg.ClientBase): Promise<Record<string, number>> {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  for (let i = 0; i < 100; i++) {
+    const { rows } = await client.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    if (rows[0].n === 0) {
+      // An exiting backend's flush can trail its disappearance from pg_stat_activity a little.
+      if (i > 0) await sleep(250);
+      break;
+    }
+    await sleep(50);
+  }
   // PG15+ accumulates stats per backend and flushes lazily; force our own, and other backends (the
   // seeder used this same client) have nothing pending.
   await client.query(`SELECT pg_stat_force_next_flush()`).catch(() => {});
