@@ -14,13 +14,12 @@ export interface SeedAwsClients {
 export interface AwsClientOptions {
   /** SDK attempts per call, retries of throttling included; default 4. */
   maxAttempts?: number;
-  /** Region when AWS_REGION is not set; default us-east-1. */
+  /** Region; default the SDK's own resolution (AWS_REGION, then the profile). */
   region?: string;
 }
 
 export function createAwsClients(options: AwsClientOptions = {}): SeedAwsClients {
-  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? options.region ?? 'us-east-1';
-  const common = { region, maxAttempts: options.maxAttempts ?? 4 };
+  const common = { ...(options.region ? { region: options.region } : {}), maxAttempts: options.maxAttempts ?? 4 };
   return { kms: new KMSClient(common), secrets: new SecretsManagerClient(common) };
 }
 
