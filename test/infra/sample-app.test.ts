@@ -6,7 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentHash } from '../../infra/content-hash.ts';
 import { synthSample, type Synthesized } from './synth.ts';
 
@@ -35,6 +35,11 @@ beforeAll(() => {
     }
   }
 }, 120_000);
+
+afterAll(() => {
+  staging?.cleanup();
+  prod?.cleanup();
+});
 
 function resources(s: Synthesized, type: string): [string, any][] {
   return Object.entries(s.json.Resources as Record<string, any>).filter(([, r]) => r.Type === type);
@@ -283,5 +288,6 @@ describe('runOn content-change', () => {
     expect(crs.length).toBe(1);
     expect(crs[0]!.Properties.RunOn).toBe('content-change');
     expect(crs[0]!.Properties.DeployNonce).toBeUndefined();
+    s.cleanup();
   }, 60_000);
 });

@@ -8,11 +8,11 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentHash } from '../../infra/content-hash.ts';
 import { DatabaseMigrations } from '../../infra/database-migrations.ts';
 
@@ -21,9 +21,11 @@ const reportingDir = fileURLToPath(new URL('./fixtures/reporting-migrations', im
 let json: Record<string, any>;
 let appFnId: string;
 let crIds: string[];
+let outdir: string;
 
 beforeAll(() => {
-  const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'migrator-multi-')) });
+  outdir = mkdtempSync(join(tmpdir(), 'migrator-multi-'));
+  const app = new App({ outdir });
   const stack = new Stack(app, 'Multi');
   const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
   const main = new rds.DatabaseInstance(stack, 'Main', {
@@ -63,6 +65,7 @@ beforeAll(() => {
   appFnId = stack.getLogicalId(appFn.node.defaultChild as lambda.CfnFunction);
   crIds = [a, b].map((m) => stack.getLogicalId(m.resource.node.defaultChild as never));
 }, 120_000);
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 const byType = (type: string) => Object.entries(json.Resources as Record<string, any>).filter(([, r]) => r.Type === type);
 

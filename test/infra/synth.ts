@@ -5,7 +5,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../../bin/app.ts';
@@ -18,6 +18,8 @@ export interface Synthesized {
   outdir: string;
   /** The synth error (cdk-nag findings make synth throw), or undefined when clean. */
   nagError?: string;
+  /** Removes the cloud assembly. */
+  cleanup(): void;
 }
 
 export function synthSample(context: Record<string, string> = {}, options: { nag?: boolean } = {}): Synthesized {
@@ -34,5 +36,5 @@ export function synthSample(context: Record<string, string> = {}, options: { nag
   }
   // The assembly is written before validation runs, so the template is there even when nag objected.
   const template = Template.fromJSON(JSON.parse(readFileSync(join(outdir, stack.templateFile), 'utf8')));
-  return { stack, template, json: template.toJSON(), outdir, nagError };
+  return { stack, template, json: template.toJSON(), outdir, nagError, cleanup: () => rmSync(outdir, { recursive: true, force: true }) };
 }
