@@ -178,3 +178,26 @@ describe('reset, protection, plan, rotation', () => {
     expect(audit).toEqual(['api_key.rotate', 'api_key.confirm', 'api_key.rotate']);
   });
 });
+
+describe('concurrent seed runs', () => {
+  it('a second seeder waits for the first, and gives up with a clear error after its lock wait timeout', async () => {
+    const env = await seedEnv();
+    try {
+      const other = await env.db.client();
+      await other.query('BEGIN');
+      await other.query('SELECT pg_advisory_xact_lock($1, $2)', [0x5eed, 1]);
+      const started = Date.now();
+      await expect(seed(env.client, { stage: 'local', dir: env.seedsDir, aws: env.aws, lockWaitTimeoutMs: 300 })).rejects.toThrow(
+        /Another seed run .* holds the seed lock; gave up after 300ms\. Nothing was written\./,
+      );
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect((await env.client.query(`SELECT count(*)::int AS n FROM tenants`)).rows[0].n).toBe(0);
+      const waiting = seed(env.client, { stage: 'local', dir: env.seedsDir, aws: env.aws });
+      await new Promise((r) => setTimeout(r, 200));
+      await other.query('COMMIT');
+      expect((await waiting).counts.tenants).toBe(5);
+    } finally {
+      await env.close();
+    }
+  });
+});

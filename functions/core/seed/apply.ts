@@ -48,6 +48,12 @@ export interface ApplyOptions {
   listThreshold?: number;
   /** Who runs the seed, for audit_log; default 'migrator'. */
   actor?: string;
+  /** How long to wait for another seed run's lock before failing; default 60 000 ms. */
+  lockWaitTimeoutMs?: number;
+  /** lock_timeout for the seed's statements (rows the application holds); default 10 000 ms. */
+  lockTimeoutMs?: number;
+  /** statement_timeout for the seed's statements; default 600 000 ms. */
+  statementTimeoutMs?: number;
   /** Run id (migration_runs.id), recorded in audit_log.context. */
   runId?: string;
   /** Progress lines (never contain secrets). */
@@ -183,7 +189,21 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
 
   await client.query(plan ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
   try {
-    if (!plan) await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...SEED_LOCK]);
+    // Deadlines, so a deploy never waits forever on a lock (SET LOCAL: they end with the transaction).
+    const ms = (v: number | undefined, d: number) => `${Math.max(0, Math.floor(v ?? d))}ms`;
+    await client.query(`SELECT set_config('statement_timeout', $1, true)`, [ms(options.statementTimeoutMs, 600_000)]);
+    if (!plan) {
+      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [ms(options.lockWaitTimeoutMs, 60_000)]);
+      try {
+        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...SEED_LOCK]);
+      } catch (e) {
+        if ((e as { code?: string }).code === '55P03') {
+          throw new SeedError(`Another seed run (or rotate-key) holds the seed lock; gave up after ${ms(options.lockWaitTimeoutMs, 60_000)}. Nothing was written.`);
+        }
+        throw e;
+      }
+    }
+    await client.query(`SELECT set_config('lock_timeout', $1, true)`, [ms(options.lockTimeoutMs, 10_000)]);
     const touch = await columnsWithUpdatedAt(client);
     const upsert = (table: SeededTable, spec: { key: string[]; columns: Column[]; update?: string[]; returning?: string }, rows: Row[]) =>
       upsertRows(client, { table, touchUpdatedAt: touch.has(table), ...spec }, rows);

@@ -57,6 +57,8 @@ async function audit(client: pg.ClientBase, tenant: string, slug: string, action
 async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
   await client.query('BEGIN');
   try {
+    // Bounded wait for a running seed (same lock); ends with the transaction.
+    await client.query(`SELECT set_config('lock_timeout', '60s', true)`);
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...LOCK]);
     const out = await fn();
     await client.query('COMMIT');
