@@ -15,7 +15,7 @@ import { seed } from '../core/seed/seed.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
 import { createLogger, publishRunMetrics } from '../core/aws/observability.ts';
 import { computeDeadlines } from './deadlines.ts';
-import { failureReason, reasonError } from './reason.ts';
+import { failureReason, reasonError, redact } from './reason.ts';
 import { deployCommand, deployHistory, judgeUpdate, type Fingerprint } from './rollback.ts';
 import { assetLayout, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
 import { startWatchdog } from './watchdog.ts';
@@ -51,6 +51,18 @@ function parseProps(raw: unknown, which: string): Props {
 const fingerprint = (p: Props): Fingerprint => ({ contentHash: p.ContentHash, nonce: p.DeployNonce ?? '' });
 
 export async function onEvent(event: CloudFormationCustomResourceEvent, context: Context): Promise<OnEventResponse> {
+  try {
+    return await handle(event, context);
+  } catch (e) {
+    // Anything unexpected (configuration, asset) still fails the deploy with a short, stack-free reason.
+    if ((e as Error).name === 'MigrationFailed') throw e;
+    const err = e as Error;
+    createLogger({ stage: process.env.STAGE ?? '?', trigger: 'deploy' }).error('custom resource failed before the run', { error: redact(err.message) });
+    throw reasonError(failureReason({ message: err.message, logGroupName: context.logGroupName, logStreamName: context.logStreamName }));
+  }
+}
+
+async function handle(event: CloudFormationCustomResourceEvent, context: Context): Promise<OnEventResponse> {
   const env = readEnv();
   const props = parseProps(event.ResourceProperties, 'ResourceProperties');
   // Stable for the resource's life: an Update never replaces it, so CloudFormation never sends a Delete for it.
@@ -146,7 +158,7 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, context:
 
   if (failure) {
     const details = failureDetails(failure);
-    logger.error('run failed', { outcome: 'failed', durationMs, ...details, error: failure.message });
+    logger.error('run failed', { outcome: 'failed', durationMs, ...details, error: redact(failure.message) });
     throw reasonError(
       failureReason({ message: failure.message, runId, logGroupName: context.logGroupName, logStreamName: context.logStreamName }),
     );

@@ -13,7 +13,7 @@ import { seed } from '../core/seed/seed.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
 import { createLogger, publishRunMetrics } from '../core/aws/observability.ts';
 import { computeDeadlines } from './deadlines.ts';
-import { reasonError, truncateBytes } from './reason.ts';
+import { reasonError, redact, truncateBytes } from './reason.ts';
 import { assetLayout, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
 import { startWatchdog } from './watchdog.ts';
 import { describePayloadIssues, OPERATION_ACTIONS, OperationPayload, type OperationResult } from './operations-payload.ts';
@@ -28,6 +28,16 @@ function destructive(p: z.output<typeof OperationPayload>): string | undefined {
 }
 
 export async function operations(event: unknown, context: Context): Promise<OperationResult> {
+  try {
+    return await handle(event, context);
+  } catch (e) {
+    if ((e as Error).name === 'MigrationFailed') throw e;
+    const err = e as Error;
+    throw reasonError(truncateBytes(redact(`${err.name}: ${err.message}`), 4_000) + ` [logs: ${context.logGroupName} ${context.logStreamName}]`);
+  }
+}
+
+async function handle(event: unknown, context: Context): Promise<OperationResult> {
   const env = readEnv();
   const raw = typeof event === 'string' ? safeJson(event) : event;
   const destructiveName = (raw as { action?: unknown } | null)?.action === 'down' ? 'down' : undefined;
@@ -121,8 +131,8 @@ export async function operations(event: unknown, context: Context): Promise<Oper
   } catch (e) {
     failed = true;
     const err = e as Error;
-    logger.error('operation failed', { outcome: 'failed', errorName: err.name, error: err.message });
-    throw reasonError(truncateBytes(`${err.name}: ${err.message}`, 4_000) + ` [logs: ${context.logGroupName} ${context.logStreamName}]`);
+    logger.error('operation failed', { outcome: 'failed', errorName: err.name, error: redact(err.message) });
+    throw reasonError(truncateBytes(redact(`${err.name}: ${err.message}`), 4_000) + ` [logs: ${context.logGroupName} ${context.logStreamName}]`);
   } finally {
     watchdog.stop();
     await client.end().catch(() => {});

@@ -14,13 +14,24 @@ export interface ReasonInput {
   runId?: string;
 }
 
+/**
+ * Masks password literals a failing statement may quote (`PASSWORD '...'`, `password=...` in a URL or
+ * conninfo), since a reason and a log line are read by many more people than the database.
+ */
+export function redact(text: string): string {
+  return text
+    .replace(/(PASSWORD\s+)(E?'(?:[^']|'')*')/gi, "$1'***'")
+    .replace(/(password\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&'"]+)/gi, '$1***')
+    .replace(/(\w+:\/\/[^:/\s]+:)([^@\s]+)(@)/g, '$1***$3');
+}
+
 export function failureReason(input: ReasonInput, maxBytes = MAX_REASON_BYTES): string {
   const where = input.logStreamName
     ? ` [run ${input.runId ?? '-'}; logs: ${input.logGroupName ?? ''} ${input.logStreamName}]`
     : input.runId
       ? ` [run ${input.runId}]`
       : '';
-  const flat = input.message.replace(/\s+/g, ' ').trim();
+  const flat = redact(input.message).replace(/\s+/g, ' ').trim();
   const room = maxBytes - Buffer.byteLength(where, 'utf8');
   return truncateBytes(flat, Math.max(64, room)) + where;
 }

@@ -1,8 +1,10 @@
-/** Pure pieces of the handlers: deadlines, the failure reason, rollback recognition. */
+/** Pieces of the handlers that need no database: deadlines, the failure reason, rollback recognition, fast failures. */
 import { describe, expect, it } from 'vitest';
 import { computeDeadlines, RESERVE_MS } from '../../functions/handlers/deadlines.ts';
-import { failureReason, MAX_REASON_BYTES, reasonError, truncateBytes } from '../../functions/handlers/reason.ts';
+import { onEvent } from '../../functions/handlers/custom-resource.ts';
+import { failureReason, MAX_REASON_BYTES, reasonError, redact, truncateBytes } from '../../functions/handlers/reason.ts';
 import { deployCommand, judgeUpdate, parseDeployCommand } from '../../functions/handlers/rollback.ts';
+import { createEvent, deleteEvent, lambdaContext } from './support/lambda.ts';
 
 const configured = { connectMs: 60_000, lockWaitMs: 120_000, lockTimeoutMs: 10_000, statementMs: 600_000 };
 
@@ -94,5 +96,51 @@ describe('rollback recognition', () => {
     // After a rollback to B, the next deploy (new nonce) runs normally.
     const history = [run({ contentHash: 'c'.repeat(64), nonce: 'x' }, 'failed'), run(B, 'succeeded'), run(A, 'succeeded')];
     expect(judgeUpdate({ requested: B2, old: B, bundledContentHash: B.contentHash, history }).rollback).toBe(false);
+  });
+});
+
+describe('redact', () => {
+  it('masks password literals in SQL, conninfo and URLs', () => {
+    expect(redact(`CREATE ROLE app LOGIN PASSWORD 'hunter2' VALID UNTIL 'infinity'`)).toBe(`CREATE ROLE app LOGIN PASSWORD '***' VALID UNTIL 'infinity'`);
+    expect(redact(`ALTER USER x WITH password E'it''s'`)).toBe(`ALTER USER x WITH password '***'`);
+    expect(redact('host=db password=s3cret user=x')).toBe('host=db password=*** user=x');
+    expect(redact('postgres://app:s3cret@db:5432/app')).toBe('postgres://app:***@db:5432/app');
+    expect(redact('Migration 0001 failed: division by zero')).toBe('Migration 0001 failed: division by zero');
+  });
+
+  it('is applied to failure reasons', () => {
+    const r = failureReason({ message: `Migration 0003_roles failed: role exists while running: CREATE ROLE app PASSWORD 'hunter2';` });
+    expect(r).not.toContain('hunter2');
+  });
+});
+
+describe('custom resource entry: bad configuration or properties fail fast with a short reason', () => {
+  const props = { Stage: 'staging', ContentHash: 'a'.repeat(64), RunOn: 'every-deploy', ResourceName: 'X' };
+  const saved = { ...process.env };
+
+  it('names the missing environment variables', async () => {
+    for (const k of ['STAGE', 'DB_SECRET_ARN']) delete process.env[k];
+    try {
+      const e = await onEvent(createEvent(props) as never, lambdaContext()).then(() => undefined, (x: Error) => x);
+      expect(e?.message).toMatch(/misconfigured.*STAGE.*DB_SECRET_ARN|misconfigured.*DB_SECRET_ARN.*STAGE/);
+      expect(e?.stack).toBe(e?.message);
+    } finally {
+      process.env = { ...saved };
+    }
+  });
+
+  it('names the bad property, and refuses a stage it does not serve', async () => {
+    Object.assign(process.env, { STAGE: 'staging', DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:0:secret:x' });
+    try {
+      const bad = await onEvent(createEvent({ ...props, ContentHash: 'nope' }) as never, lambdaContext()).then(() => undefined, (x: Error) => x);
+      expect(bad?.message).toMatch(/Invalid ResourceProperties.*ContentHash/);
+      const other = await onEvent(createEvent({ ...props, Stage: 'prod' }) as never, lambdaContext()).then(() => undefined, (x: Error) => x);
+      expect(other?.message).toMatch(/asks for stage "prod" but this function serves "staging"/);
+      // Delete never touches the database, so it succeeds even with nothing reachable.
+      const del = await onEvent(deleteEvent('db-migrations:staging:X', props) as never, lambdaContext());
+      expect(del).toMatchObject({ PhysicalResourceId: 'db-migrations:staging:X', Data: { Skipped: 'delete' } });
+    } finally {
+      process.env = { ...saved };
+    }
   });
 });
