@@ -66,11 +66,10 @@ function pathText(path: readonly PropertyKey[]): string {
 }
 
 function lineOf(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): number | undefined {
-  // Walk up until a node with a position is found (a missing field has none; its parent has).
+  // The deepest node on the path that exists (a missing field has no node; its parent has).
   for (let n = path.length; n >= 0; n--) {
-    const node = path.length === 0 ? doc.contents : doc.getIn(path.slice(0, n) as unknown[], true);
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n) as unknown[], true);
     if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
-    if (n === 0 && isNode(doc.contents) && doc.contents.range) return lc.linePos(doc.contents.range[0]).line;
   }
   return undefined;
 }
