@@ -191,6 +191,7 @@ export class DatabaseMigrations extends Construct {
     if (!existsSync(migrationsDir)) throw new Error(`DatabaseMigrations ${this.node.path}: migrationsDir ${migrationsDir} does not exist`);
     if (seedsDir && !existsSync(seedsDir)) throw new Error(`DatabaseMigrations ${this.node.path}: seedsDir ${seedsDir} does not exist`);
 
+    validateProps(this.node.path, props);
     const runOn: RunOn = props.runOn ?? 'every-deploy';
     const protectedStage = props.protectedStage ?? props.stage === 'prod';
     const t = { ...MIGRATION_DEFAULTS, ...dropUndefined(props.timeouts ?? {}) };
@@ -431,6 +432,26 @@ export class DatabaseMigrations extends Construct {
       statistic,
       period,
     });
+  }
+}
+
+/** Bad props fail the synth with a message naming the construct and the prop. */
+function validateProps(path: string, props: DatabaseMigrationsProps) {
+  const fail = (msg: string) => {
+    throw new Error(`DatabaseMigrations ${path}: ${msg}`);
+  };
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(props.stage)) fail(`stage "${props.stage}" must be lowercase letters, digits and dashes (it goes into names and secret prefixes)`);
+  if (props.runOn && !['every-deploy', 'content-change'].includes(props.runOn)) fail(`runOn "${props.runOn}" must be 'every-deploy' or 'content-change'`);
+  const t = props.timeouts ?? {};
+  const fn = (t.function ?? MIGRATION_DEFAULTS.function).toSeconds();
+  if (fn > 900) fail(`timeouts.function is ${fn} s; a Lambda invocation ends at 900 s (longer work needs an async isComplete handler)`);
+  if (fn < 60) fail(`timeouts.function is ${fn} s; at least 60 s are needed to connect, migrate and answer CloudFormation`);
+  for (const k of ['connect', 'lockWait', 'lock', 'statement'] as const) {
+    const v = t[k];
+    if (v && v.toSeconds() >= fn) fail(`timeouts.${k} (${v.toSeconds()} s) must be shorter than timeouts.function (${fn} s)`);
+  }
+  for (const [k, v] of [['tenantSecretPrefix', props.tenantSecretPrefix], ['providerSecretPrefix', props.providerSecretPrefix]] as const) {
+    if (v !== undefined && (!v.endsWith('/') || v.includes('*'))) fail(`${k} "${v}" must end with "/" and contain no wildcard`);
   }
 }
 

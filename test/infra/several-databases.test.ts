@@ -3,7 +3,7 @@
  * migrations folder and its own DatabaseMigrations; names, roles, security groups and custom resources
  * stay separate, and an application can wait for both.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -99,5 +99,31 @@ describe('two DatabaseMigrations in one stack', () => {
 
   it('lets the application wait for both', () => {
     for (const id of crIds) expect(json.Resources[appFnId].DependsOn).toContain(id);
+  });
+});
+
+describe('bad props fail the synth with the construct path and the prop', () => {
+  const make = (over: Record<string, unknown>) => {
+    const stack = new Stack(new App(), 'Bad');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const db = new rds.DatabaseInstance(stack, 'Db', {
+      engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17_6 }),
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    });
+    return () =>
+      new DatabaseMigrations(stack, 'M', { database: db, databaseSecret: db.secret!, vpc, migrationsDir: reportingDir, stage: 'staging', ...over });
+  };
+
+  it.each([
+    [{ migrationsDir: '/nonexistent/migrations' }, /Bad\/M: migrationsDir \/nonexistent\/migrations does not exist/],
+    [{ seedsDir: '/nonexistent/seeds' }, /seedsDir .* does not exist/],
+    [{ stage: 'Prod Env' }, /stage "Prod Env" must be lowercase/],
+    [{ timeouts: { function: Duration.minutes(20) } }, /timeouts.function is 1200 s/],
+    [{ timeouts: { statement: Duration.minutes(14) } }, /timeouts.statement \(840 s\) must be shorter/],
+    [{ tenantSecretPrefix: 'migrator/*' }, /tenantSecretPrefix "migrator\/\*" must end with "\/"/],
+    [{ runOn: 'sometimes' }, /runOn "sometimes"/],
+  ])('%o', (over, message) => {
+    expect(make(over)).toThrow(message);
   });
 });
