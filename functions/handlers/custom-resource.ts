@@ -63,6 +63,14 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, context:
 }
 
 async function handle(event: CloudFormationCustomResourceEvent, context: Context): Promise<OnEventResponse> {
+  if (event.RequestType === 'Delete') {
+    // Nothing is dropped: the schema and data belong to the database, which outlives this resource.
+    // Handled before anything is read or checked, so nothing (not even a misconfiguration) blocks a stack delete.
+    const logger = createLogger({ stage: process.env.STAGE ?? '?', trigger: 'deploy', requestType: 'Delete' });
+    logger.addContext(context);
+    logger.info('delete: nothing to do, the database is left as it is', { outcome: 'skipped', physicalId: event.PhysicalResourceId });
+    return { PhysicalResourceId: event.PhysicalResourceId, Data: { RunId: '', AppliedCount: '0', LastMigration: '', Skipped: 'delete' } };
+  }
   const env = readEnv();
   const props = parseProps(event.ResourceProperties, 'ResourceProperties');
   // Stable for the resource's life: an Update never replaces it, so CloudFormation never sends a Delete for it.
@@ -73,12 +81,6 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
 
   if (props.Stage !== env.STAGE) {
     throw reasonError(`Custom::DatabaseMigrations asks for stage "${props.Stage}" but this function serves "${env.STAGE}"; refusing.`);
-  }
-
-  if (event.RequestType === 'Delete') {
-    // Nothing is dropped: the schema and data belong to the database, which outlives this resource.
-    logger.info('delete: nothing to do, the database is left as it is', { outcome: 'skipped' });
-    return { PhysicalResourceId: physicalId, Data: { RunId: '', AppliedCount: '0', LastMigration: '', Skipped: 'delete' } };
   }
 
   const asset = assetLayout(env);

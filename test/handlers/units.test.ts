@@ -136,9 +136,13 @@ describe('custom resource entry: bad configuration or properties fail fast with 
       expect(bad?.message).toMatch(/Invalid ResourceProperties.*ContentHash/);
       const other = await onEvent(createEvent({ ...props, Stage: 'prod' }) as never, lambdaContext()).then(() => undefined, (x: Error) => x);
       expect(other?.message).toMatch(/asks for stage "prod" but this function serves "staging"/);
-      // Delete never touches the database, so it succeeds even with nothing reachable.
+      // Delete never touches the database, so it succeeds even with nothing reachable...
       const del = await onEvent(deleteEvent('db-migrations:staging:X', props) as never, lambdaContext());
       expect(del).toMatchObject({ PhysicalResourceId: 'db-migrations:staging:X', Data: { Skipped: 'delete' } });
+      // ...and even with broken configuration and properties: nothing may block deleting the stack.
+      delete process.env.DB_SECRET_ARN;
+      const broken = await onEvent(deleteEvent('db-migrations:staging:X', { ...props, ContentHash: 'x', Stage: 'prod' }) as never, lambdaContext());
+      expect(broken.PhysicalResourceId).toBe('db-migrations:staging:X');
     } finally {
       process.env = { ...saved };
     }
