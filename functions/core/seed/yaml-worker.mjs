@@ -1,13 +1,12 @@
 // Parses a share of the tenant files off the main thread (plain JS so it needs no TypeScript loader).
 // Results go back through a MessagePort the main thread reads synchronously (see parallel-yaml.ts).
-import { readFileSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { parse } from 'yaml';
 
-const { files, port, flag } = workerData;
-const results = files.map((file) => {
+const { texts, port, flag } = workerData;
+const results = texts.map((text) => {
   try {
-    return { ok: true, value: parse(readFileSync(file, 'utf8'), { uniqueKeys: true, logLevel: 'silent' }) ?? null };
+    return { ok: true, value: parse(text, { uniqueKeys: true, logLevel: 'silent' }) ?? null };
   } catch {
     // The main thread re-parses this file to report the error with its position.
     return { ok: false };
