@@ -7,12 +7,20 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 
+/**
+ * Which files go into the asset and the hash: not dot files or folders (editor state, a local .compiled/),
+ * not documentation (a README edit must not trigger a deploy-time run). Mirrors prepare-asset.mjs.
+ */
+export function shipped(name: string): boolean {
+  return !name.startsWith('.') && !/\.md$/i.test(name);
+}
+
 function listFiles(root: string): string[] {
   if (!existsSync(root)) return [];
   const out: string[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
-      if (name.startsWith('.')) continue; // same filter as the asset copy
+      if (!shipped(name)) continue; // same filter as the asset copy (prepare-asset.mjs)
       const p = join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
       else out.push(p);

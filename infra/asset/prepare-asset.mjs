@@ -22,15 +22,17 @@ if (!values.out || !values.migrations || !values.hash) {
   process.exit(2);
 }
 
-// Dot files and folders (editor state, a stale local .compiled/) never go into the asset.
-const filter = (src) => !basename(src).startsWith('.');
+// Dot files and folders (editor state, a stale local .compiled/) and documentation never go into the asset;
+// the same rule as `shipped()` in infra/content-hash.ts, so the hash covers exactly what ships.
+const shipped = (name) => !name.startsWith('.') && !/\.md$/i.test(name);
+const filter = (src) => src === values.migrations || src === values.seeds || shipped(basename(src));
 
 const migrationsOut = join(values.out, 'migrations');
 mkdirSync(migrationsOut, { recursive: true });
 cpSync(values.migrations, migrationsOut, { recursive: true, filter });
 
 const tsMigrations = readdirSync(values.migrations).filter(
-  (f) => /\.(ts|mts|cts)$/.test(f) && !f.endsWith('.d.ts') && !f.startsWith('.'),
+  (f) => /\.(ts|mts|cts)$/.test(f) && !f.endsWith('.d.ts') && shipped(f),
 );
 if (tsMigrations.length > 0) {
   await build({
@@ -55,7 +57,7 @@ if (values.seeds && existsSync(values.seeds)) {
   cpSync(values.seeds, seedsOut, { recursive: true, filter });
   seeds = readdirSync(values.seeds, { recursive: true })
     .map(String)
-    .filter((f) => !f.split('/').some((p) => p.startsWith('.')) && statSync(join(values.seeds, f)).isFile());
+    .filter((f) => f.split('/').every(shipped) && statSync(join(values.seeds, f)).isFile());
 }
 
 // The handler reads this to tell which content it carries (rollback detection) and tests read it to prove
@@ -65,7 +67,7 @@ writeFileSync(
   JSON.stringify(
     {
       contentHash: values.hash,
-      migrations: readdirSync(values.migrations).filter((f) => !f.startsWith('.')).sort(),
+      migrations: readdirSync(values.migrations).filter(shipped).sort(),
       compiled: tsMigrations.map((f) => f.replace(/\.(ts|mts|cts)$/, '.mjs')).sort(),
       seeds: seeds.sort(),
     },

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shipped } from '../../infra/content-hash.ts';
 import { PROJECT_ROOT, synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
 import { createEvent, deleteEvent, lambdaContext, updateEvent } from './support/lambda.ts';
 import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
@@ -96,7 +97,7 @@ describe('deploy simulation on the bundled asset', () => {
   it('bundles every migration and seed file it was given', () => {
     for (const [asset, extra] of [[assets.a, []], [assets.b, [FEATURE]], [assets.c, [FEATURE, BROKEN]]] as const) {
       const manifest = JSON.parse(readFileSync(join(asset.dir, 'asset-manifest.json'), 'utf8'));
-      const expected = [...readdirSync(join(PROJECT_ROOT, 'migrations')).filter((f) => !f.startsWith('.')), ...extra.map((n) => `${n}.sql`)].sort();
+      const expected = [...readdirSync(join(PROJECT_ROOT, 'migrations')).filter(shipped), ...extra.map((n) => `${n}.sql`)].sort();
       expect(manifest.migrations).toEqual(expected);
       expect(readdirSync(join(asset.dir, 'migrations')).filter((f) => !f.startsWith('.')).sort()).toEqual(expected);
       expect(manifest.contentHash).toBe(asset.properties.ContentHash);

@@ -127,3 +127,23 @@ describe('bad props fail the synth with the construct path and the prop', () => 
     expect(make(over)).toThrow(message);
   });
 });
+
+describe('content hash', () => {
+  it('covers what ships and ignores documentation and dot files', async () => {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'migrator-hash-'));
+    try {
+      mkdirSync(join(dir, 'm'));
+      writeFileSync(join(dir, 'm', '0001_a.sql'), '-- Up Migration\nSELECT 1;\n');
+      const base = contentHash(join(dir, 'm')).hash;
+      writeFileSync(join(dir, 'm', 'README.md'), '# notes');
+      mkdirSync(join(dir, 'm', '.compiled'));
+      writeFileSync(join(dir, 'm', '.compiled', '0001_a.mjs'), 'export {}');
+      expect(contentHash(join(dir, 'm')).hash).toBe(base);
+      writeFileSync(join(dir, 'm', '0001_a.sql'), '-- Up Migration\nSELECT 2;\n');
+      expect(contentHash(join(dir, 'm')).hash).not.toBe(base);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
