@@ -6,6 +6,7 @@
  *
  * Environment (all optional):
  *   BENCH_DATABASE_URL    server to use (its user needs CREATEDB); default: embedded PostgreSQL, fsync on
+ *   BENCH_FAST            1: embedded PostgreSQL with fsync and synchronous_commit off (default: on)
  *   BENCH_ONLY            comma list of sections: migrations,seed,cdk (default all)
  *   BENCH_RUNS            repetitions per timed measurement (default 5; cold imports at least 7)
  *   BENCH_MIGRATIONS      generated migrations (default 300)

@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL server the benchmark runs against, and fresh databases on it.
  * BENCH_DATABASE_URL names an existing server (its user needs CREATEDB); otherwise an embedded
- * PostgreSQL starts in a temporary directory with durable settings (fsync on), like a real server.
+ * PostgreSQL starts in a temporary directory with durable settings (fsync on, unless BENCH_FAST=1),
+ * like a real server.
  */
 import pg from 'pg';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -54,8 +55,9 @@ export async function startBenchServer(): Promise<BenchServer> {
     origin = 'BENCH_DATABASE_URL';
   } else {
     const dataDir = mkdtempSync(join(tmpdir(), 'migrator-bench-pg-'));
-    // fast: false keeps fsync and synchronous_commit on: a commit costs what it costs on a real server.
-    const server = await startEmbeddedPostgres({ dataDir, fast: false });
+    // By default fsync and synchronous_commit stay on: a commit costs what it costs on a real server.
+    // BENCH_FAST=1 turns them off, to take disk contention from other work out of the figures.
+    const server = await startEmbeddedPostgres({ dataDir, fast: process.env.BENCH_FAST === '1' });
     url = server.url;
     origin = 'embedded';
     stopServer = async () => {
