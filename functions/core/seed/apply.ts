@@ -187,6 +187,12 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
   const aws = options.aws;
   if (needsAws && !aws) throw new SeedError('This seed needs KMS and Secrets Manager clients (options.aws).');
 
+  // Secret versions depend only on the seed files: look them up (AWS) while the database work runs.
+  const secretUsers = new Map<string, string[]>();
+  for (const t of set.tenants) for (const l of t.llm) if (l.apiKeySecret) pushTo(secretUsers, l.apiKeySecret, t.slug);
+  const versionsPromise = aws ? currentSecretVersions(aws, secretUsers, { concurrency, listThreshold: options.listThreshold }) : Promise.resolve(new Map<string, string>());
+  versionsPromise.catch(() => {}); // awaited below; a failure surfaces there (or the run failed earlier)
+
   await client.query(plan ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
   try {
     // Deadlines, so a deploy never waits forever on a lock (SET LOCAL: they end with the transaction).
@@ -354,10 +360,8 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
         api_key_secret_name: l.apiKeySecret ?? null,
       })),
     );
-    // Current version of every referenced secret (metadata only), once per secret.
-    const secretUsers = new Map<string, string[]>();
-    for (const l of llm) if (l.api_key_secret_name) pushTo(secretUsers, l.api_key_secret_name, l.slug);
-    const versions = aws ? await currentSecretVersions(aws, secretUsers, { concurrency, listThreshold: options.listThreshold }) : new Map<string, string>();
+    // Current version of every referenced secret (metadata only), once per secret (started above).
+    const versions = await versionsPromise;
     phase('secret versions');
     // A stage key given as a key ARN (the deploy passes one) is compared with the stored ARN, so moving
     // to a new key re-encrypts; an alias would need a DescribeKey call, which an unchanged run avoids.
