@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, connect as tcpConnect, type Server } from 'node:net';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { onEvent } from '../../functions/handlers/custom-resource.ts';
@@ -102,4 +103,53 @@ describe('deadlines inside the invocation', () => {
     const { rows } = await sim.client.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`);
     expect(rows[0].n).toBe(0);
   }, 30_000);
+
+  it('a database still waking up (refusing connections) is retried with backoff until it answers', async () => {
+    const target = new URL(sim.db.url);
+    const readyAt = Date.now() + 2_500;
+    let refused = 0;
+    // A TCP front that drops connections until readyAt, then forwards to the real server.
+    const proxy: Server = createServer((socket) => {
+      if (Date.now() < readyAt) {
+        refused++;
+        socket.destroy();
+        return;
+      }
+      const upstream = tcpConnect(Number(target.port || 5432), target.hostname);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as { port: number }).port;
+    await sim.putSecret(JSON.stringify({ host: '127.0.0.1', port, username: sim.role, password: sim.password, dbname: sim.db.name }));
+    try {
+      const r = await run('waking', { '0001_ok.sql': '-- Up Migration\nCREATE TABLE waking_ok (id int);\n' }, 120_000);
+      expect(r.error).toBeUndefined();
+      expect(refused).toBeGreaterThan(0);
+      expect(output!.lines().some((l) => l.includes('connect failed, retrying'))).toBe(true);
+      expect((await sim.client.query(`SELECT to_regclass('public.waking_ok') IS NOT NULL AS ok`)).rows[0].ok).toBe(true);
+    } finally {
+      await sim.rotatePassword(sim.password); // restores the secret's real shape
+      await new Promise((r) => proxy.close(r));
+      await sim.client.query('DROP TABLE IF EXISTS waking_ok');
+    }
+  }, 60_000);
+
+  it('a database that never answers fails within the connect budget, naming where it tried', async () => {
+    const closed: Server = createServer((s) => s.destroy());
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as { port: number }).port;
+    await sim.putSecret(JSON.stringify({ host: '127.0.0.1', port, username: sim.role, password: sim.password, dbname: sim.db.name }));
+    try {
+      const r = await run('dead', { '0001_ok.sql': '-- Up Migration\nSELECT 1;\n' }, 25_000);
+      expect(r.error?.message).toMatch(new RegExp(`Could not connect to PostgreSQL at 127.0.0.1:${port}/${sim.db.name} after \\d+ attempt`));
+      expect(r.error?.message).not.toContain(sim.password);
+      // A third of the 15 s budget, plus slack.
+      expect(r.elapsed).toBeLessThan(8_000);
+    } finally {
+      await sim.rotatePassword(sim.password);
+      await new Promise((r) => closed.close(r));
+    }
+  }, 60_000);
 });
