@@ -11,6 +11,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { MigratorError } from '../../functions/core/errors.ts';
 import {
   describePayloadIssues,
   OPERATION_ACTIONS,
@@ -37,8 +38,8 @@ export interface InvokeOptions {
   json?: boolean;
 }
 
-/** A failure the function reported (or the call itself); the CLI prints the message and exits 1. */
-export class InvokeError extends Error {
+/** A failure the function reported (or the call itself); the CLI prints the message (no stack) and exits 1. */
+export class InvokeError extends MigratorError {
   override name = 'InvokeError';
 }
 
