@@ -32,6 +32,17 @@ describe('databaseConfigFromSecret', () => {
     expect(sslOptions('verify-full')).toEqual({ rejectUnauthorized: true });
   });
 
+  it('never falls back to plain TCP: with TLS required, a server without TLS is refused', async () => {
+    const verified = await databaseConfigFromSecret({ secretId: sim.secretArn, client: sm });
+    const error = await connect(verified, { retries: 0, connectTimeoutMs: 3_000 }).then(
+      async (c) => (await c.end(), undefined),
+      (e: Error) => e,
+    );
+    // The test servers (embedded 18, local 15) serve no TLS; if one did, it would have to present a trusted certificate.
+    expect(error?.message).toMatch(/does not support SSL|self[- ]signed|unable to verify|certificate/i);
+    expect(error?.message).not.toContain(sim.password);
+  });
+
   it('picks up a rotated password at the next call', async () => {
     const before = await databaseConfigFromSecret({ secretId: sim.secretArn, client: sm, tls: 'off' });
     const c1 = await connect(before, { retries: 0 });
