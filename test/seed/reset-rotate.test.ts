@@ -10,7 +10,8 @@ import {
   seed,
   SeedError,
 } from '../../functions/core/seed/index.ts';
-import { editYaml, seedEnv, snapshot, writeCounters, type SeedEnv } from './helpers.ts';
+import { editYaml, seedEnv, snapshot, writeCounters, SEEDS, type SeedEnv } from './helpers.ts';
+import { createTestDatabase } from '../support/db.ts';
 
 /** Rows of every tenant-owned seeded table, except those of `slug`. */
 async function othersRows(env: SeedEnv, slug: string) {
@@ -198,6 +199,20 @@ describe('concurrent seed runs', () => {
       expect((await waiting).counts.tenants).toBe(5);
     } finally {
       await env.close();
+    }
+  });
+});
+
+describe('an unmigrated database', () => {
+  it('is refused with a clear message', async () => {
+    const db = await createTestDatabase('seed_nomig');
+    try {
+      const c = await db.client();
+      await expect(seed(c, { stage: 'local', dir: SEEDS, aws: {} as never })).rejects.toThrow(
+        /no llm_models, tools, agents, .* tables: apply the migrations first \(migrator up\)/,
+      );
+    } finally {
+      await db.drop();
     }
   });
 });

@@ -187,6 +187,13 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
   const aws = options.aws;
   if (needsAws && !aws) throw new SeedError('This seed needs KMS and Secrets Manager clients (options.aws).');
 
+  const missing = (
+    await client.query(`SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NULL`, [SEEDED_TABLES])
+  ).rows.map((r) => r.t as string);
+  if (missing.length > 0) {
+    throw new SeedError(`The database has no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}: apply the migrations first (migrator up). Nothing was written.`);
+  }
+
   // Secret versions depend only on the seed files: look them up (AWS) while the database work runs.
   const secretUsers = new Map<string, string[]>();
   for (const t of set.tenants) for (const l of t.llm) if (l.apiKeySecret) pushTo(secretUsers, l.apiKeySecret, t.slug);
