@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { MigratorError } from '../functions/core/errors.ts';
 import { registerDevCommand } from './commands/dev.ts';
+import { registerInvokeCommands } from './commands/invoke.ts';
 import { registerSeedCommands } from './commands/seed.ts';
 import { addGlobalOptions, ExitCode, registerMigrateCommands, type CliIO } from './commands/migrate.ts';
 
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIO = processIO): Command {
   registerMigrateCommands(program, io);
   registerDevCommand(program, io);
   registerSeedCommands(program, io);
+  registerInvokeCommands(program, io);
   return program;
 }
 
