@@ -100,7 +100,7 @@ describe('deadlines inside the invocation', () => {
     expect(r.error?.message).toMatch(/000\d_nap/);
     expect(r.elapsed).toBeLessThan(17_000 - 3_000);
     // The session was ended or its statement cancelled: no lock is left behind for the next run.
-    const { rows } = await sim.client.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`);
+    const { rows } = await sim.client.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
     expect(rows[0].n).toBe(0);
   }, 30_000);
 
