@@ -8,7 +8,7 @@
  */
 import { DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { EncryptCommand } from '@aws-sdk/client-kms';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { SeedAwsClients } from './aws.ts';
 import { awsErrorName, awsErrorText } from './aws.ts';
 import { SeedError } from './errors.ts';

@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import {
   CatalogSchema,
   StagesSchema,

@@ -6,7 +6,7 @@
  * Secrets never appear in a seed file: LLM keys are referenced by Secrets Manager *name*, and users
  * carry no password (the application invites them).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/;
 // Same alphabet as the tenants_slug_format check, and short enough for key prefixes and secret names.
