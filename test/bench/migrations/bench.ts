@@ -167,6 +167,14 @@ export async function benchMigrations(server: BenchServer, report: Report, o: Mi
     }
 
     const med = (t: Tool, m: Map<Tool, number[]>) => (broken.has(t) ? Number.NaN : median(m.get(t)!));
+    // Ratios are paired by round (both tools ran seconds apart, under the same conditions), then the
+    // median is taken: steadier than a ratio of medians on a machine whose speed drifts.
+    const paired = (a: Tool, b: Tool, m: Map<Tool, number[]>) => {
+      if (broken.has(a) || broken.has(b)) return Number.NaN;
+      const xs = m.get(a)!;
+      const ys = m.get(b)!;
+      return median(xs.slice(0, Math.min(xs.length, ys.length)).map((x, i) => x / ys[i]!));
+    };
     const upM = med('migrator', up);
     const upN = med('node-pg-migrate', up);
     const upP = med('psql', up);
@@ -183,8 +191,8 @@ export async function benchMigrations(server: BenchServer, report: Report, o: Mi
       }
       const m = med(tool, up);
       const ratios = [
-        tool !== 'node-pg-migrate' && Number.isFinite(upN) ? `${fmtRatio(m / upN)} node-pg-migrate` : '',
-        tool !== 'psql' && Number.isFinite(upP) ? `${fmtRatio(m / upP)} psql` : '',
+        tool !== 'node-pg-migrate' && Number.isFinite(upN) ? `${fmtRatio(paired(tool, 'node-pg-migrate', up))} node-pg-migrate` : '',
+        tool !== 'psql' && Number.isFinite(upP) ? `${fmtRatio(paired(tool, 'psql', up))} psql` : '',
       ].filter(Boolean);
       report.add({
         section: SECTION,
@@ -199,11 +207,13 @@ export async function benchMigrations(server: BenchServer, report: Report, o: Mi
       report.add({
         section: SECTION,
         name: 'up: migrator / node-pg-migrate CLI',
-        value: fmtRatio(upM / upN),
-        raw: upM / upN,
+        value: fmtRatio(paired('migrator', 'node-pg-migrate', up)),
+        raw: paired('migrator', 'node-pg-migrate', up),
         target: '<= 1.30x',
-        verdict: verdict(upM / upN <= 1.3),
-        detail: Number.isFinite(upP) ? `vs psql floor: migrator ${fmtRatio(upM / upP)}, node-pg-migrate ${fmtRatio(upN / upP)}` : undefined,
+        verdict: verdict(paired('migrator', 'node-pg-migrate', up) <= 1.3),
+        detail:
+          `median of per-round ratios (ratio of medians ${fmtRatio(upM / upN)})` +
+          (Number.isFinite(upP) ? `; vs psql floor: migrator ${fmtRatio(paired('migrator', 'psql', up))}, node-pg-migrate ${fmtRatio(paired('node-pg-migrate', 'psql', up))}` : ''),
       });
     } else {
       report.unavailable(SECTION, 'up: migrator / node-pg-migrate CLI', [broken.get('migrator'), broken.get('node-pg-migrate')].filter(Boolean).join('; '), '<= 1.30x');
@@ -235,10 +245,11 @@ export async function benchMigrations(server: BenchServer, report: Report, o: Mi
         report.add({
           section: SECTION,
           name: 'no-op: migrator / node-pg-migrate CLI',
-          value: fmtRatio(noM / noN),
-          raw: noM / noN,
+          value: fmtRatio(paired('migrator', 'node-pg-migrate', noop)),
+          raw: paired('migrator', 'node-pg-migrate', noop),
           target: '<= 1.30x',
-          verdict: verdict(noM / noN <= 1.3),
+          verdict: verdict(paired('migrator', 'node-pg-migrate', noop) <= 1.3),
+          detail: `median of per-round ratios (ratio of medians ${fmtRatio(noM / noN)})`,
         });
       }
     } else {
