@@ -7,9 +7,7 @@
  */
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import pg from 'pg';
-import { connect } from '../../functions/core/db.ts';
-import { runJob, type SeedStep, type SeedSummary } from '../../functions/core/job.ts';
+import type { SeedStep, SeedSummary } from '../../functions/core/job.ts';
 import { integer, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
 
 /**
@@ -55,6 +53,8 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
       databaseUrl = server.urlFor('postgres');
     }
     const target = { ...targetFrom(opts), databaseUrl };
+    // Loaded here, not at startup: `migrator --help` and the other commands need neither pg nor the engine.
+    const { runJob } = await import('../../functions/core/job.ts');
     const result = await runJob({
       target,
       trigger: 'local',
@@ -84,6 +84,7 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
 
 /** Exact row counts of the user tables (small local database), sorted by name. */
 async function rowCounts(databaseUrl: string): Promise<[string, number][]> {
+  const [{ default: pg }, { connect }] = await Promise.all([import('pg'), import('../../functions/core/db.ts')]);
   const client = await connect(databaseUrl, { retries: 0 });
   try {
     const { rows } = await client.query<{ schemaname: string; relname: string }>(

@@ -7,17 +7,20 @@
  *   conventional name `pg-tenant-migrator-<stage>-ops`.
  * The endpoint follows the SDK's usual configuration (AWS_REGION, AWS_ENDPOINT_URL_LAMBDA, profiles).
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { MigratorError } from '../../functions/core/errors.ts';
-import {
-  describePayloadIssues,
-  OPERATION_ACTIONS,
-  OperationPayload,
-  type OperationResult,
-} from '../../functions/handlers/operations-payload.ts';
+import type { OperationAction, OperationPayload, OperationResult } from '../../functions/handlers/operations-payload.ts';
+
+/**
+ * The actions, for the argument's choices at registration. A copy of OPERATION_ACTIONS so that startup does
+ * not load the payload schema (zod); the type checks below keep the two lists equal.
+ */
+const ACTIONS = ['status', 'plan', 'migrate', 'seed', 'reseed', 'runs'] as const satisfies readonly OperationAction[];
+const actionsComplete: [Exclude<OperationAction, (typeof ACTIONS)[number]>] extends [never] ? true : false = true;
+void actionsComplete;
 
 export interface InvokeIO {
   out(text: string): void;
@@ -78,7 +81,8 @@ export function resolveFunctionName(o: Pick<InvokeOptions, 'stage' | 'stackName'
   return { name: conventionalFunctionName(o.stage), from: 'conventional name' };
 }
 
-export function buildPayload(action: string, o: InvokeOptions): OperationPayload {
+export async function buildPayload(action: string, o: InvokeOptions): Promise<OperationPayload> {
+  const { describePayloadIssues, OperationPayload } = await import('../../functions/handlers/operations-payload.ts');
   const payload: Record<string, unknown> = { action };
   if (o.tenant?.length) payload.tenant = o.tenant.length === 1 ? o.tenant[0] : o.tenant;
   if (o.reset) payload.reset = true;
@@ -104,6 +108,7 @@ export async function invokeOperation(
   payload: OperationPayload,
   options: { region?: string; client?: LambdaClient } = {},
 ): Promise<OperationResult> {
+  const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
   const client = options.client ?? new LambdaClient(options.region ? { region: options.region } : {});
   try {
     const out = await client.send(
@@ -144,7 +149,7 @@ export function registerInvokeCommands(program: Command, io: InvokeIO = { out: (
       'Run an on-demand operation in a deployed stage\'s operations function (Lambda): status, plan, migrate, seed, reseed, runs. ' +
         'A protected stage refuses reseed and --reset whoever asks. Exits 1 when the function reports an error.',
     )
-    .addArgument(new Command().createArgument('<action>', 'operation').choices(OPERATION_ACTIONS))
+    .addArgument(new Command().createArgument('<action>', 'operation').choices(ACTIONS))
     .requiredOption('--stage <stage>', 'stage to operate on (staging, prod)')
     .option('--tenant <slug>', 'tenant (repeatable); required for reseed', collect)
     .option('--reset', 'reseed: delete and recreate the tenants\' seeded data')
@@ -157,7 +162,7 @@ export function registerInvokeCommands(program: Command, io: InvokeIO = { out: (
     .option('--actor <name>', 'who asks, for the audit trail (default the OS user)')
     .option('--json', 'print the full result as JSON')
     .action(async (action: string, o: InvokeOptions) => {
-      const payload = buildPayload(action, o);
+      const payload = await buildPayload(action, o);
       const fn = resolveFunctionName(o);
       const result = await invokeOperation(fn.name, payload, { region: o.region });
       if (result.stage !== o.stage) {

@@ -6,12 +6,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { MigratorError } from '../../functions/core/errors.ts';
-import { assertNotProtected } from '../../functions/core/seed/stages.ts';
-import {
-  baseline, create, down, history, lint, plan, repair, status, up, validate, ValidationError,
-  type MigrationTarget, type SafetyOptions,
-} from '../../functions/core/migrate/index.ts';
+import { MigratorError, ValidationError } from '../../functions/core/errors.ts';
+import type { MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
+
+// Startup stays cheap: commands register with commander only; the engine (pg, node-pg-migrate), create,
+// lint and the seed stages (yaml, zod) load inside the action that needs them.
+const engine = () => import('../../functions/core/migrate/engine.ts');
 
 /** Where commands print: stdout for results, stderr for progress and errors. Tests capture both. */
 export interface CliIO {
@@ -95,6 +95,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, or a new one sorts before applied ones.')
     .action(async (opts: { to?: string }, cmd: Command) => {
       const o = g(cmd);
+      const { up } = await engine();
       const result = await up(targetFrom(o), { ...safetyFrom(o, io), to: opts.to });
       io.out(result.applied.length
         ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}\n`
@@ -111,9 +112,12 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (opts: { count?: number; to?: string; stage: string; seedsDir: string }, cmd: Command) => {
       if ((opts.count === undefined) === (opts.to === undefined)) cmd.error('error: down needs exactly one of --count <n> or --to <name>.');
       // Refuse before connecting: a protected stage never runs down, whoever asks.
-      if (existsSync(join(opts.seedsDir, 'stages.yaml'))) assertNotProtected(opts.stage, 'down', { seedsDir: opts.seedsDir });
-      else if (/^prod(uction)?$/i.test(opts.stage)) throw new MigratorError(`Stage ${opts.stage} is protected: down is refused.`);
+      if (existsSync(join(opts.seedsDir, 'stages.yaml'))) {
+        const { assertNotProtected } = await import('../../functions/core/seed/stages.ts');
+        assertNotProtected(opts.stage, 'down', { seedsDir: opts.seedsDir });
+      } else if (/^prod(uction)?$/i.test(opts.stage)) throw new MigratorError(`Stage ${opts.stage} is protected: down is refused.`);
       const o = g(cmd);
+      const { down } = await engine();
       const result = await down(targetFrom(o), { ...safetyFrom(o, io), count: opts.count, to: opts.to });
       io.out(result.reverted.length
         ? `Reverted ${result.reverted.length} migration(s): ${result.reverted.join(', ')}\n`
@@ -125,6 +129,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .description('Show applied and pending migrations and any problems (read-only).')
     .option('--json', 'print {"applied":[{name,checksum,appliedAt}],"pending":[{name}],"problems":[{name,kind,message}]}')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { status } = await engine();
       const s = await status(targetFrom(g(cmd)));
       if (opts.json) io.out(json(s));
       else {
@@ -141,6 +146,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .description('Applied migrations in order: when, by which run id, and how (applied, baseline, adopted, repair). Read-only.')
     .option('--json', 'print a JSON array of {name, appliedAt, runId, checksum, source}')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { history } = await engine();
       const h = await history(targetFrom(g(cmd)));
       if (opts.json) io.out(json(h));
       else if (!h.length) io.out('No migrations applied.\n');
@@ -153,6 +159,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .option('--to <name>', 'plan up to and including this migration')
     .option('--json', 'print {"pending":[{name, file, transaction, sql}]}')
     .action(async (opts: { to?: string; json?: boolean }, cmd: Command) => {
+      const { plan } = await engine();
       const p = await plan(targetFrom(g(cmd)), { to: opts.to });
       if (opts.json) return io.out(json(p));
       if (!p.pending.length) return io.out('Nothing to apply.\n');
@@ -165,6 +172,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .command('validate')
     .description('Check that applied migrations are unchanged and present and no new one sorts before them (read-only). Exit 1 on problems.')
     .action(async (_opts: object, cmd: Command) => {
+      const { validate } = await engine();
       const { problems } = await validate(targetFrom(g(cmd)));
       if (problems.length) throw new ValidationError(problems);
       io.out('OK: migration files match the database.\n');
@@ -175,6 +183,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .description('Accept the current files after a human decided they are right: record checksums of edited files, drop rows of deleted ones, allow out-of-order ones.')
     .action(async (_opts: object, cmd: Command) => {
       const o = g(cmd);
+      const { repair } = await engine();
       const { changes } = await repair(targetFrom(o), safetyFrom(o, io));
       if (!changes.length) io.out('Nothing to repair.\n');
       for (const c of changes) io.out(`${c.action}  ${c.name}\n`);
@@ -186,6 +195,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .requiredOption('--to <name>', 'last migration the database already has')
     .action(async (opts: { to: string }, cmd: Command) => {
       const o = g(cmd);
+      const { baseline } = await engine();
       const { marked } = await baseline(targetFrom(o), { ...safetyFrom(o, io), to: opts.to });
       io.out(marked.length ? `Marked as applied: ${marked.join(', ')}\n` : 'Nothing to mark.\n');
     });
@@ -196,6 +206,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .argument('<name>', 'what the migration does, e.g. add_tenant_plan')
     .addOption(new Option('--type <type>', 'SQL (-- Up/-- Down sections) or TypeScript (node-pg-migrate builder)').choices(['sql', 'ts']).default('sql'))
     .action(async (name: string, opts: { type: 'sql' | 'ts' }, cmd: Command) => {
+      const { create } = await import('../../functions/core/migrate/create.ts');
       io.out(`${await create(g(cmd).dir, name, { type: opts.type })}\n`);
     });
 
@@ -211,6 +222,7 @@ Acknowledge a finding in the migration itself, with a reason:
   TypeScript: // squawk-ignore-file <rule>: <why>
 require-lock-timeout and require-statement-timeout are not checked: the migrator sets both.`)
     .action(async (opts: { all?: boolean; json?: boolean }, cmd: Command) => {
+      const { lint } = await import('../../functions/core/migrate/lint.ts');
       const r = await lint(targetFrom(g(cmd)), { all: opts.all });
       if (opts.json) io.out(json(r));
       else {

@@ -11,29 +11,15 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type pg from 'pg';
-import { connect } from '../../functions/core/db.ts';
-import {
-  confirmTenantApiKey,
-  createAwsClients,
-  formatSummary,
-  listRuns,
-  loadSeeds,
-  loadStage,
-  recordRun,
-  rotateTenantApiKey,
-  seed,
-  staleJsonSchemas,
-  writeJsonSchemas,
-  ProtectedStageError,
-  type ConfirmResult,
-  type RotateResult,
-  type SeedAwsClients,
-  type SeedSummary,
-} from '../../functions/core/seed/index.ts';
+import type { ConfirmResult, RotateResult, SeedAwsClients, SeedSummary } from '../../functions/core/seed/index.ts';
 import { devHooks } from './dev.ts';
 import { ExitCode, integer, type CliIO, type GlobalOptions } from './migrate.ts';
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+// The seed core (yaml, zod, AWS SDK clients) and pg load inside the actions that need them, so startup
+// (`migrator --help`, `migrator up`) does not pay for them.
+const seedCore = () => import('../../functions/core/seed/index.ts');
 
 interface StageOptions {
   stage: string;
@@ -63,6 +49,7 @@ export function awsConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
  */
 export async function withSeedAws<T>(stage: string, io: CliIO, fn: (aws: SeedAwsClients) => Promise<T>, stateFile = LOCAL_AWS_STATE): Promise<T> {
   if (stage !== 'local' || awsConfigured()) {
+    const { createAwsClients } = await seedCore();
     const aws = createAwsClients();
     try {
       return await fn(aws);
@@ -102,6 +89,7 @@ function actor(): string {
 
 async function withClient<T>(opts: GlobalOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   if (!opts.databaseUrl) throw new InvalidArgumentError('no database: pass --database-url or set DATABASE_URL.');
+  const { connect } = await import('../../functions/core/db.ts');
   const client = await connect(opts.databaseUrl, { connectTimeoutMs: opts.connectTimeout, retries: opts.connectRetries });
   try {
     return await fn(client);
@@ -133,6 +121,7 @@ interface SeedCmdOptions extends StageOptions {
 
 async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmdOptions, io: CliIO): Promise<void> {
   const tenants = opts.tenant ?? [];
+  const { formatSummary, loadSeeds, loadStage, recordRun, seed, ProtectedStageError } = await seedCore();
   // Refuse before connecting or starting anything: a protected stage never reseeds, whoever asks.
   const stage = loadStage(opts.seedsDir, opts.stage);
   if (command === 'reseed' && (stage.protected || /^prod(uction)?$/i.test(stage.name))) {
@@ -213,6 +202,7 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
       .option('--json', 'print the result as JSON'),
   ).action(async (_o, cmd: Command) => {
     const opts = cmd.optsWithGlobals<GlobalOptions & StageOptions & { tenant: string; confirm?: boolean; graceHours?: number; json?: boolean }>();
+    const { confirmTenantApiKey, loadStage, recordRun, rotateTenantApiKey } = await seedCore();
     const stage = loadStage(opts.seedsDir, opts.stage);
     const result = await withClient(opts, (client) =>
       recordRun(client, { trigger: 'local', stage: stage.name, actor: actor(), command: `rotate-key --tenant ${opts.tenant}${opts.confirm ? ' --confirm' : ''}` }, (runId): Promise<RotateResult | ConfirmResult> =>
@@ -249,6 +239,7 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
     .option('--json', 'print a JSON array of runs (with seed summaries)')
     .action(async (_o, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions & { limit: number; json?: boolean }>();
+      const { listRuns } = await seedCore();
       const runs = await withClient(opts, (client) => listRuns(client, opts.limit));
       if (opts.json) return void io.out(json(runs));
       if (runs.length === 0) return void io.out('No runs recorded.\n');
@@ -268,7 +259,8 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
     .description('Write the JSON Schemas of the seed files (seeds/schema/*.json, for editors) from the zod definitions.')
     .option('--seeds-dir <path>', 'seeds folder', 'seeds')
     .option('--check', 'exit 1 when the files are missing or out of date, write nothing')
-    .action((opts: { seedsDir: string; check?: boolean }) => {
+    .action(async (opts: { seedsDir: string; check?: boolean }) => {
+      const { staleJsonSchemas, writeJsonSchemas } = await seedCore();
       if (opts.check) {
         const stale = staleJsonSchemas(opts.seedsDir);
         if (stale.length) {
@@ -280,7 +272,11 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
     });
 
   // `migrator dev` (npm start): seed the local stage after migrating, through the stand-in unless AWS is configured.
-  devHooks.seed = (client, runId) =>
-    withSeedAws('local', io, async (aws) => seed(client, { stage: 'local', dir: 'seeds', aws, runId, actor: actor() }));
-  devHooks.describeSeed = (summary) => formatSummary(summary as SeedSummary).split('\n');
+  let describe: ((summary: SeedSummary) => string) | undefined;
+  devHooks.seed = async (client, runId) => {
+    const { formatSummary, seed } = await seedCore();
+    describe = formatSummary; // loaded now, so describeSeed (synchronous, called after the seed) can use it
+    return withSeedAws('local', io, async (aws) => seed(client, { stage: 'local', dir: 'seeds', aws, runId, actor: actor() }));
+  };
+  devHooks.describeSeed = (summary) => (describe ? describe(summary as SeedSummary).split('\n') : [`Seed: ${JSON.stringify(summary)}`]);
 }

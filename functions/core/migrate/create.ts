@@ -5,7 +5,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Migration } from 'node-pg-migrate';
 import { MigratorError } from '../errors.ts';
 import { IGNORE_PATTERN } from './files.ts';
 
@@ -56,8 +55,12 @@ async function nextPrefix(dir: string): Promise<string> {
   const ignore = new RegExp(`^${IGNORE_PATTERN}$`);
   const names = (await readdir(dir)).filter((n) => !ignore.test(n));
   const prefixes = names.map((n) => /^(\d+)/.exec(n)?.[1]).filter((p): p is string => Boolean(p));
-  if (prefixes.some((p) => p.length === 17)) return Migration.getFilePrefix('utc', dir);
-  if (prefixes.some((p) => p.length === 13)) return Migration.getFilePrefix('timestamp', dir);
+  const timestamp = prefixes.some((p) => p.length === 17) ? 'utc' : prefixes.some((p) => p.length === 13) ? 'timestamp' : undefined;
+  if (timestamp) {
+    // Loaded only for timestamped folders: node-pg-migrate's bundle is the heaviest import of the engine.
+    const { Migration } = await import('node-pg-migrate');
+    return Migration.getFilePrefix(timestamp, dir);
+  }
   if (names.length > prefixes.length) {
     throw new MigratorError(`Cannot continue the naming of ${dir}: some files have no numeric prefix.`);
   }

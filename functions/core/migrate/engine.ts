@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type pg from 'pg';
-import { MigrationBuilder, runner } from 'node-pg-migrate';
+import type { MigrationBuilder } from 'node-pg-migrate';
 import { MigrationError, MigratorError, ValidationError } from '../errors.ts';
 import { IGNORE_PATTERN, listMigrations, MIGRATION_EXTENSIONS, type MigrationAction, type MigrationActions, type MigrationFile } from './files.ts';
 import { withClient, withLock } from './session.ts';
@@ -116,6 +116,8 @@ export async function plan(target: MigrationTarget, options: { to?: string } = {
  */
 export async function renderUp(files: MigrationFile[], chosen: MigrationFile[]) {
   const wanted = new Set(chosen.map((f) => f.name));
+  if (wanted.size === 0) return [];
+  const { MigrationBuilder } = await nodePgMigrate();
   let shorthands: Record<string, unknown> = {};
   const out: PlanResult['pending'] = [];
   for (const file of files) {
@@ -205,6 +207,14 @@ export async function repair(target: MigrationTarget, options: SafetyOptions = {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+
+/**
+ * node-pg-migrate's bundle (runner, MigrationBuilder; it also loads glob and jiti) is imported only when a
+ * migration has to run or be rendered: validation and "nothing to apply" never need it.
+ */
+function nodePgMigrate(): Promise<typeof import('node-pg-migrate')> {
+  return import('node-pg-migrate');
+}
 
 async function checkedState(client: pg.ClientBase, t: Tables, files: MigrationFile[]): Promise<DbState> {
   const state = await readState(client, t);
@@ -321,6 +331,7 @@ async function run(
     return [...units.values()];
   };
 
+  const { runner } = await nodePgMigrate();
   try {
     await runner({
       dbClient: wrapped as unknown as pg.ClientBase,
