@@ -29,7 +29,8 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
       const pending = pendingOf(files, state);
       const toRun = options.to === undefined ? pending : upTo(pending, files, state, options.to);
       if (toRun.length > 0 || state.exists) {
-        await ensureTables(client, t);
+        // Both tables there (every run after the first): skip the CREATE ... IF NOT EXISTS round trips.
+        if (!state.exists || !state.checksumsExist) await ensureTables(client, t);
         await adoptUnrecorded(client, t, files, state);
       }
       if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId };

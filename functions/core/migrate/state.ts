@@ -44,6 +44,8 @@ export interface AppliedRow {
 export interface DbState {
   /** Whether the migrations table exists (absent: a database never migrated). */
   exists: boolean;
+  /** Whether the checksums table exists too (both present: nothing to create before recording). */
+  checksumsExist: boolean;
   /** Applied migrations in the order they were applied. */
   applied: AppliedRow[];
   /** Pending names that `repair` allowed to run although they sort before applied ones. */
@@ -56,7 +58,7 @@ export async function readState(client: pg.ClientBase, t: Tables): Promise<DbSta
     'SELECT to_regclass($1)::text AS m, to_regclass($2)::text AS c',
     [t.migrations, t.checksums],
   );
-  if (!found?.m) return { exists: false, applied: [], allowedOutOfOrder: new Set() };
+  if (!found?.m) return { exists: false, checksumsExist: Boolean(found?.c), applied: [], allowedOutOfOrder: new Set() };
   const withChecksums = Boolean(found.c);
   const { rows } = await client.query<AppliedRow>(
     withChecksums
@@ -71,7 +73,7 @@ export async function readState(client: pg.ClientBase, t: Tables): Promise<DbSta
            AND name NOT IN (SELECT name FROM ${t.migrations})`,
       )).rows.map((r) => r.name)
     : [];
-  return { exists: true, applied: rows, allowedOutOfOrder: new Set(allowed) };
+  return { exists: true, checksumsExist: withChecksums, applied: rows, allowedOutOfOrder: new Set(allowed) };
 }
 
 /** Create the migrations table (node-pg-migrate's exact layout) and the checksums table if missing. */
