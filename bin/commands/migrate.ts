@@ -6,7 +6,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { MigratorError, ValidationError } from '../../functions/core/errors.ts';
+import { ValidationError } from '../../functions/core/errors.ts';
+import { protectedByName } from '../../functions/core/protected-stage.ts';
+import { ProtectedStageError } from '../../functions/core/seed/errors.ts';
 import type { MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
 
 // Startup stays cheap: commands register with commander only; the engine (pg, node-pg-migrate), create,
@@ -115,7 +117,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       if (existsSync(join(opts.seedsDir, 'stages.yaml'))) {
         const { assertNotProtected } = await import('../../functions/core/seed/stages.ts');
         assertNotProtected(opts.stage, 'down', { seedsDir: opts.seedsDir });
-      } else if (/^prod(uction)?$/i.test(opts.stage)) throw new MigratorError(`Stage ${opts.stage} is protected: down is refused.`);
+      } else if (protectedByName(opts.stage)) throw new ProtectedStageError(opts.stage, 'down');
       const o = g(cmd);
       const { down } = await engine();
       const result = await down(targetFrom(o), { ...safetyFrom(o, io), count: opts.count, to: opts.to });

@@ -11,6 +11,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type pg from 'pg';
+import { protectedByName } from '../../functions/core/protected-stage.ts';
 import type { ConfirmResult, RotateResult, SeedAwsClients, SeedSummary } from '../../functions/core/seed/index.ts';
 import { devHooks } from './dev.ts';
 import { ExitCode, integer, type CliIO, type GlobalOptions } from './migrate.ts';
@@ -124,7 +125,7 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
   const { formatSummary, loadSeeds, loadStage, recordRun, seed, ProtectedStageError } = await seedCore();
   // Refuse before connecting or starting anything: a protected stage never reseeds, whoever asks.
   const stage = loadStage(opts.seedsDir, opts.stage);
-  if (command === 'reseed' && (stage.protected || /^prod(uction)?$/i.test(stage.name))) {
+  if (command === 'reseed' && (stage.protected || protectedByName(stage.name))) {
     throw new ProtectedStageError(stage.name, opts.reset ? 'reseed --reset' : 'reseed');
   }
   // Validate every file before connecting: invalid seeds write nothing, not even a failed-run row.

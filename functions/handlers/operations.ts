@@ -12,6 +12,7 @@ import { plan, status } from '../core/migrate/engine.ts';
 import { seed } from '../core/seed/seed.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
 import { createLogger, publishRunMetrics } from '../core/aws/observability.ts';
+import { protectedByName } from '../core/protected-stage.ts';
 import { computeDeadlines } from './deadlines.ts';
 import { reasonError, redact, truncateBytes } from './reason.ts';
 import { assetLayout, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
@@ -39,9 +40,10 @@ export async function operations(event: unknown, context: Context): Promise<Oper
 
 async function handle(event: unknown, context: Context): Promise<OperationResult> {
   const env = readEnv();
+  const protectedStage = env.PROTECTED_STAGE || protectedByName(env.STAGE);
   const raw = typeof event === 'string' ? safeJson(event) : event;
   const destructiveName = (raw as { action?: unknown } | null)?.action === 'down' ? 'down' : undefined;
-  if (destructiveName && (env.PROTECTED_STAGE || /^prod(uction)?$/i.test(env.STAGE))) {
+  if (destructiveName && protectedStage) {
     throw reasonError(`Stage "${env.STAGE}" is protected: down is refused, whoever asks.`);
   }
   const parsed = OperationPayload.safeParse(raw);
@@ -56,7 +58,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
   logger.addContext(context);
 
   const refused = destructive(p);
-  if (refused && (env.PROTECTED_STAGE || /^prod(uction)?$/i.test(env.STAGE))) {
+  if (refused && protectedStage) {
     logger.warn('refused destructive action on a protected stage', { refused, actor });
     throw reasonError(`Stage "${env.STAGE}" is protected: ${refused} is refused, whoever asks. Protected stages only move forward (migrate, seed).`);
   }

@@ -4,6 +4,7 @@
  * protection, then apply in one transaction (see apply.ts).
  */
 import type pg from 'pg';
+import { protectedByName } from '../protected-stage.ts';
 import { loadSeeds, type SeedSet } from './load.ts';
 import { applySeed, type ApplyOptions } from './apply.ts';
 import { createAwsClients } from './aws.ts';
@@ -32,7 +33,7 @@ export interface SeedOptions extends ApplyOptions {
  */
 export async function seed(client: pg.ClientBase, options: SeedOptions): Promise<SeedSummary> {
   const set = options.seedSet ?? loadSeeds({ dir: options.dir ?? 'seeds', stage: options.stage, tenants: options.tenants });
-  if (set.stage.protected || /^prod(uction)?$/i.test(set.stage.name)) {
+  if (set.stage.protected || protectedByName(set.stage.name)) {
     if (options.reset && options.reset.length > 0) throw new ProtectedStageError(set.stage.name, 'reset');
     if (options.action === 'reseed') throw new ProtectedStageError(set.stage.name, 'reseed');
   }

@@ -1,8 +1,9 @@
 /**
- * Stage protection, shared by every entry point (CLI, Lambda, the engine's `down`): a protected stage
+ * Stage protection from stages.yaml (the CLI's `down` uses it): a protected stage
  * (prod) refuses destructive actions whoever asks, so the check lives here and not in a caller.
  */
 import { ProtectedStageError } from './errors.ts';
+import { protectedByName } from '../protected-stage.ts';
 import { loadStage } from './load.ts';
 
 export { ProtectedStageError };
@@ -26,7 +27,7 @@ export function isProtectedStage(stage: string, options: StageGuardOptions = {})
  * so: the cheap belt to the file's braces.
  */
 export function assertNotProtected(stage: string, action: DestructiveAction, options: StageGuardOptions = {}): void {
-  if (/^prod(uction)?$/i.test(stage) || isProtectedStage(stage, options)) {
+  if (protectedByName(stage) || isProtectedStage(stage, options)) {
     throw new ProtectedStageError(stage, action);
   }
 }
