@@ -2,6 +2,7 @@
  * Errors the migration core throws on purpose. Each has a one-paragraph `.message` that a person can act on
  * (the CLI prints it, the custom resource puts it in its Reason), and typed fields for code that wants details.
  */
+import { redact } from './redact.ts';
 
 /** Base class: an expected, explained failure (the CLI prints only the message, no stack). */
 export class MigratorError extends Error {
@@ -51,7 +52,7 @@ export class MigrationError extends MigratorError {
     options?: { cause?: unknown },
   ) {
     const d = details;
-    const where = d.statement ? ` while running: ${oneLine(d.statement, 300)}` : '';
+    const where = d.statement ? ` while running: ${redact(oneLine(d.statement, 300))}` : '';
     const state = d.sqlstate ? ` (SQLSTATE ${d.sqlstate})` : '';
     const rolled = d.transactional
       ? 'Its transaction was rolled back, so none of its changes remain.'
@@ -59,7 +60,7 @@ export class MigrationError extends MigratorError {
     const before = d.appliedBefore.length
       ? ` Applied before it in this run and kept: ${d.appliedBefore.join(', ')}.`
       : '';
-    super(`Migration ${d.migration} (${d.file}) failed: ${d.pgMessage}${state}${where}. ${rolled}${before}`, options);
+    super(`Migration ${d.migration} (${d.file}) failed: ${redact(d.pgMessage)}${state}${where}. ${rolled}${before}`, options);
   }
   get file() { return this.details.file; }
   get statement() { return this.details.statement; }

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { connect, type ConnectOptions } from './db.ts';
 import { up } from './migrate/engine.ts';
+import { redact } from './redact.ts';
 import type { MigrationTarget, SafetyOptions } from './migrate/types.ts';
 
 /** What a seed step reports; stored as JSON in `migration_runs.seed_summary`. */
@@ -73,7 +74,7 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
   } catch (error) {
     // The failure must reach the caller even if recording it fails too.
     await audit.start().catch(() => {});
-    await audit.finish('failed', { error: (error as Error).message }).catch(() => {});
+    await audit.finish('failed', { error: redact((error as Error).message) }).catch(() => {});
     throw error;
   } finally {
     if (!options.target.client) await client.end().catch(() => {});

@@ -3,6 +3,7 @@
  * stream, and fits in the response (the whole body is capped at 4096 bytes; the Provider framework adds
  * the request id and our own stack trace unless we keep it to the message).
  */
+import { redact } from '../core/redact.ts';
 
 /** Bytes of Reason we allow ourselves; the rest of the 4 KB body is ids and Data. */
 export const MAX_REASON_BYTES = 1024;
@@ -14,16 +15,8 @@ export interface ReasonInput {
   runId?: string;
 }
 
-/**
- * Masks password literals a failing statement may quote (`PASSWORD '...'`, `password=...` in a URL or
- * conninfo), since a reason and a log line are read by many more people than the database.
- */
-export function redact(text: string): string {
-  return text
-    .replace(/(PASSWORD\s+)(E?'(?:[^']|'')*')/gi, "$1'***'")
-    .replace(/(password\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&'"]+)/gi, '$1***')
-    .replace(/(\w+:\/\/[^:/\s]+:)([^@\s]+)(@)/g, '$1***$3');
-}
+// A reason and a log line are read by many more people than the database: masked again here, whatever the source.
+export { redact };
 
 export function failureReason(input: ReasonInput, maxBytes = MAX_REASON_BYTES): string {
   const where = input.logStreamName

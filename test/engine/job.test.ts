@@ -93,6 +93,22 @@ describe('runJob', () => {
     expect((await runs())[2]).toMatchObject({ outcome: 'failed', error: 'tenant acme: unknown agent FooAgent' });
   });
 
+  it('masks a password the failing statement quotes, in the error and in migration_runs', async () => {
+    fx = fixture({ '0001_runs.sql': RUNS });
+    await runJob({ target: { databaseUrl: db.url, dir: fx.dir }, trigger: 'invoke', stage: 'staging', command: 'migrate' });
+    // Fails (no such role to alter) while quoting a password in the statement.
+    fx.write('0002_role.sql', "-- Up Migration\nALTER ROLE no_such_role_job_test PASSWORD 'hunter2-job';\n");
+    const err = await runJob({ target: { databaseUrl: db.url, dir: fx.dir }, trigger: 'invoke', stage: 'staging', command: 'migrate' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MigrationError);
+    expect((err as Error).message).toMatch(/0002_role.*PASSWORD '\*\*\*'/);
+    expect((err as Error).message).not.toContain('hunter2-job');
+    const failed = (await runs())[1];
+    expect(failed.outcome).toBe('failed');
+    expect(failed.error).toMatch(/0002_role/);
+    expect(failed.error).not.toContain('hunter2-job');
+  });
+
   it('runs without recording when the target has no migration_runs table', async () => {
     fx = fixture(BASIC);
     const c = await db.client();

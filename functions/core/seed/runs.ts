@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { redact } from '../redact.ts';
 
 export interface RunRow {
   id: string;
@@ -54,7 +55,7 @@ export async function recordRun<T>(client: pg.ClientBase, o: RecordOptions, fn: 
     await finish('succeeded', result, null);
     return { runId, result };
   } catch (e) {
-    await finish('failed', null, (e as Error).message).catch(() => {});
+    await finish('failed', null, redact((e as Error).message)).catch(() => {});
     throw e;
   }
 }
