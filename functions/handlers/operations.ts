@@ -33,9 +33,13 @@ export async function operations(event: unknown, context: Context): Promise<Oper
     return await handle(event, context);
   } catch (e) {
     if ((e as Error).name === 'MigrationFailed') throw e;
-    const err = e as Error;
-    throw reasonError(truncateBytes(redact(`${err.name}: ${err.message}`), 4_000) + ` [logs: ${context.logGroupName} ${context.logStreamName}]`);
+    throw invokeError(e as Error, context);
   }
+}
+
+/** The error the caller of an invoke sees: name and masked message, and where the logs are. */
+function invokeError(err: Error, context: Context): Error {
+  return reasonError(truncateBytes(redact(`${err.name}: ${err.message}`), 4_000) + ` [logs: ${context.logGroupName} ${context.logStreamName}]`);
 }
 
 async function handle(event: unknown, context: Context): Promise<OperationResult> {
@@ -134,7 +138,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
     failed = true;
     const err = e as Error;
     logger.error('operation failed', { outcome: 'failed', errorName: err.name, error: redact(err.message) });
-    throw reasonError(truncateBytes(redact(`${err.name}: ${err.message}`), 4_000) + ` [logs: ${context.logGroupName} ${context.logStreamName}]`);
+    throw invokeError(err, context);
   } finally {
     watchdog.stop();
     await client.end().catch(() => {});
