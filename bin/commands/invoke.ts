@@ -12,6 +12,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { MigratorError } from '../../functions/core/errors.ts';
+import { operationsFunctionName, stackName } from '../../infra/names.ts';
 import type { OperationAction, OperationPayload, OperationResult } from '../../functions/handlers/operations-payload.ts';
 
 /**
@@ -46,14 +47,10 @@ export class InvokeError extends MigratorError {
   override name = 'InvokeError';
 }
 
-export function conventionalFunctionName(stage: string) {
-  return `pg-tenant-migrator-${stage}-ops`;
-}
-
 /** Which function to call, and how it was found (printed with --json for traceability). */
 export function resolveFunctionName(o: Pick<InvokeOptions, 'stage' | 'stackName' | 'functionName' | 'outputsFile'>): { name: string; from: string } {
   if (o.functionName) return { name: o.functionName, from: '--function-name' };
-  const stack = o.stackName ?? `PgTenantMigrator-${o.stage}`;
+  const stack = o.stackName ?? stackName(o.stage);
   if (existsSync(o.outputsFile)) {
     let outputs: Record<string, Record<string, string>>;
     try {
@@ -78,7 +75,7 @@ export function resolveFunctionName(o: Pick<InvokeOptions, 'stage' | 'stackName'
       `No outputs file ${o.outputsFile}: write it with \`cdk deploy --outputs-file ${o.outputsFile}\`, or pass --function-name.`,
     );
   }
-  return { name: conventionalFunctionName(o.stage), from: 'conventional name' };
+  return { name: operationsFunctionName(o.stage), from: 'conventional name' };
 }
 
 export async function buildPayload(action: string, o: InvokeOptions): Promise<OperationPayload> {

@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import { DatabaseMigrations, type RunOn } from '../database-migrations.ts';
 import { ExampleApplication } from '../example-app.ts';
 import { MigrationObservability } from '../observability.ts';
+import { operationsFunctionName, stackName } from '../names.ts';
 
 export type StageName = 'staging' | 'prod';
 
@@ -24,14 +25,7 @@ export interface MigratorStackProps extends StackProps {
   readonly runOn?: RunOn;
 }
 
-/** Conventional operations function name, so `migrator invoke --stage S` finds it without a stack lookup. */
-export function operationsFunctionName(stage: string) {
-  return `pg-tenant-migrator-${stage}-ops`;
-}
-
-export function stackName(stage: string) {
-  return `PgTenantMigrator-${stage}`;
-}
+export { operationsFunctionName, stackName };
 
 export class MigratorStack extends Stack {
   readonly vpc: ec2.Vpc;
