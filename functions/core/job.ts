@@ -12,6 +12,7 @@ import pg from 'pg';
 import { connect, type ConnectOptions } from './db.ts';
 import { up } from './migrate/engine.ts';
 import { redact } from './redact.ts';
+import { RUNS_TABLE, runsTableExists } from './runs-table.ts';
 import type { MigrationTarget, SafetyOptions } from './migrate/types.ts';
 
 /** What a seed step reports; stored as JSON in `migration_runs.seed_summary`. */
@@ -58,7 +59,7 @@ export interface JobResult {
 export async function runJob(options: RunJobOptions): Promise<JobResult> {
   const started = Date.now();
   const runId = options.runId ?? randomUUID();
-  const runsTable = options.runsTable ?? 'public.migration_runs';
+  const runsTable = options.runsTable ?? RUNS_TABLE;
   const client = options.target.client ?? (await connect(requireUrl(options.target), options.connect ?? options.target.connect));
   const audit = new RunRecorder(client, runsTable, runId, options);
   let applied: string[] = [];
@@ -99,8 +100,7 @@ class RunRecorder {
   /** Insert the 'running' row once the table exists (no-op before, and after the first insert). */
   async start(): Promise<void> {
     if (this.inserted) return;
-    const { rows } = await this.client.query('SELECT to_regclass($1) IS NOT NULL AS exists', [this.table]);
-    if (!rows[0].exists) return;
+    if (!(await runsTableExists(this.client, this.table))) return;
     const o = this.options;
     await this.client.query(
       `INSERT INTO ${this.table} (id, trigger, stage, actor, command, outcome) VALUES ($1, $2, $3, $4, $5, 'running')

@@ -13,6 +13,7 @@ import { seed } from '../core/seed/seed.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
 import { createLogger, publishRunMetrics } from '../core/aws/observability.ts';
 import { protectedByName } from '../core/protected-stage.ts';
+import { runsTableExists } from '../core/runs-table.ts';
 import { computeDeadlines } from './deadlines.ts';
 import { reasonError, redact, truncateBytes } from './reason.ts';
 import { assetLayout, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
@@ -158,8 +159,7 @@ function safeJson(text: string): unknown {
 
 /** The audit trail, newest first (the same rows `migrator runs` prints). */
 async function recentRuns(client: pg.ClientBase, limit: number) {
-  const { rows: exists } = await client.query(`SELECT to_regclass('public.migration_runs') IS NOT NULL AS ok`);
-  if (!exists[0]?.ok) return [];
+  if (!(await runsTableExists(client))) return [];
   const { rows } = await client.query(
     `SELECT id AS "runId", trigger, stage, actor, command, migrations_applied AS "migrationsApplied",
             seed_summary->'rowsWritten' AS "seedRowsWritten", outcome, error, started_at AS "startedAt", finished_at AS "finishedAt"

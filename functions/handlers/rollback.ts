@@ -11,6 +11,7 @@
  * Run records come from `migration_runs` (command `deploy:<Type> content=<hash> nonce=<nonce>`).
  */
 import type pg from 'pg';
+import { runsTableExists } from '../core/runs-table.ts';
 
 export interface Fingerprint {
   contentHash: string;
@@ -72,8 +73,7 @@ function short(hash: string) {
 
 /** Deploy runs recorded for one custom resource (actor), newest first; none when the table does not exist yet. */
 export async function deployHistory(client: pg.ClientBase, actor: string, limit = 50): Promise<PastRun[]> {
-  const { rows: exists } = await client.query(`SELECT to_regclass('public.migration_runs') IS NOT NULL AS ok`);
-  if (!exists[0]?.ok) return [];
+  if (!(await runsTableExists(client))) return [];
   const { rows } = await client.query<PastRun>(
     `SELECT command, outcome FROM public.migration_runs
       WHERE trigger = 'deploy' AND actor = $1

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { redact } from '../redact.ts';
+import { runsTableExists } from '../runs-table.ts';
 
 export interface RunRow {
   id: string;
@@ -32,7 +33,7 @@ export interface RecordOptions {
 /** Runs `fn` between a 'running' row and its outcome; the row's seed_summary is what `fn` returns. */
 export async function recordRun<T>(client: pg.ClientBase, o: RecordOptions, fn: (runId: string) => Promise<T>): Promise<{ runId: string; result: T }> {
   const runId = o.runId ?? randomUUID();
-  const exists = (await client.query(`SELECT to_regclass('public.migration_runs') IS NOT NULL AS ok`)).rows[0]?.ok === true;
+  const exists = await runsTableExists(client);
   const started = Date.now();
   if (exists) {
     await client.query(`INSERT INTO public.migration_runs (id, trigger, stage, actor, command, outcome) VALUES ($1, $2, $3, $4, $5, 'running')`, [
