@@ -86,9 +86,10 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
   const asset = assetLayout(env);
   const actor = `cloudformation:${props.ResourceName}`;
 
-  if (event.RequestType === 'Update') {
-    const old = parseProps(event.OldResourceProperties, 'OldResourceProperties');
-    const quick = judgeUpdate({ requested: fingerprint(props), old: fingerprint(old), bundledContentHash: asset.manifest.contentHash, history: [] });
+  // Parsed once: the quick check below needs no database, the full one (after connecting) reads the run history.
+  const old = event.RequestType === 'Update' ? fingerprint(parseProps(event.OldResourceProperties, 'OldResourceProperties')) : undefined;
+  if (old) {
+    const quick = judgeUpdate({ requested: fingerprint(props), old, bundledContentHash: asset.manifest.contentHash, history: [] });
     if (quick.rollback) return skipRollback(quick.why!);
   }
 
@@ -101,10 +102,9 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
     connection = await connectFromSecret(env, deadlines, logger);
     const { client } = connection;
 
-    if (event.RequestType === 'Update') {
-      const old = parseProps(event.OldResourceProperties, 'OldResourceProperties');
+    if (old) {
       const history = await deployHistory(client, actor);
-      const verdict = judgeUpdate({ requested: fingerprint(props), old: fingerprint(old), bundledContentHash: asset.manifest.contentHash, history });
+      const verdict = judgeUpdate({ requested: fingerprint(props), old, bundledContentHash: asset.manifest.contentHash, history });
       if (verdict.rollback) {
         const current = await status({ client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE });
         return skipRollback(verdict.why!, current.problems.filter((p) => p.kind === 'deleted').map((p) => p.name), current.applied.at(-1)?.name);
