@@ -5,9 +5,9 @@
  * `migration_runs` (trigger and stage 'local') and prints a short report. The embedded server is
  * stopped at the end.
  */
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { SeedStep, SeedSummary } from '../../functions/core/job.ts';
+import { localActor } from './actor.ts';
 import { integer, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
 
 /**
@@ -59,7 +59,7 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
       target,
       trigger: 'local',
       stage: 'local',
-      actor: safeUser(),
+      actor: localActor(),
       command: 'dev',
       seed: opts.seed === false ? undefined : devHooks.seed,
       ...safetyFrom(opts, io),
@@ -102,10 +102,3 @@ async function rowCounts(databaseUrl: string): Promise<[string, number][]> {
   }
 }
 
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
-}

@@ -10,8 +10,8 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { MigratorError } from '../../functions/core/errors.ts';
+import { localActor } from './actor.ts';
 import { operationsFunctionName, stackName } from '../../infra/names.ts';
 import type { OperationAction, OperationPayload, OperationResult } from '../../functions/handlers/operations-payload.ts';
 
@@ -85,19 +85,12 @@ export async function buildPayload(action: string, o: InvokeOptions): Promise<Op
   if (o.reset) payload.reset = true;
   if (o.plan) payload.plan = true;
   if (o.limit !== undefined) payload.limit = o.limit;
-  payload.actor = o.actor ?? safeUser();
+  payload.actor = o.actor ?? localActor();
   const parsed = OperationPayload.safeParse(payload);
   if (!parsed.success) throw new InvalidArgumentError(describePayloadIssues(parsed.error));
   return parsed.data;
 }
 
-function safeUser() {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** Calls the function; resolves with its result, or throws InvokeError with the function's own message. */
 export async function invokeOperation(
@@ -156,7 +149,7 @@ export function registerInvokeCommands(program: Command, io: InvokeIO = { out: (
     .option('--function-name <name>', 'the operations function (skips the lookup)')
     .addOption(new Option('--outputs-file <file>', 'outputs written by `cdk deploy --outputs-file`').default('cdk-outputs.json'))
     .option('--region <region>', 'AWS region (default from the environment / profile)')
-    .option('--actor <name>', 'who asks, for the audit trail (default the OS user)')
+    .option('--actor <name>', 'who asks, for the audit trail (default MIGRATOR_ACTOR, else the OS user)')
     .option('--json', 'print the full result as JSON')
     .action(async (action: string, o: InvokeOptions) => {
       const payload = await buildPayload(action, o);

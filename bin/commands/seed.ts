@@ -7,12 +7,12 @@
  * configuration at all, the local stand-in is started (state in .local/aws/state.json) and
  * bootstrapped with the dev key and clearly fake provider secrets, so local runs encrypt for real.
  */
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type pg from 'pg';
 import { protectedByName } from '../../functions/core/protected-stage.ts';
 import type { ConfirmResult, RotateResult, SeedAwsClients, SeedSummary } from '../../functions/core/seed/index.ts';
+import { localActor } from './actor.ts';
 import { devHooks } from './dev.ts';
 import { ExitCode, integer, type CliIO, type GlobalOptions } from './migrate.ts';
 
@@ -80,14 +80,6 @@ export async function withSeedAws<T>(stage: string, io: CliIO, fn: (aws: SeedAws
   }
 }
 
-function actor(): string {
-  try {
-    return process.env.MIGRATOR_ACTOR ?? userInfo().username;
-  } catch {
-    return 'unknown';
-  }
-}
-
 async function withClient<T>(opts: GlobalOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   if (!opts.databaseUrl) throw new InvalidArgumentError('no database: pass --database-url or set DATABASE_URL.');
   const { connect } = await import('../../functions/core/db.ts');
@@ -141,14 +133,14 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
           reset: opts.reset ? tenants : undefined,
           action: command,
           aws,
-          actor: actor(),
+          actor: localActor(),
           runId,
           log,
         });
       // A plan writes nothing, not even its migration_runs row.
       if (opts.plan) return run();
       const trigger = 'local' as const;
-      return (await recordRun(client, { trigger, stage: opts.stage, actor: actor(), command: commandLine(command, opts) }, run)).result;
+      return (await recordRun(client, { trigger, stage: opts.stage, actor: localActor(), command: commandLine(command, opts) }, run)).result;
     }),
   );
   io.out(opts.json ? json(summary) : `${formatSummary(summary)}\n`);
@@ -206,9 +198,9 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
     const { confirmTenantApiKey, loadStage, recordRun, rotateTenantApiKey } = await seedCore();
     const stage = loadStage(opts.seedsDir, opts.stage);
     const result = await withClient(opts, (client) =>
-      recordRun(client, { trigger: 'local', stage: stage.name, actor: actor(), command: `rotate-key --tenant ${opts.tenant}${opts.confirm ? ' --confirm' : ''}` }, (runId): Promise<RotateResult | ConfirmResult> =>
+      recordRun(client, { trigger: 'local', stage: stage.name, actor: localActor(), command: `rotate-key --tenant ${opts.tenant}${opts.confirm ? ' --confirm' : ''}` }, (runId): Promise<RotateResult | ConfirmResult> =>
         opts.confirm
-          ? confirmTenantApiKey(client, { slug: opts.tenant, actor: actor(), runId })
+          ? confirmTenantApiKey(client, { slug: opts.tenant, actor: localActor(), runId })
           : withSeedAws(stage.name, io, (aws) =>
               rotateTenantApiKey(client, {
                 slug: opts.tenant,
@@ -216,7 +208,7 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
                 kmsKeyId: stage.kmsKeyId,
                 secretPrefix: stage.secretPrefix,
                 graceHours: opts.graceHours,
-                actor: actor(),
+                actor: localActor(),
                 runId,
               }),
             ),
@@ -277,7 +269,7 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
   devHooks.seed = async (client, runId) => {
     const { formatSummary, seed } = await seedCore();
     describe = formatSummary; // loaded now, so describeSeed (synchronous, called after the seed) can use it
-    return withSeedAws('local', io, async (aws) => seed(client, { stage: 'local', dir: 'seeds', aws, runId, actor: actor() }));
+    return withSeedAws('local', io, async (aws) => seed(client, { stage: 'local', dir: 'seeds', aws, runId, actor: localActor() }));
   };
   devHooks.describeSeed = (summary) => (describe ? describe(summary as SeedSummary).split('\n') : [`Seed: ${JSON.stringify(summary)}`]);
 }
