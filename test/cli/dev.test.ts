@@ -3,14 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { BASIC, fixture, type Fixture } from '../engine/fixtures.ts';
+import { BASIC, fixture, RUNS, type Fixture } from '../engine/fixtures.ts';
 import { run } from './helpers.ts';
-
-const RUNS = `-- Up Migration
-CREATE TABLE migration_runs (id uuid PRIMARY KEY, trigger text NOT NULL, stage text NOT NULL, actor text,
-  command text NOT NULL, migrations_applied text[] NOT NULL DEFAULT '{}', seed_summary jsonb,
-  outcome text NOT NULL DEFAULT 'running', error text, started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz);
-`;
 
 let fx: Fixture;
 let db: TestDatabase | undefined;

@@ -1,7 +1,10 @@
 /** Small migration folders written into temp dirs, in node-pg-migrate's formats. */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** The project's own migration_runs migration, so tests that record runs use the real table, not a copy that drifts. */
+export const RUNS = readFileSync(join(import.meta.dirname, '../../migrations/0002_migration_runs.sql'), 'utf8');
 
 export interface Fixture {
   dir: string;

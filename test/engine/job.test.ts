@@ -5,26 +5,7 @@ import { runJob } from '../../functions/core/job.ts';
 import { MigrationError } from '../../functions/core/errors.ts';
 import { freePort } from '../../local/embedded-postgres.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { BASIC, fixture, type Fixture } from './fixtures.ts';
-
-/** The contract's migration_runs table, as the real schema creates it. */
-const RUNS = `-- Up Migration
-CREATE TABLE migration_runs (
-  id uuid PRIMARY KEY,
-  trigger text NOT NULL CHECK (trigger IN ('deploy', 'invoke', 'local')),
-  stage text NOT NULL,
-  actor text,
-  command text NOT NULL,
-  migrations_applied text[] NOT NULL DEFAULT '{}',
-  seed_summary jsonb,
-  outcome text NOT NULL DEFAULT 'running' CHECK (outcome IN ('running', 'succeeded', 'failed')),
-  error text,
-  started_at timestamptz NOT NULL DEFAULT now(),
-  finished_at timestamptz
-);
--- Down Migration
-DROP TABLE migration_runs;
-`;
+import { BASIC, fixture, RUNS, type Fixture } from './fixtures.ts';
 
 let db: TestDatabase;
 let fx: Fixture;
