@@ -68,14 +68,15 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
     const result = await up({ ...options.target, client }, { ...options, runId });
     applied = result.applied;
     await audit.start(); // the migrations may just have created the runs table
-    await audit.update({ migrations_applied: applied });
+    await audit.update({ migrations_applied: applied, last_migration: result.lastMigration });
     const seed = options.seed ? await options.seed(client, runId) : undefined;
-    await audit.finish('succeeded', { migrations_applied: applied, seed_summary: seed ?? null });
-    return { runId, applied, lastMigration: result.lastMigration, seed, durationMs: Date.now() - started };
+    const durationMs = Date.now() - started;
+    await audit.finish('succeeded', { migrations_applied: applied, seed_summary: seed ?? null, duration_ms: durationMs });
+    return { runId, applied, lastMigration: result.lastMigration, seed, durationMs };
   } catch (error) {
     // The failure must reach the caller even if recording it fails too.
     await audit.start().catch(() => {});
-    await audit.finish('failed', { error: redact((error as Error).message) }).catch(() => {});
+    await audit.finish('failed', { error: redact((error as Error).message), duration_ms: Date.now() - started }).catch(() => {});
     throw error;
   } finally {
     if (!options.target.client) await client.end().catch(() => {});

@@ -43,6 +43,10 @@ describe('runJob', () => {
       id: result.runId, trigger: 'deploy', stage: 'staging', actor: 'cfn', command: 'deploy:Create',
       migrations_applied: result.applied, seed_summary: { widgets: 1 }, outcome: 'succeeded', error: null, finished: true,
     }]);
+    // The columns `migrator runs` prints besides these: last migration and duration, as the job measured it.
+    const timing = (await (await db.client()).query('SELECT last_migration, duration_ms FROM migration_runs WHERE id = $1', [result.runId])).rows[0];
+    expect(timing).toEqual({ last_migration: '0003_widget_color', duration_ms: expect.any(Number) });
+    expect(timing.duration_ms).toBeLessThanOrEqual(result.durationMs);
     // Run ids of applied migrations point at the run.
     const c = await db.client();
     expect((await c.query('SELECT DISTINCT run_id FROM pgmigrations_checksums')).rows).toEqual([{ run_id: result.runId }]);
@@ -64,6 +68,7 @@ describe('runJob', () => {
     const failed = (await runs())[1];
     expect(failed).toMatchObject({ outcome: 'failed', finished: true, migrations_applied: [] });
     expect(failed.error).toMatch(/0002_bad.*division by zero.*22012/);
+    expect((await (await db.client()).query('SELECT duration_ms FROM migration_runs WHERE outcome = $1', ['failed'])).rows[0].duration_ms).toBeGreaterThanOrEqual(0);
 
     fx.remove('0002_bad.sql');
     const seedErr = await runJob({
