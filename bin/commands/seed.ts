@@ -51,13 +51,7 @@ export function awsConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
 export async function withSeedAws<T>(stage: string, io: CliIO, fn: (aws: SeedAwsClients) => Promise<T>, stateFile = LOCAL_AWS_STATE): Promise<T> {
   if (stage !== 'local' || awsConfigured()) {
     const { createAwsClients } = await seedCore();
-    const aws = createAwsClients();
-    try {
-      return await fn(aws);
-    } finally {
-      aws.kms.destroy();
-      aws.secrets.destroy();
-    }
+    return withClients(createAwsClients(), fn);
   }
   // Dev-only code, loaded only here: never part of a Lambda bundle.
   const { startAwsStandIn, bootstrapDev } = await import('../../local/aws-standin/index.ts');
@@ -68,15 +62,19 @@ export async function withSeedAws<T>(stage: string, io: CliIO, fn: (aws: SeedAws
     const boot = await bootstrapDev(standIn);
     if (boot.keyCreated) io.err(`Local KMS/Secrets Manager stand-in: created ${boot.aliasName} and fake dev secrets (${stateFile}).\n`);
     const config = { ...standIn.clientConfig(), credentials: { ...standIn.credentials } };
-    const aws = { kms: new KMSClient(config), secrets: new SecretsManagerClient(config) };
-    try {
-      return await fn(aws);
-    } finally {
-      aws.kms.destroy();
-      aws.secrets.destroy();
-    }
+    return await withClients({ kms: new KMSClient(config), secrets: new SecretsManagerClient(config) }, fn);
   } finally {
     await standIn.stop();
+  }
+}
+
+/** Runs `fn` with `aws`, destroying both clients (their sockets) after. */
+async function withClients<T>(aws: SeedAwsClients, fn: (aws: SeedAwsClients) => Promise<T>): Promise<T> {
+  try {
+    return await fn(aws);
+  } finally {
+    aws.kms.destroy();
+    aws.secrets.destroy();
   }
 }
 
