@@ -7,7 +7,6 @@
  * configuration at all, the local stand-in is started (state in .local/aws/state.json) and
  * bootstrapped with the dev key and clearly fake provider secrets, so local runs encrypt for real.
  */
-import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type pg from 'pg';
 import { protectedByName } from '../../functions/core/protected-stage.ts';
@@ -27,9 +26,6 @@ interface StageOptions {
   seedsDir: string;
 }
 
-/** Where the local stand-in keeps its keys and secrets between runs (ignored by git with .local/). */
-export const LOCAL_AWS_STATE = join('.local', 'aws', 'state.json');
-
 /** True when the environment points the SDK at some AWS (real or an explicit endpoint). */
 export function awsConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   return [
@@ -48,19 +44,20 @@ export function awsConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
  * Runs `fn` with KMS/Secrets Manager clients: from the environment, or (stage `local`, nothing
  * configured) the local stand-in, started for the duration of `fn` and stopped after.
  */
-export async function withSeedAws<T>(stage: string, io: CliIO, fn: (aws: SeedAwsClients) => Promise<T>, stateFile = LOCAL_AWS_STATE): Promise<T> {
+export async function withSeedAws<T>(stage: string, io: CliIO, fn: (aws: SeedAwsClients) => Promise<T>, stateFile?: string): Promise<T> {
   if (stage !== 'local' || awsConfigured()) {
     const { createAwsClients } = await seedCore();
     return withClients(createAwsClients(), fn);
   }
   // Dev-only code, loaded only here: never part of a Lambda bundle.
-  const { startAwsStandIn, bootstrapDev } = await import('../../local/aws-standin/index.ts');
+  // The same state file as the standalone stand-in (DEV_STATE_FILE, ignored by git with .local/), so both use one dev key.
+  const { startDevStandIn, DEV_STATE_FILE } = await import('../../local/aws-standin/index.ts');
   const { KMSClient } = await import('@aws-sdk/client-kms');
   const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
-  const standIn = await startAwsStandIn({ stateFile });
+  const file = stateFile ?? DEV_STATE_FILE;
+  const { standIn, dev: boot } = await startDevStandIn({ stateFile: file });
   try {
-    const boot = await bootstrapDev(standIn);
-    if (boot.keyCreated) io.err(`Local KMS/Secrets Manager stand-in: created ${boot.aliasName} and fake dev secrets (${stateFile}).\n`);
+    if (boot.keyCreated) io.err(`Local KMS/Secrets Manager stand-in: created ${boot.aliasName} and fake dev secrets (${file}).\n`);
     const config = { ...standIn.clientConfig(), credentials: { ...standIn.credentials } };
     return await withClients({ kms: new KMSClient(config), secrets: new SecretsManagerClient(config) }, fn);
   } finally {

@@ -6,7 +6,7 @@ import { bootstrapDev, type BootstrapDevOptions, type DevBootstrap } from './boo
 import { clientEnv, startAwsStandIn, type AwsStandIn, type AwsStandInOptions } from './server.ts';
 
 /** Where `npm start` keeps the stand-in's keys and secrets (git-ignored, like the embedded cluster). */
-export const DEV_STATE_FILE = '.local/aws-standin.json';
+export const DEV_STATE_FILE = '.local/aws/state.json';
 
 export interface DevStandIn {
   standIn: AwsStandIn;
