@@ -12,6 +12,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { MigratorError } from '../../functions/core/errors.ts';
 import { localActor } from './actor.ts';
+import type { CliIO } from './migrate.ts';
 import { operationsFunctionName, stackName } from '../../infra/names.ts';
 import type { OperationAction, OperationPayload, OperationResult } from '../../functions/handlers/operations-payload.ts';
 
@@ -22,11 +23,6 @@ import type { OperationAction, OperationPayload, OperationResult } from '../../f
 const ACTIONS = ['status', 'plan', 'migrate', 'seed', 'reseed', 'runs'] as const satisfies readonly OperationAction[];
 const actionsComplete: [Exclude<OperationAction, (typeof ACTIONS)[number]>] extends [never] ? true : false = true;
 void actionsComplete;
-
-export interface InvokeIO {
-  out(text: string): void;
-  err(text: string): void;
-}
 
 export interface InvokeOptions {
   stage: string;
@@ -132,7 +128,7 @@ const positiveInt = (v: string) => {
   return Number(v);
 };
 
-export function registerInvokeCommands(program: Command, io: InvokeIO = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) }): void {
+export function registerInvokeCommands(program: Command, io: CliIO = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) }): void {
   program
     .command('invoke')
     .description(

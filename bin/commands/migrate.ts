@@ -84,7 +84,8 @@ export function safetyFrom(opts: GlobalOptions, io: CliIO): SafetyOptions {
   };
 }
 
-const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+/** A command's --json output: indented, one trailing newline. */
+export const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 /** Register the migration commands on `program`. */
 export function registerMigrateCommands(program: Command, io: CliIO): void {

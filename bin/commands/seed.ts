@@ -13,9 +13,7 @@ import { protectedByName } from '../../functions/core/protected-stage.ts';
 import type { ConfirmResult, RotateResult, SeedAwsClients, SeedSummary } from '../../functions/core/seed/index.ts';
 import { localActor } from './actor.ts';
 import { devHooks } from './dev.ts';
-import { ExitCode, integer, type CliIO, type GlobalOptions } from './migrate.ts';
-
-const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+import { ExitCode, integer, json, type CliIO, type GlobalOptions } from './migrate.ts';
 
 // The seed core (yaml, zod, AWS SDK clients) and pg load inside the actions that need them, so startup
 // (`migrator --help`, `migrator up`) does not pay for them.
