@@ -38,8 +38,6 @@ export interface RunJobOptions extends SafetyOptions {
   runId?: string;
   /** Connect timeout/retries when `target.databaseUrl` is used. */
   connect?: ConnectOptions;
-  /** Qualified name of the runs table; default 'public.migration_runs'. */
-  runsTable?: string;
 }
 
 export interface JobResult {
@@ -59,9 +57,8 @@ export interface JobResult {
 export async function runJob(options: RunJobOptions): Promise<JobResult> {
   const started = Date.now();
   const runId = options.runId ?? randomUUID();
-  const runsTable = options.runsTable ?? RUNS_TABLE;
   const client = options.target.client ?? (await connect(requireUrl(options.target), options.connect ?? options.target.connect));
-  const audit = new RunRecorder(client, runsTable, runId, options);
+  const audit = new RunRecorder(client, RUNS_TABLE, runId, options);
   let applied: string[] = [];
   try {
     await audit.start();
