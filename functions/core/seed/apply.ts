@@ -15,7 +15,7 @@
 import type pg from 'pg';
 import type { SeedSet, TenantSeed } from './load.ts';
 import type { SeedAwsClients } from './aws.ts';
-import { mapPool } from './pool.ts';
+import { mapPool, pushTo } from './pool.ts';
 import { upsertRows, sameValue, type Column } from './sql.ts';
 import { currentSecretVersions, readProviderKey, encryptForTenant, type EncryptedKey } from './llm-keys.ts';
 import { apiKeySecretName, generateApiKey, storeApiKeySecret, type GeneratedApiKey } from './api-keys.ts';
@@ -29,7 +29,6 @@ import {
   type SeededTable,
   type SeedSummary,
 } from './report.ts';
-import { pushTo } from './pool.ts';
 
 export interface ApplyOptions {
   /** Compute and report only: read-only transaction, no KMS Encrypt, no secret written. */
