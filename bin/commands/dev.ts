@@ -6,6 +6,7 @@
  * stopped at the end.
  */
 import type { Command } from 'commander';
+import type pg from 'pg';
 import type { SeedStep, SeedSummary } from '../../functions/core/job.ts';
 import { localActor } from './actor.ts';
 import { integer, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
@@ -52,53 +53,53 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
       stop = () => server.stop();
       databaseUrl = server.urlFor('postgres');
     }
-    const target = { ...targetFrom(opts), databaseUrl };
+    const target = targetFrom(opts);
     // Loaded here, not at startup: `migrator --help` and the other commands need neither pg nor the engine.
-    const { runJob } = await import('../../functions/core/job.ts');
-    const result = await runJob({
-      target,
-      trigger: 'local',
-      stage: 'local',
-      actor: localActor(),
-      command: 'dev',
-      seed: opts.seed === false ? undefined : devHooks.seed,
-      ...safetyFrom(opts, io),
-    });
-    const lines = [
-      result.applied.length
-        ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}`
-        : `Nothing to apply: the database is up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.`,
-    ];
-    if (result.seed) lines.push(...(devHooks.describeSeed?.(result.seed) ?? [`Seed: ${JSON.stringify(result.seed)}`]));
-    const counts = await rowCounts(databaseUrl);
-    if (counts.length) {
-      const width = Math.max(...counts.map(([t]) => t.length));
-      lines.push('Rows per table:', ...counts.map(([t, n]) => `  ${t.padEnd(width)}  ${n}`));
+    const [{ runJob }, { connect }] = await Promise.all([import('../../functions/core/job.ts'), import('../../functions/core/db.ts')]);
+    // One connection for the job and the report's row counts.
+    const client = await connect(databaseUrl, target.connect);
+    try {
+      const result = await runJob({
+        target: { ...target, client },
+        trigger: 'local',
+        stage: 'local',
+        actor: localActor(),
+        command: 'dev',
+        seed: opts.seed === false ? undefined : devHooks.seed,
+        ...safetyFrom(opts, io),
+      });
+      const lines = [
+        result.applied.length
+          ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}`
+          : `Nothing to apply: the database is up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.`,
+      ];
+      if (result.seed) lines.push(...(devHooks.describeSeed?.(result.seed) ?? [`Seed: ${JSON.stringify(result.seed)}`]));
+      const counts = await rowCounts(client);
+      if (counts.length) {
+        const width = Math.max(...counts.map(([t]) => t.length));
+        lines.push('Rows per table:', ...counts.map(([t, n]) => `  ${t.padEnd(width)}  ${n}`));
+      }
+      lines.push(`Run ${result.runId} finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+      io.out(`${lines.join('\n')}\n`);
+    } finally {
+      await client.end().catch(() => {});
     }
-    lines.push(`Run ${result.runId} finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
-    io.out(`${lines.join('\n')}\n`);
   } finally {
     await stop?.();
   }
 }
 
 /** Exact row counts of the user tables (small local database), sorted by name. */
-async function rowCounts(databaseUrl: string): Promise<[string, number][]> {
-  const [{ default: pg }, { connect }] = await Promise.all([import('pg'), import('../../functions/core/db.ts')]);
-  const client = await connect(databaseUrl, { retries: 0 });
-  try {
-    const { rows } = await client.query<{ schemaname: string; relname: string }>(
-      `SELECT schemaname, relname FROM pg_stat_user_tables ORDER BY schemaname, relname`,
-    );
-    const out: [string, number][] = [];
-    for (const r of rows) {
-      const name = `${pg.escapeIdentifier(r.schemaname)}.${pg.escapeIdentifier(r.relname)}`;
-      const { rows: [c] } = await client.query(`SELECT count(*)::int AS n FROM ${name}`);
-      out.push([r.schemaname === 'public' ? r.relname : `${r.schemaname}.${r.relname}`, c.n]);
-    }
-    return out;
-  } finally {
-    await client.end();
+async function rowCounts(client: pg.Client): Promise<[string, number][]> {
+  const { rows } = await client.query<{ schemaname: string; relname: string }>(
+    `SELECT schemaname, relname FROM pg_stat_user_tables ORDER BY schemaname, relname`,
+  );
+  const out: [string, number][] = [];
+  for (const r of rows) {
+    const name = `${client.escapeIdentifier(r.schemaname)}.${client.escapeIdentifier(r.relname)}`;
+    const { rows: [c] } = await client.query(`SELECT count(*)::int AS n FROM ${name}`);
+    out.push([r.schemaname === 'public' ? r.relname : `${r.schemaname}.${r.relname}`, c.n]);
   }
+  return out;
 }
 
