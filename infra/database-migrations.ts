@@ -21,6 +21,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentHash } from './content-hash.ts';
+import { protectedByName } from '../functions/core/protected-stage.ts';
 
 /** Repository root: holds package-lock.json, node_modules and functions/. */
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -131,7 +132,7 @@ export interface DatabaseMigrationsProps {
   readonly providerSecretsKey?: kms.IKey;
   /**
    * A protected stage refuses destructive operations (reseed, reset, down) whoever invokes them.
-   * @default stage === 'prod'
+   * @default true for a stage named `prod` or `production`
    */
   readonly protectedStage?: boolean;
   /** Deadlines; see {@link MigrationTimeouts}. */
@@ -193,7 +194,7 @@ export class DatabaseMigrations extends Construct {
 
     validateProps(this.node.path, props);
     const runOn: RunOn = props.runOn ?? 'every-deploy';
-    const protectedStage = props.protectedStage ?? props.stage === 'prod';
+    const protectedStage = props.protectedStage ?? protectedByName(props.stage);
     const t = { ...MIGRATION_DEFAULTS, ...dropUndefined(props.timeouts ?? {}) };
     const tenantPrefix = props.tenantSecretPrefix ?? `migrator/${props.stage}/tenants/`;
     const providerPrefix = props.providerSecretPrefix ?? `migrator/${props.stage}/llm/`;

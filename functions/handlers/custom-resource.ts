@@ -132,6 +132,10 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
                 kmsKeyId: env.KMS_KEY_ARN,
                 actor,
                 runId: id,
+                // The seed step gets the same invocation deadlines as the migrations.
+                lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
+                lockTimeoutMs: deadlines.lockTimeoutMs,
+                statementTimeoutMs: deadlines.statementTimeoutMs,
                 log: (line) => logger.info(line),
               }) as unknown as Promise<Record<string, unknown>>
           : undefined,

@@ -83,7 +83,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
     log: (line: string) => logger.info(line),
   };
   const seedOptions = (c: pg.ClientBase, id: string, extra: Parameters<typeof seed>[1] extends infer O ? Partial<O> : never) =>
-    seed(c, { stage: env.STAGE, dir: asset.seedsDir, kmsKeyId: env.KMS_KEY_ARN, actor, runId: id, tenants, log: (l) => logger.info(l), ...extra });
+    seed(c, { stage: env.STAGE, dir: asset.seedsDir, kmsKeyId: env.KMS_KEY_ARN, actor, runId: id, tenants, ...safety, ...extra });
 
   let failed = false;
   let applied = 0;
