@@ -21,8 +21,8 @@ export interface GeneratedSeeds {
   readonly models: string[];
 }
 
-export function slugFor(i: number): string {
-  return `bench-${String(i).padStart(5, '0')}`;
+export function slugFor(i: number, prefix = 'bench'): string {
+  return `${prefix}-${String(i).padStart(5, '0')}`;
 }
 
 export function llmSecretFor(slug: string): string {
@@ -33,7 +33,7 @@ export function llmSecretFor(slug: string): string {
  * @param sharedSecrets when set, tenants share this many provider-key secrets instead of one each
  *   (a platform-wide key per provider): fewer Secrets Manager calls, same number of KMS Encrypts.
  */
-export function generateSeeds(root: string, count: number, sharedSecrets?: number): GeneratedSeeds {
+export function generateSeeds(root: string, count: number, sharedSecrets?: number, slugPrefix = 'bench'): GeneratedSeeds {
   const dir = join(root, 'seeds');
   mkdirSync(join(dir, 'tenants'), { recursive: true });
   const catalogFile = resolve(ROOT, 'seeds/catalog.yaml');
@@ -49,7 +49,7 @@ export function generateSeeds(root: string, count: number, sharedSecrets?: numbe
   const slugs: string[] = [];
   const llmSecrets = new Set<string>();
   for (let i = 1; i <= count; i++) {
-    const slug = slugFor(i);
+    const slug = slugFor(i, slugPrefix);
     const secret = sharedSecrets ? `${BENCH_SECRET_PREFIX}/llm/shared-${i % sharedSecrets}` : llmSecretFor(slug);
     const tenant = {
       slug,
