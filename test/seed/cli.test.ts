@@ -8,6 +8,7 @@ import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { main } from '../../bin/migrator.ts';
 import { withSeedAws, awsConfigured } from '../../bin/commands/seed.ts';
 import { seedEnv, snapshot, type SeedEnv } from './helpers.ts';
+import { createTestDatabase } from '../support/db.ts';
 
 describe('migrator seed / reseed / rotate-key / runs', () => {
   let env: SeedEnv;
@@ -57,6 +58,19 @@ describe('migrator seed / reseed / rotate-key / runs', () => {
     expect(rows[1].seedSummary.counts.tenants).toBe(5);
     const text = await cli('runs');
     expect(text.out).toMatch(/succeeded\s+local\s+local\s+seed --stage local/);
+  });
+
+  it('runs on a database without migration_runs: exit 1 naming the table, no raw PostgreSQL error', async () => {
+    const empty = await createTestDatabase('runs');
+    try {
+      let err = '';
+      const code = await main(['node', 'migrator', 'runs', '--database-url', empty.url], { out: () => {}, err: (t) => void (err += t) });
+      expect(code).toBe(1);
+      expect(err).toMatch(/No run history: public\.migration_runs does not exist.*migrator up/);
+      expect(err).not.toMatch(/relation .* does not exist/);
+    } finally {
+      await empty.drop();
+    }
   });
 
   it('seed --plan writes nothing and says what would change', async () => {

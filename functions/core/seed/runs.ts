@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { redact } from '../redact.ts';
-import { runsTableExists } from '../runs-table.ts';
+import { MigratorError } from '../errors.ts';
+import { RUNS_TABLE, runsTableExists } from '../runs-table.ts';
 
 export interface RunRow {
   id: string;
@@ -63,9 +64,12 @@ export async function recordRun<T>(client: pg.ClientBase, o: RecordOptions, fn: 
 
 /** The newest runs first. */
 export async function listRuns(client: pg.ClientBase, limit = 20): Promise<RunRow[]> {
+  if (!(await runsTableExists(client))) {
+    throw new MigratorError(`No run history: ${RUNS_TABLE} does not exist in this database (it is created by the migrations; run \`migrator up\` first).`);
+  }
   const { rows } = await client.query(
     `SELECT id, trigger, stage, actor, command, migrations_applied, seed_summary, outcome, error, started_at, finished_at, duration_ms
-       FROM public.migration_runs ORDER BY started_at DESC, id LIMIT $1`,
+       FROM ${RUNS_TABLE} ORDER BY started_at DESC, id LIMIT $1`,
     [limit],
   );
   return rows.map((r) => ({
