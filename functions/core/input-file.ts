@@ -6,7 +6,7 @@
  * refusal names the path the user gave and never quotes the file's content: a symlink to /etc/shadow
  * must not end up in an error message, a log line or the run history.
  */
-import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync, constants } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync, constants, type Stats } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MigratorError } from './errors.ts';
 
@@ -129,7 +129,7 @@ function isInside(root: string, target: string): boolean {
   return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
 }
 
-function kindOf(st: ReturnType<typeof lstatSync>): string {
+function kindOf(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';
