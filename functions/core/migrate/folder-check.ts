@@ -208,12 +208,13 @@ function duplicateNumbers(files: MigrationFile[], applied: ReadonlySet<string>, 
   for (const group of byNumber.values()) {
     if (group.length < 2) continue;
     const list = group.map((f) => rel(f.path)).join(', ');
+    const number = [...new Set(group.map((f) => /^\d+/.exec(f.name)![0]))].join(' = ');
     const pending = group.filter((f) => !applied.has(f.name));
     if (pending.length === 0) {
       warnings.push({
         name: group[0]!.name,
         kind: 'duplicate-number',
-        message: `${list} share the number ${/^\d+/.exec(group[0]!.name)![0]}. (Already applied, so this is only a warning.)`,
+        message: `${list} share the number ${number}. (Already applied, so this is only a warning.)`,
       });
       continue;
     }
@@ -222,7 +223,7 @@ function duplicateNumbers(files: MigrationFile[], applied: ReadonlySet<string>, 
     problems.push({
       name: renumber[0]!.name,
       kind: 'duplicate-number',
-      message: `${list} share the number ${/^\d+/.exec(group[0]!.name)![0]}: their order would depend on the rest of the name. Give ${renumber.map((f) => rel(f.path)).join(', ')} the next free number.`,
+      message: `${list} share the number ${number}: their order would depend on the rest of the name. Give ${renumber.map((f) => rel(f.path)).join(', ')} the next free number.`,
     });
   }
 }
