@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { MigratorError } from '../functions/core/errors.ts';
+import { activity, interruptedLine } from './commands/activity.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerInvokeCommands } from './commands/invoke.ts';
 import { registerSeedCommands } from './commands/seed.ts';
@@ -53,6 +54,7 @@ export function buildProgram(io: CliIO = processIO, onCommanderOutput?: () => vo
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError();
   addGlobalOptions(program);
+  program.hook('preAction', (_program, action) => void (activity.command = action.name()));
   registerMigrateCommands(program, io);
   registerDevCommand(program, io);
   registerSeedCommands(program, io);
@@ -94,6 +96,14 @@ export async function main(argv: string[] = process.argv, io: CliIO = processIO)
 export async function run(argv: string[] = process.argv): Promise<never> {
   // `migrator plan | head` closes the pipe early: that is not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(0) : undefined));
+  // A signal ends the process (and so its database session: PostgreSQL rolls back and releases the lock);
+  // say what was interrupted, in one line, and exit 128 + signal number as shells do.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      processIO.err(interruptedLine(signal));
+      process.exit(code);
+    });
+  }
   const code = await main(argv);
   // Exit explicitly: open handles (pools, servers a library left) must not keep the process alive or change its code.
   process.exitCode = code;
