@@ -10,6 +10,8 @@ import { ValidationError } from '../../functions/core/errors.ts';
 import { protectedByName } from '../../functions/core/protected-stage.ts';
 import { ProtectedStageError } from '../../functions/core/seed/errors.ts';
 import type { MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
+import type { RunFields, RunStart } from '../../functions/core/run-history.ts';
+import { localActor } from './actor.ts';
 
 // Startup stays cheap: commands register with commander only; the engine (pg, node-pg-migrate), create,
 // lint and the seed stages (yaml, zod) load inside the action that needs them.
@@ -27,6 +29,7 @@ export interface GlobalOptions {
   dir: string;
   migrationsTable: string;
   migrationsSchema: string;
+  runsTable: string;
   lockWaitTimeout: number;
   lockTimeout: number;
   statementTimeout: number;
@@ -55,6 +58,7 @@ export function addGlobalOptions(program: Command): void {
     .option('--dir <path>', 'migrations folder', 'migrations')
     .option('--migrations-table <name>', "node-pg-migrate's table (checksums go to <name>_checksums)", 'pgmigrations')
     .option('--migrations-schema <name>', 'schema of the migrations table', 'public')
+    .option('--runs-table <schema.table>', 'run-history table (created by the first state-changing command)', 'public.migration_runs')
     .option('--lock-wait-timeout <ms>', "how long to wait for another run's migration lock", integer, 60_000)
     .option('--lock-timeout <ms>', 'lock_timeout for migration statements', integer, 10_000)
     .option('--statement-timeout <ms>', 'statement_timeout for migration statements', integer, 600_000)
@@ -70,6 +74,7 @@ export function targetFrom(opts: GlobalOptions): MigrationTarget {
     dir: opts.dir,
     migrationsTable: opts.migrationsTable,
     migrationsSchema: opts.migrationsSchema,
+    runsTable: opts.runsTable,
     connect: { connectTimeoutMs: opts.connectTimeout, retries: opts.connectRetries },
   };
 }
@@ -82,6 +87,30 @@ export function safetyFrom(opts: GlobalOptions, io: CliIO): SafetyOptions {
     statementTimeoutMs: opts.statementTimeout,
     log: opts.verbose ? (line) => io.err(`${line}\n`) : undefined,
   };
+}
+
+/** Stage recorded in run rows of commands that have no --stage option. */
+const localStage = () => process.env.MIGRATOR_STAGE || 'local';
+
+/**
+ * Run a state-changing engine operation as one recorded run (trigger local, the user as actor) on one
+ * connection, shared by the operation and its run row (whose backend pid marks the run as alive).
+ */
+async function recorded<T>(
+  opts: GlobalOptions,
+  start: Omit<RunStart, 'trigger' | 'actor'>,
+  fn: (target: MigrationTarget & { client: import('pg').Client }, runId: string) => Promise<{ result: T; fields?: RunFields }>,
+): Promise<T> {
+  const [{ withClient }, { recordRun }] = await Promise.all([
+    import('../../functions/core/migrate/session.ts'),
+    import('../../functions/core/run-history.ts'),
+  ]);
+  const target = targetFrom(opts);
+  return withClient(target, async (client) => {
+    const t = { ...target, client };
+    const { result } = await recordRun(client, { ...start, trigger: 'local', actor: localActor(), runsTable: target.runsTable, target: t }, (runId) => fn(t, runId));
+    return result;
+  });
 }
 
 /** A command's --json output: indented, one trailing newline. */
@@ -98,8 +127,16 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, or a new one sorts before applied ones.')
     .action(async (opts: { to?: string }, cmd: Command) => {
       const o = g(cmd);
-      const { up } = await engine();
-      const result = await up(targetFrom(o), { ...safetyFrom(o, io), to: opts.to });
+      const { runJob } = await import('../../functions/core/job.ts');
+      const result = await runJob({
+        target: targetFrom(o),
+        trigger: 'local',
+        stage: localStage(),
+        actor: localActor(),
+        command: opts.to ? `up --to ${opts.to}` : 'up',
+        to: opts.to,
+        ...safetyFrom(o, io),
+      });
       io.out(result.applied.length
         ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}\n`
         : `Nothing to apply: up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.\n`);
@@ -121,7 +158,11 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       } else if (protectedByName(opts.stage)) throw new ProtectedStageError(opts.stage, 'down');
       const o = g(cmd);
       const { down } = await engine();
-      const result = await down(targetFrom(o), { ...safetyFrom(o, io), count: opts.count, to: opts.to });
+      const command = opts.to !== undefined ? `down --to ${opts.to}` : `down --count ${opts.count}`;
+      const result = await recorded(o, { stage: opts.stage, command }, async (target) => {
+        const r = await down(target, { ...safetyFrom(o, io), count: opts.count, to: opts.to });
+        return { result: r, fields: { lastMigration: r.lastMigration, details: { reverted: r.reverted } } };
+      });
       io.out(result.reverted.length
         ? `Reverted ${result.reverted.length} migration(s): ${result.reverted.join(', ')}\n`
         : 'Nothing to revert.\n');
@@ -187,7 +228,10 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (_opts: object, cmd: Command) => {
       const o = g(cmd);
       const { repair } = await engine();
-      const { changes } = await repair(targetFrom(o), safetyFrom(o, io));
+      const { changes } = await recorded(o, { stage: localStage(), command: 'repair' }, async (target, runId) => {
+        const r = await repair(target, { ...safetyFrom(o, io), runId });
+        return { result: r, fields: { details: { changes: r.changes } } };
+      });
       if (!changes.length) io.out('Nothing to repair.\n');
       for (const c of changes) io.out(`${c.action}  ${c.name}\n`);
     });
@@ -199,7 +243,10 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (opts: { to: string }, cmd: Command) => {
       const o = g(cmd);
       const { baseline } = await engine();
-      const { marked } = await baseline(targetFrom(o), { ...safetyFrom(o, io), to: opts.to });
+      const { marked } = await recorded(o, { stage: localStage(), command: `baseline --to ${opts.to}` }, async (target, runId) => {
+        const r = await baseline(target, { ...safetyFrom(o, io), to: opts.to, runId });
+        return { result: r, fields: { details: { marked: r.marked } } };
+      });
       io.out(marked.length ? `Marked as applied: ${marked.join(', ')}\n` : 'Nothing to mark.\n');
     });
 
