@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { connect, type ConnectOptions } from './db.ts';
-import { MigratorError } from './errors.ts';
+import { MigratorError, type Problem } from './errors.ts';
 import { up } from './migrate/engine.ts';
 import { RunRecord, type DeployFingerprint } from './run-history.ts';
 import { runsTableOf } from './runs-table.ts';
@@ -54,6 +54,8 @@ export interface JobResult {
   lastMigration: string | null;
   seed?: SeedSummary;
   durationMs: number;
+  /** Folder warnings (problems of already applied migrations that do not block). */
+  warnings?: Problem[];
 }
 
 /**
@@ -80,7 +82,7 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
     const seed = o.seed ? await o.seed(client, runId) : undefined;
     const durationMs = Date.now() - started;
     await record.finish('succeeded', { migrationsApplied: applied, seedSummary: seed ?? null, durationMs });
-    return { runId, applied, lastMigration: result.lastMigration, seed, durationMs };
+    return { runId, applied, lastMigration: result.lastMigration, seed, durationMs, warnings: result.warnings };
   } catch (error) {
     // The failure must reach the caller even if recording it fails too.
     await record?.finish('failed', { error: (error as Error).message, durationMs: Date.now() - started }).catch(() => {});
