@@ -12,6 +12,8 @@ import { ProtectedStageError } from '../../functions/core/seed/errors.ts';
 import { activity } from './activity.ts';
 import type { ConnectOptions } from '../../functions/core/db.ts';
 import type { MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
+import type { RunFields, RunStart } from '../../functions/core/run-history.ts';
+import { localActor } from './actor.ts';
 
 // Startup stays cheap: commands register with commander only; the engine (pg, node-pg-migrate), create,
 // lint and the seed stages (yaml, zod) load inside the action that needs them.
@@ -29,6 +31,7 @@ export interface GlobalOptions {
   dir: string;
   migrationsTable: string;
   migrationsSchema: string;
+  runsTable: string;
   lockWaitTimeout: number;
   lockTimeout: number;
   statementTimeout: number;
@@ -68,6 +71,7 @@ export function addGlobalOptions(program: Command): void {
     .option('--dir <path>', 'migrations folder', 'migrations')
     .option('--migrations-table <name>', "node-pg-migrate's table (checksums go to <name>_checksums)", 'pgmigrations')
     .option('--migrations-schema <name>', 'schema of the migrations table', 'public')
+    .option('--runs-table <schema.table>', 'run-history table (created by the first state-changing command)', 'public.migration_runs')
     .option('--lock-wait-timeout <ms>', "how long to wait for another run's migration lock", milliseconds, 60_000)
     .option('--lock-timeout <ms>', 'lock_timeout for migration statements', milliseconds, 10_000)
     .option('--statement-timeout <ms>', 'statement_timeout for migration statements', milliseconds, 600_000)
@@ -95,6 +99,7 @@ export function targetFrom(opts: GlobalOptions, io?: CliIO): MigrationTarget {
     dir: opts.dir,
     migrationsTable: opts.migrationsTable,
     migrationsSchema: opts.migrationsSchema,
+    runsTable: opts.runsTable,
     connect: connectFrom(opts, io),
   };
 }
@@ -110,6 +115,31 @@ export function safetyFrom(opts: GlobalOptions, io: CliIO): SafetyOptions {
       if (opts.verbose) io.err(`${line}\n`);
     },
   };
+}
+
+/** Stage recorded in run rows of commands that have no --stage option. */
+const localStage = () => process.env.MIGRATOR_STAGE || 'local';
+
+/**
+ * Run a state-changing engine operation as one recorded run (trigger local, the user as actor) on one
+ * connection, shared by the operation and its run row (whose backend pid marks the run as alive).
+ */
+async function recorded<T>(
+  opts: GlobalOptions,
+  io: CliIO,
+  start: Omit<RunStart, 'trigger' | 'actor'>,
+  fn: (target: MigrationTarget & { client: import('pg').Client }, runId: string) => Promise<{ result: T; fields?: RunFields }>,
+): Promise<T> {
+  const [{ withClient }, { recordRun }] = await Promise.all([
+    import('../../functions/core/migrate/session.ts'),
+    import('../../functions/core/run-history.ts'),
+  ]);
+  const target = targetFrom(opts, io);
+  return withClient(target, async (client) => {
+    const t = { ...target, client };
+    const { result } = await recordRun(client, { ...start, trigger: 'local', actor: localActor(), runsTable: target.runsTable, target: t }, (runId) => fn(t, runId));
+    return result;
+  });
 }
 
 /** Folder warnings (problems of already applied migrations) on stderr, one line each. */
@@ -133,8 +163,16 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       'not UTF-8, a skipped look-alike file (0009_x.SQL), a symlink out of the folder. The same checks as validate and plan.')
     .action(async (opts: { to?: string }, cmd: Command) => {
       const o = g(cmd);
-      const { up } = await engine();
-      const result = await up(targetFrom(o, io), { ...safetyFrom(o, io), to: opts.to });
+      const { runJob } = await import('../../functions/core/job.ts');
+      const result = await runJob({
+        target: targetFrom(o, io),
+        trigger: 'local',
+        stage: localStage(),
+        actor: localActor(),
+        command: opts.to ? `up --to ${opts.to}` : 'up',
+        to: opts.to,
+        ...safetyFrom(o, io),
+      });
       // Warnings go to stderr always; with --verbose the engine's progress log printed them already.
       if (!o.verbose) printWarnings(io, result.warnings);
       io.out(result.applied.length
@@ -158,7 +196,11 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       } else if (protectedByName(opts.stage)) throw new ProtectedStageError(opts.stage, 'down');
       const o = g(cmd);
       const { down } = await engine();
-      const result = await down(targetFrom(o, io), { ...safetyFrom(o, io), count: opts.count, to: opts.to });
+      const command = opts.to !== undefined ? `down --to ${opts.to}` : `down --count ${opts.count}`;
+      const result = await recorded(o, io, { stage: opts.stage, command }, async (target) => {
+        const r = await down(target, { ...safetyFrom(o, io), count: opts.count, to: opts.to });
+        return { result: r, fields: { lastMigration: r.lastMigration, details: { reverted: r.reverted } } };
+      });
       io.out(result.reverted.length
         ? `Reverted ${result.reverted.length} migration(s): ${result.reverted.join(', ')}\n`
         : 'Nothing to revert.\n');
@@ -226,7 +268,10 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (_opts: object, cmd: Command) => {
       const o = g(cmd);
       const { repair } = await engine();
-      const { changes } = await repair(targetFrom(o, io), safetyFrom(o, io));
+      const { changes } = await recorded(o, io, { stage: localStage(), command: 'repair' }, async (target, runId) => {
+        const r = await repair(target, { ...safetyFrom(o, io), runId });
+        return { result: r, fields: { details: { changes: r.changes } } };
+      });
       if (!changes.length) io.out('Nothing to repair.\n');
       for (const c of changes) io.out(`${c.action}  ${c.name}\n`);
     });
@@ -238,7 +283,10 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (opts: { to: string }, cmd: Command) => {
       const o = g(cmd);
       const { baseline } = await engine();
-      const { marked } = await baseline(targetFrom(o, io), { ...safetyFrom(o, io), to: opts.to });
+      const { marked } = await recorded(o, io, { stage: localStage(), command: `baseline --to ${opts.to}` }, async (target, runId) => {
+        const r = await baseline(target, { ...safetyFrom(o, io), to: opts.to, runId });
+        return { result: r, fields: { details: { marked: r.marked } } };
+      });
       io.out(marked.length ? `Marked as applied: ${marked.join(', ')}\n` : 'Nothing to mark.\n');
     });
 

@@ -103,7 +103,7 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
     const { client } = connection;
 
     if (old) {
-      const history = await deployHistory(client, actor);
+      const history = await deployHistory(client, actor, { runsTable: env.RUNS_TABLE });
       const verdict = judgeUpdate({ requested: fingerprint(props), old, bundledContentHash: asset.manifest.contentHash, history });
       if (verdict.rollback) {
         const current = await status({ client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE });
@@ -114,11 +114,12 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
     const watchdog = startWatchdog(client, connection.config, deadlines.hardStopAt, (what) => logger.error(what, { runId }));
     try {
       job = await runJob({
-        target: { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE },
+        target: { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE, runsTable: env.RUNS_TABLE },
         trigger: 'deploy',
         stage: env.STAGE,
         actor,
         command: deployCommand(event.RequestType, fingerprint(props)),
+        fingerprint: fingerprint(props),
         runId,
         lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
         lockTimeoutMs: deadlines.lockTimeoutMs,

@@ -13,7 +13,7 @@ import { seed } from '../core/seed/seed.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
 import { createLogger, publishRunMetrics } from '../core/aws/observability.ts';
 import { protectedByName } from '../core/protected-stage.ts';
-import { runsTableExists } from '../core/runs-table.ts';
+import { listRuns } from '../core/run-history.ts';
 import { computeDeadlines } from './deadlines.ts';
 import { reasonError, redact, truncateBytes } from './reason.ts';
 import { assetLayout, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
@@ -75,7 +75,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
   const started = Date.now();
   const { client, config } = await connectFromSecret(env, deadlines, logger);
   const watchdog = startWatchdog(client, config, deadlines.hardStopAt, (what) => logger.error(what));
-  const target = { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE };
+  const target = { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE, runsTable: env.RUNS_TABLE };
   const safety = {
     lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
     lockTimeoutMs: deadlines.lockTimeoutMs,
@@ -99,7 +99,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
         result = await plan(target);
         break;
       case 'runs':
-        result = await recentRuns(client, p.limit ?? 20);
+        result = await listRuns(client, { runsTable: env.RUNS_TABLE, limit: p.limit ?? 20 });
         break;
       case 'migrate': {
         const job = await runJob({ target, trigger: 'invoke', stage: env.STAGE, actor, command: 'invoke:migrate', runId, ...safety });
@@ -155,16 +155,4 @@ function safeJson(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-/** The audit trail, newest first (the same rows `migrator runs` prints). */
-async function recentRuns(client: pg.ClientBase, limit: number) {
-  if (!(await runsTableExists(client))) return [];
-  const { rows } = await client.query(
-    `SELECT id AS "runId", trigger, stage, actor, command, migrations_applied AS "migrationsApplied",
-            seed_summary->'rowsWritten' AS "seedRowsWritten", outcome, error, started_at AS "startedAt", finished_at AS "finishedAt"
-       FROM public.migration_runs ORDER BY started_at DESC LIMIT $1`,
-    [limit],
-  );
-  return rows;
 }

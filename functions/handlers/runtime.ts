@@ -36,6 +36,8 @@ const Env = z.object({
   /** Where migrations/, seeds/ and asset-manifest.json are; default the bundle's own directory. */
   ASSET_DIR: z.string().optional(),
   MIGRATIONS_TABLE: z.string().optional(),
+  /** Run-history table (`schema.table`); default public.migration_runs. */
+  RUNS_TABLE: z.string().optional(),
 });
 export type HandlerEnv = z.output<typeof Env>;
 
