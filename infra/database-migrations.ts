@@ -294,6 +294,12 @@ export class DatabaseMigrations extends Construct {
       description: `On-demand migrator operations (${props.stage})`,
     });
 
+    // A rollback is recognised from the stack's own status, without the database: read this stack only.
+    // (In isolated subnets this needs a CloudFormation interface endpoint, like Secrets Manager and KMS.)
+    this.migratorFunction.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ReadOwnStackStatus', actions: ['cloudformation:DescribeStacks'], resources: [Stack.of(this).stackId] }),
+    );
+
     for (const fn of [this.migratorFunction, this.operationsFunction]) {
       this.grantLeastPrivilege(fn, props, tenantPrefix, providerPrefix);
       props.database.connections.allowDefaultPortFrom(fn, `Migrator ${this.node.path}`);
@@ -317,6 +323,9 @@ export class DatabaseMigrations extends Construct {
       // Scoped to this construct so several instances in one app keep separate identities.
       ResourceName: Names.uniqueId(this),
     };
+    // What a rollback answers as LastMigration when it cannot reach the database (the content it rolls back to).
+    const lastMigration = content.migrationFiles.map((f) => f.replace(/\.(up\.sql|sql|ts|mts|cts|js|mjs|cjs)$/, '')).filter((n) => !n.endsWith('.down')).at(-1);
+    if (lastMigration) properties.LastMigration = lastMigration;
     if (runOn === 'every-deploy') {
       // Changes on every synth so CloudFormation sends an Update on every deploy. Side effect, by design:
       // `cdk diff` always shows this property; it carries no content, only a time stamp.

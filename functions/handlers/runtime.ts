@@ -7,6 +7,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import * as z from 'zod';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { awsClientConfig, bindAbort } from '../core/aws/clients.ts';
 import { databaseConfigFromSecret, tlsModeFrom } from '../core/aws/database-secret.ts';
 import { connect, describe } from '../core/db.ts';
 import type { Deadlines } from './deadlines.ts';
@@ -77,24 +79,57 @@ export function assetLayout(env: HandlerEnv): AssetLayout {
 
 export type Logish = Pick<import('@aws-lambda-powertools/logger').Logger, 'info' | 'warn'>;
 
-/** Connects with the secret's credentials, TLS as configured, and the connect budget of `deadlines`. */
+/** What identifies and bounds one invocation's connection. */
+export interface RunSession {
+  /** Shown as `application_name` (`migrator:<runId>`), so pg_stat_activity and a lock-holder message say which run. */
+  runId: string;
+  /** The hard stop: aborts the secret read in flight. */
+  signal?: AbortSignal;
+  /** Fewer connect attempts than the deadlines allow (the rollback path only tries once). */
+  retries?: number;
+}
+
+/** Session settings every invocation's connection starts with (before its first statement). */
+export function sessionSettings(deadlines: Deadlines): Record<string, number> {
+  return {
+    statement_timeout: deadlines.statementTimeoutMs,
+    lock_timeout: deadlines.lockTimeoutMs,
+    idle_in_transaction_session_timeout: deadlines.idleInTransactionTimeoutMs,
+  };
+}
+
+/**
+ * Connects with the secret's credentials, TLS as configured, the connect budget of `deadlines` and the
+ * session deadlines from the first statement on. The secret read is bounded by the AWS budget and the hard stop.
+ */
 export async function connectFromSecret(
   env: HandlerEnv,
   deadlines: Deadlines,
   log: Logish,
+  run: RunSession,
 ): Promise<{ client: pg.Client; config: pg.ClientConfig }> {
-  const config = await databaseConfigFromSecret({
-    secretId: env.DB_SECRET_ARN,
-    tls: tlsModeFrom(env.DB_TLS),
-    caFile: env.RDS_CA_FILE,
-  });
+  const budget = { ...deadlines.aws, signal: run.signal };
+  const secrets = bindAbort(new SecretsManagerClient(awsClientConfig(budget)), run.signal);
+  let config: pg.ClientConfig;
+  try {
+    config = await databaseConfigFromSecret({
+      secretId: env.DB_SECRET_ARN,
+      client: secrets,
+      budget,
+      tls: tlsModeFrom(env.DB_TLS),
+      caFile: env.RDS_CA_FILE,
+    });
+  } finally {
+    secrets.destroy();
+  }
   log.info('connecting', { database: describe(config), tls: config.ssl ? 'verify-full' : 'off' });
   const client = await connect(config, {
     connectTimeoutMs: deadlines.connectTimeoutMs,
-    retries: deadlines.connectRetries,
+    retries: run.retries ?? deadlines.connectRetries,
     initialDelayMs: deadlines.connectInitialDelayMs,
     maxDelayMs: deadlines.connectMaxDelayMs,
-    applicationName: `migrator-${env.STAGE}`,
+    applicationName: `migrator:${run.runId}`,
+    sessionSettings: sessionSettings(deadlines),
     onRetry: ({ attempt, delayMs, error }) => log.warn('connect failed, retrying', { attempt, delayMs, error: error.message }),
   });
   // `config` holds the password: it stays in memory for the watchdog's cancel connection, never in a log.

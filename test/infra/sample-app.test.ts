@@ -133,6 +133,24 @@ describe.each([
     expect(endpoints.some((n) => n.includes('.kms'))).toBe(true);
   });
 
+  it('lets the deploy function read its own stack status (rollback without the database), and nothing else of CloudFormation', () => {
+    const s = get();
+    const endpoints = resources(s, 'AWS::EC2::VPCEndpoint').map(([, r]) => JSON.stringify(r.Properties.ServiceName));
+    expect(endpoints.some((n) => n.includes('.cloudformation'))).toBe(true);
+    for (const [, fn] of migratorFunctions(s)) {
+      const cfn = statementsOf(s, fn.Properties.Role['Fn::GetAtt'][0]).filter((st) => asArray(st.Action).some((a: string) => a.startsWith('cloudformation:')));
+      if (fn.Properties.Handler === 'index.onEvent') {
+        expect(cfn).toHaveLength(1);
+        expect(asArray(cfn[0].Action)).toEqual(['cloudformation:DescribeStacks']);
+        expect(cfn[0].Resource).toEqual({ Ref: 'AWS::StackId' });
+      } else {
+        expect(cfn).toEqual([]);
+      }
+    }
+    const cr = resources(s, 'Custom::DatabaseMigrations')[0]![1];
+    expect(cr.Properties.LastMigration).toBe('0008_tenant_app_rls');
+  });
+
   it('opens the database security group to the migrator on the database port only', () => {
     const s = get();
     const sgId = logicalIdOf(s, '/Migrations/SecurityGroup/Resource');
