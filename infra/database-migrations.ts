@@ -177,8 +177,16 @@ export class DatabaseMigrations extends Construct {
   readonly migratorFunction: nodejs.NodejsFunction;
   /** On-demand operations function (status, plan, migrate, seed, reseed, runs). */
   readonly operationsFunction: nodejs.NodejsFunction;
-  /** Log group both functions write to. */
+  /** Log group the on-demand operations function writes to. */
   readonly logGroup: logs.LogGroup;
+  /**
+   * Log group of the deploy-time function: its default `/aws/lambda/<function name>`, created here with the
+   * retention, because that is the group the Provider framework names in every failure reason
+   * (`Logs: /aws/lambda/<function>`), so the pointer CloudFormation shows always exists.
+   */
+  readonly deployLogGroup: logs.LogGroup;
+  /** Both log groups (deploy-time and on-demand runs), for queries and dashboards. */
+  readonly logGroups: logs.ILogGroup[];
   /** Content hash of migrations + seeds in this synth. */
   readonly contentHash: string;
   /** Metrics namespace used by the functions' EMF output. */
@@ -282,11 +290,17 @@ export class DatabaseMigrations extends Construct {
       tracing: lambda.Tracing.DISABLED,
     };
 
+    const { logGroup: _shared, ...deployCommon } = common;
     this.migratorFunction = new nodejs.NodejsFunction(this, 'Migrator', {
-      ...common,
+      ...deployCommon,
       handler: 'onEvent',
       description: `Deploy-time migrations and seeds (${props.stage})`,
     });
+    this.deployLogGroup = new logs.LogGroup(this, 'DeployLogs', {
+      logGroupName: `/aws/lambda/${this.migratorFunction.functionName}`,
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+    });
+    this.logGroups = [this.deployLogGroup, this.logGroup];
     this.operationsFunction = new nodejs.NodejsFunction(this, 'Operations', {
       ...common,
       handler: 'operations',
@@ -339,8 +353,10 @@ export class DatabaseMigrations extends Construct {
       // Never leave the stack waiting an hour: the function's own timeout plus the framework's margin.
       serviceTimeout: Duration.seconds(t.function.toSeconds() + 120),
     });
-    // Never before the database (and its secret attachment) exist.
+    // Never before the database (and its secret attachment) exist, nor before the log group the function
+    // writes to (Lambda would otherwise create it without retention, and CloudFormation then fail to).
     this.resource.node.addDependency(props.database);
+    this.resource.node.addDependency(this.deployLogGroup);
 
     // `x.node.addDependency(migrations)` means "after the schema": depend on the custom resource itself.
     const resource = this.resource;
@@ -354,7 +370,8 @@ export class DatabaseMigrations extends Construct {
       value: this.operationsFunction.functionName,
       description: `migrator invoke target for stage ${props.stage} (${this.node.path})`,
     });
-    new CfnOutput(this, 'LogGroupName', { value: this.logGroup.logGroupName });
+    new CfnOutput(this, 'LogGroupName', { value: this.logGroup.logGroupName, description: 'Logs of on-demand operations (migrator invoke)' });
+    new CfnOutput(this, 'DeployLogGroupName', { value: this.deployLogGroup.logGroupName, description: 'Logs of deploy-time runs (the group a failure reason names)' });
   }
 
   private grantLeastPrivilege(fn: lambda.Function, props: DatabaseMigrationsProps, tenantPrefix: string, providerPrefix: string) {

@@ -20,7 +20,7 @@ import { createAwsClients } from '../core/seed/aws.ts';
 import { computeDeadlines } from './deadlines.ts';
 import { failureReason, reasonError, redact } from './reason.ts';
 import { deployCommand, deployHistory, judgeUpdate, type Fingerprint } from './rollback.ts';
-import { assetLayout, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
+import { assetLayout, closeLostRun, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
 import { startWatchdog } from './watchdog.ts';
 
 /** What the Provider framework expects back. Data stays far below CloudFormation's 4 KB response. */
@@ -180,6 +180,10 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
     if (failure && watchdog.fired) {
       // Name the real cause: the work was stopped because the invocation was about to time out.
       failure.message = `Stopped at the invocation deadline (${Math.round((Date.now() - started) / 1000)} s): ${failure.message}`;
+    }
+    if (failure && connection) {
+      const lost = { runId, trigger: 'deploy' as const, stage: env.STAGE, actor, command: deployCommand(event.RequestType, fingerprint(props)), message: failure.message };
+      if (await closeLostRun(connection.config, lost)) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
     }
 
     const durationMs = Date.now() - started;

@@ -17,7 +17,7 @@ import { protectedByName } from '../core/protected-stage.ts';
 import { runsTableExists } from '../core/runs-table.ts';
 import { computeDeadlines } from './deadlines.ts';
 import { reasonError, redact, truncateBytes } from './reason.ts';
-import { assetLayout, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
+import { assetLayout, closeLostRun, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
 import { startWatchdog } from './watchdog.ts';
 import { describePayloadIssues, OPERATION_ACTIONS, OperationPayload, type OperationResult } from './operations-payload.ts';
 
@@ -85,7 +85,10 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
   const seedOptions = (c: pg.ClientBase, id: string, extra: Parameters<typeof seed>[1] extends infer O ? Partial<O> : never) =>
     seed(c, { stage: env.STAGE, dir: asset.seedsDir, kmsKeyId: env.KMS_KEY_ARN, actor, runId: id, tenants, aws: seedAws, ...safety, ...extra });
   let client: pg.Client | undefined;
+  let clientConfig: pg.ClientConfig | undefined;
 
+  // Only the actions that run a job write a run row (status, plan and runs read).
+  const writes = p.action === 'migrate' || ((p.action === 'seed' || p.action === 'reseed') && !p.plan);
   let failed = false;
   let applied = 0;
   let rowsChanged = 0;
@@ -93,6 +96,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
     // Inside the try: a connect failure (or a secret that cannot be read) is a failed run like any other.
     const connection = await connectFromSecret(env, deadlines, logger, { runId, signal: watchdog.signal });
     client = connection.client;
+    clientConfig = connection.config;
     watchdog.attach(client, connection.config);
     const target = { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE };
     let result: unknown;
@@ -146,6 +150,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
     const err = e as Error;
     if (watchdog.fired) err.message = `Stopped at the invocation deadline (${Math.round((Date.now() - started) / 1000)} s): ${err.message}`;
     logger.error('operation failed', { outcome: 'failed', errorName: err.name, error: redact(err.message) });
+    if (clientConfig && writes && (await closeLostRun(clientConfig, { runId, trigger: 'invoke', stage: env.STAGE, actor, command: `invoke:${p.action}`, message: err.message }))) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
     throw invokeError(err, context);
   } finally {
     watchdog.stop();

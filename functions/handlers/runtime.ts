@@ -11,6 +11,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsClientConfig, bindAbort } from '../core/aws/clients.ts';
 import { databaseConfigFromSecret, tlsModeFrom } from '../core/aws/database-secret.ts';
 import { connect, describe } from '../core/db.ts';
+import { redact } from '../core/redact.ts';
+import { RUNS_TABLE, runsTableExists } from '../core/runs-table.ts';
 import type { Deadlines } from './deadlines.ts';
 
 const flag = z
@@ -95,6 +97,11 @@ export function sessionSettings(deadlines: Deadlines): Record<string, number> {
     statement_timeout: deadlines.statementTimeoutMs,
     lock_timeout: deadlines.lockTimeoutMs,
     idle_in_transaction_session_timeout: deadlines.idleInTransactionTimeoutMs,
+    // Server-side keepalive (seconds): a client that vanished without closing (a cut network, a frozen
+    // sandbox) is noticed within about a minute, its session ends and its locks go with it.
+    tcp_keepalives_idle: 30,
+    tcp_keepalives_interval: 10,
+    tcp_keepalives_count: 3,
   };
 }
 
@@ -134,6 +141,41 @@ export async function connectFromSecret(
   });
   // `config` holds the password: it stays in memory for the watchdog's cancel connection, never in a log.
   return { client, config };
+}
+
+/** The run a lost session could not close, as its row should read. */
+export interface LostRun {
+  runId: string;
+  trigger: 'deploy' | 'invoke';
+  stage: string;
+  actor: string;
+  command: string;
+  message: string;
+}
+
+/**
+ * After a failure whose session was cut (the watchdog destroyed the socket, the server went away), the job
+ * could not close its run row (or, on a first deploy, insert it): write it as failed on a fresh, short
+ * connection, so no row stays `running`. Best effort and bounded (one attempt, 2 s); a closed row is kept.
+ */
+export async function closeLostRun(config: pg.ClientConfig, run: LostRun): Promise<boolean> {
+  let client: pg.Client | undefined;
+  try {
+    client = await connect(config, { connectTimeoutMs: 2_000, retries: 0, applicationName: `migrator:${run.runId}:close`, sessionSettings: { statement_timeout: 2_000, lock_timeout: 1_000 } });
+    if (!(await runsTableExists(client))) return false;
+    const { rowCount } = await client.query(
+      `INSERT INTO ${RUNS_TABLE} (id, trigger, stage, actor, command, outcome, error, finished_at)
+       VALUES ($1, $2, $3, $4, $5, 'failed', $6, now())
+       ON CONFLICT (id) DO UPDATE SET outcome = 'failed', error = EXCLUDED.error, finished_at = now()
+       WHERE ${RUNS_TABLE}.outcome = 'running'`,
+      [run.runId, run.trigger, run.stage, run.actor, run.command, redact(run.message)],
+    );
+    return (rowCount ?? 0) > 0;
+  } catch {
+    return false;
+  } finally {
+    await client?.end().catch(() => {});
+  }
 }
 
 /** Configured timeouts as the deadline calculator wants them. */

@@ -222,7 +222,20 @@ describe.each([
     const logGroupId = logicalIdOf(s, '/Migrations/Logs/Resource');
     const lg = s.json.Resources[logGroupId];
     expect(lg.Properties.RetentionInDays).toBe(stage === 'prod' ? 365 : 30);
-    for (const [, fn] of migratorFunctions(s)) expect(fn.Properties.LoggingConfig.LogGroup).toEqual({ Ref: logGroupId });
+    // The deploy function writes to its default group (/aws/lambda/<name>): the one the Provider framework's
+    // "Logs:" line in a failure reason names. Created here with a retention, before the custom resource runs.
+    const deployLogsId = logicalIdOf(s, '/Migrations/DeployLogs/Resource');
+    for (const [fnId, fn] of migratorFunctions(s)) {
+      if (fn.Properties.Handler === 'index.onEvent') {
+        expect(fn.Properties.LoggingConfig).toBeUndefined();
+        expect(s.json.Resources[deployLogsId].Properties.LogGroupName).toEqual({ 'Fn::Join': ['', ['/aws/lambda/', { Ref: fnId }]] });
+        expect(s.json.Resources[deployLogsId].Properties.RetentionInDays).toBe(lg.Properties.RetentionInDays);
+      } else {
+        expect(fn.Properties.LoggingConfig.LogGroup).toEqual({ Ref: logGroupId });
+      }
+    }
+    const cr = resources(s, 'Custom::DatabaseMigrations')[0]![1];
+    expect(cr.DependsOn).toContain(deployLogsId);
     for (const [, g] of resources(s, 'AWS::Logs::LogGroup')) expect(g.Properties.RetentionInDays).toBeGreaterThan(0);
 
     const topicId = logicalIdOf(s, '/Observability/AlarmTopic/Resource');
@@ -238,7 +251,13 @@ describe.each([
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const queries = resources(s, 'AWS::Logs::QueryDefinition').map(([, q]) => q.Properties);
     expect(queries.map((q) => q.Name.split('/').pop()).sort()).toEqual(['failures', 'recent-runs', 'seed-changes-per-tenant']);
-    for (const q of queries) expect(q.LogGroupNames).toEqual([{ Ref: logGroupId }]);
+    for (const q of queries) expect(q.LogGroupNames).toEqual([{ Ref: logicalIdOf(s, '/Migrations/DeployLogs/Resource') }, { Ref: logGroupId }]);
+    // Lambda's own Errors of both functions alarm too (a killed invocation publishes no Failures metric).
+    const errorsAlarm = resources(s, 'AWS::CloudWatch::Alarm').find(([, a]) => JSON.stringify(a.Properties.Metrics ?? []).includes('"Errors"'));
+    expect(errorsAlarm).toBeDefined();
+    const metricsOf = errorsAlarm![1].Properties.Metrics as any[];
+    expect(metricsOf.filter((x) => x.MetricStat?.Metric.MetricName === 'Errors').map((x) => x.MetricStat.Metric.Namespace)).toEqual(['AWS/Lambda', 'AWS/Lambda']);
+    expect(errorsAlarm![1].Properties.AlarmActions).toEqual([{ Ref: topicId }]);
   });
 
   it('makes the application depend on the migrations custom resource, and the resource on the database', () => {
