@@ -120,6 +120,14 @@ export interface DatabaseMigrationsProps {
    */
   readonly tenantSecretPrefix?: string;
   /**
+   * This database's segment in the names of new tenant API-key secrets:
+   * `<tenantSecretPrefix><secretNamespace>/<slug>/api-key`. Needed when several DatabaseMigrations of one
+   * app share a tenant secret prefix (e.g. two databases of one stage): a synth error says so. Keys already
+   * stored keep their names (the seed never regenerates a key), so adding it orphans nothing.
+   * @default none: `<tenantSecretPrefix><slug>/api-key` (the names of a single-construct deployment)
+   */
+  readonly secretNamespace?: string;
+  /**
    * Secrets Manager name prefix of the provider (LLM) secrets the seeds reference; read only.
    * @default `migrator/${stage}/llm/`
    */
@@ -201,6 +209,7 @@ export class DatabaseMigrations extends Construct {
     if (seedsDir && !existsSync(seedsDir)) throw new Error(`DatabaseMigrations ${this.node.path}: seedsDir ${seedsDir} does not exist`);
 
     validateProps(this.node.path, props);
+    claimSecretNames(this, props.tenantSecretPrefix ?? `migrator/${props.stage}/tenants/`, props.secretNamespace);
     const runOn: RunOn = props.runOn ?? 'every-deploy';
     const protectedStage = props.protectedStage ?? protectedByName(props.stage);
     const t = { ...MIGRATION_DEFAULTS, ...dropUndefined(props.timeouts ?? {}) };
@@ -236,6 +245,7 @@ export class DatabaseMigrations extends Construct {
       LOCK_TIMEOUT_MS: String(t.lock.toMilliseconds()),
       STATEMENT_TIMEOUT_MS: String(t.statement.toMilliseconds()),
       TENANT_SECRET_PREFIX: tenantPrefix,
+      ...(props.secretNamespace ? { TENANT_SECRET_NAMESPACE: props.secretNamespace } : {}),
       PROVIDER_SECRET_PREFIX: providerPrefix,
       POWERTOOLS_SERVICE_NAME: 'migrator',
       POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace,
@@ -472,9 +482,32 @@ function validateProps(path: string, props: DatabaseMigrationsProps) {
     const v = t[k];
     if (v && v.toSeconds() >= fn) fail(`timeouts.${k} (${v.toSeconds()} s) must be shorter than timeouts.function (${fn} s)`);
   }
+  if (props.secretNamespace !== undefined && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(props.secretNamespace)) {
+    fail(`secretNamespace "${props.secretNamespace}" must be lowercase letters, digits and dashes (one segment of a secret name)`);
+  }
   for (const [k, v] of [['tenantSecretPrefix', props.tenantSecretPrefix], ['providerSecretPrefix', props.providerSecretPrefix]] as const) {
     if (v !== undefined && (!v.endsWith('/') || v.includes('*'))) fail(`${k} "${v}" must end with "/" and contain no wildcard`);
   }
+}
+
+/** Tenant secret names claimed per app: `<prefix>|<namespace>` -> construct path. */
+const claimedSecretNames = new WeakMap<Construct, Map<string, string>>();
+
+/** Two constructs of one app whose tenant API-key secrets would have the same names fail the synth. */
+function claimSecretNames(c: Construct, tenantPrefix: string, namespace: string | undefined) {
+  const root = c.node.root;
+  const claimed = claimedSecretNames.get(root) ?? new Map<string, string>();
+  claimedSecretNames.set(root, claimed);
+  const key = `${tenantPrefix}|${namespace ?? ''}`;
+  const other = claimed.get(key);
+  if (other) {
+    throw new Error(
+      `DatabaseMigrations ${c.node.path}: its tenant API-key secrets would have the same names as those of ${other} ` +
+        `(${tenantPrefix}${namespace ? `${namespace}/` : ''}<slug>/api-key), so seeding one database would overwrite the other's keys. ` +
+        'Give one of them a distinct secretNamespace (or tenantSecretPrefix); keep the existing one unchanged so its stored keys keep their names.',
+    );
+  }
+  claimed.set(key, c.node.path);
 }
 
 function absolute(p: string) {

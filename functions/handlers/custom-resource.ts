@@ -160,6 +160,7 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
                   actor,
                   runId: id,
                   aws: seedAws,
+                  secretNamespace: env.TENANT_SECRET_NAMESPACE,
                   // The seed step gets the same invocation deadlines as the migrations.
                   lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
                   lockTimeoutMs: deadlines.lockTimeoutMs,

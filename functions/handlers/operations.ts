@@ -83,7 +83,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
   };
   const seedAws = p.action === 'seed' || p.action === 'reseed' ? createAwsClients({ budget: { ...deadlines.aws, signal: watchdog.signal } }) : undefined;
   const seedOptions = (c: pg.ClientBase, id: string, extra: Parameters<typeof seed>[1] extends infer O ? Partial<O> : never) =>
-    seed(c, { stage: env.STAGE, dir: asset.seedsDir, kmsKeyId: env.KMS_KEY_ARN, actor, runId: id, tenants, aws: seedAws, ...safety, ...extra });
+    seed(c, { stage: env.STAGE, dir: asset.seedsDir, kmsKeyId: env.KMS_KEY_ARN, secretNamespace: env.TENANT_SECRET_NAMESPACE, actor, runId: id, tenants, aws: seedAws, ...safety, ...extra });
   let client: pg.Client | undefined;
   let clientConfig: pg.ClientConfig | undefined;
 

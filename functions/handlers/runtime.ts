@@ -40,6 +40,8 @@ const Env = z.object({
   /** Where migrations/, seeds/ and asset-manifest.json are; default the bundle's own directory. */
   ASSET_DIR: z.string().optional(),
   MIGRATIONS_TABLE: z.string().optional(),
+  /** This database's segment in new tenant API-key secret names (DatabaseMigrations' secretNamespace). */
+  TENANT_SECRET_NAMESPACE: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
 });
 export type HandlerEnv = z.output<typeof Env>;
 
