@@ -134,13 +134,24 @@ async function loadSql(main: string, downFile?: string): Promise<MigrationAction
   return { up: optOut(actions.up) || false, down: optOut(actions.down) };
 }
 
+/**
+ * Import a migration module the way node-pg-migrate 9 does: through its own jiti instance, which loads ESM
+ * or CommonJS syntax in `.js`, TypeScript (`.ts`/`.mts`/`.cts`), `.mjs` and `.cjs` whatever the nearest
+ * package.json's `"type"` says, and needs no TypeScript loader (tsx) registered in the process.
+ * A precompiled `.compiled/X.mjs` (the Lambda asset) is plain ESM and is imported natively.
+ */
 async function loadModule(dir: string, file: string): Promise<MigrationActions> {
   const ext = extname(file);
   const compiled = join(dir, '.compiled', `${basename(file, ext)}.mjs`);
-  const target = /\.[cm]?ts$/.test(ext) && existsSync(compiled) ? compiled : file;
-  const ns = (await import(pathToFileURL(target).href)) as Record<string, unknown>;
-  // CommonJS (and some transpiled ESM) modules put their exports on `default`.
-  const mod = (typeof ns.up === 'function' ? ns : (ns.default as Record<string, unknown>) ?? ns) as Partial<MigrationActions>;
+  let ns: Record<string, unknown>;
+  if (/\.[cm]?ts$/.test(ext) && existsSync(compiled)) {
+    ns = (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
+  } else {
+    const { jiti } = await import('node-pg-migrate');
+    ns = (await jiti.import(file)) as Record<string, unknown>;
+  }
+  // CommonJS (`module.exports = {...}`, and some transpiled ESM) puts the exports on `default`.
+  const mod = (typeof ns.up === 'function' || ns.up === false ? ns : (ns.default as Record<string, unknown>) ?? ns) as Partial<MigrationActions>;
   if (typeof mod.up !== 'function' && mod.up !== false) {
     throw new Error(`${file} does not export an up(pgm) function.`);
   }
