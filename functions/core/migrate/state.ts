@@ -92,18 +92,38 @@ export async function ensureTables(client: pg.ClientBase, t: Tables): Promise<vo
   );
 }
 
-/** Insert or replace a checksum row (inside the caller's transaction when there is one). */
-export async function recordChecksum(
-  client: pg.ClientBase,
-  t: Tables,
-  row: { name: string; checksum: string; runId?: string | null; source: string },
-): Promise<void> {
-  await client.query(
-    `INSERT INTO ${t.checksums} (name, checksum, run_id, source) VALUES ($1, $2, $3, $4)
+/** A checksum row to insert or replace. */
+export interface ChecksumRow {
+  name: string;
+  checksum: string;
+  runId?: string | null;
+  source: string;
+}
+
+/**
+ * The statement that inserts or replaces a checksum row, values inlined as literals: `run` adds it to a
+ * migration's own builder (`pgm.sql`), which takes no parameters, so it runs inside the migration's transaction.
+ */
+export function checksumSql(t: Tables, row: ChecksumRow): string {
+  const lit = (v: string | null | undefined) => (v == null ? 'NULL' : pg.escapeLiteral(v));
+  return `INSERT INTO ${t.checksums} (name, checksum, run_id, source) VALUES (${lit(row.name)}, ${lit(row.checksum)}, ${lit(row.runId)}, ${lit(row.source)})
      ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, run_id = EXCLUDED.run_id,
-       source = EXCLUDED.source, applied_at = now()`,
-    [row.name, row.checksum, row.runId ?? null, row.source],
-  );
+       source = EXCLUDED.source, applied_at = now();`;
+}
+
+/**
+ * Remove checksum rows of migrations no longer in the migrations table (reverted), except the ones
+ * `repair` allowed to run out of order. Rows left by an interrupted `down` are harmless until swept:
+ * readers join from the migrations table, and re-applying replaces them.
+ */
+export function sweepChecksumsSql(t: Tables): string {
+  return `DELETE FROM ${t.checksums} c WHERE c.source <> 'allow-out-of-order'
+     AND NOT EXISTS (SELECT 1 FROM ${t.migrations} m WHERE m.name = c.name)`;
+}
+
+/** Insert or replace a checksum row (inside the caller's transaction when there is one). */
+export async function recordChecksum(client: pg.ClientBase, t: Tables, row: ChecksumRow): Promise<void> {
+  await client.query(checksumSql(t, row));
 }
 
 /**
