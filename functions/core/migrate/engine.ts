@@ -33,7 +33,7 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
       if (toRun.length > 0 || state.exists) {
         // Both tables there (every run after the first): skip the CREATE ... IF NOT EXISTS round trips.
         if (!state.exists || !state.checksumsExist) await ensureTables(client, t);
-        await adoptUnrecorded(client, t, files, state);
+        if (unrecorded(files, state).length > 0) await transaction(client, () => adoptUnrecorded(client, t, files, state).then(() => {}));
       }
       if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId };
       const applied = await run(client, target, t, files, { direction: 'up', count: toRun.length, runId, log: options.log });
@@ -93,7 +93,7 @@ async function assertReversible(files: MigrationFile[], names: string[]): Promis
 export async function status(target: MigrationTarget): Promise<StatusResult> {
   const t = tablesOf(target);
   const files = await listMigrations(target.dir);
-  const state = await withClient(target, (client) => readState(client, t));
+  const state = await withClient(target, (client) => readState(client, t, files));
   return {
     applied: state.applied.map((r) => ({ name: r.name, checksum: r.checksum, appliedAt: r.appliedAt.toISOString() })),
     pending: pendingOf(files, state).map((f) => ({ name: f.name })),
@@ -110,7 +110,8 @@ export async function validate(target: MigrationTarget): Promise<{ problems: Sta
 /** Applied migrations in order, with when, by which run id, and how (applied, baseline, adopted, repair). Read-only. */
 export async function history(target: MigrationTarget): Promise<HistoryEntry[]> {
   const t = tablesOf(target);
-  const state = await withClient(target, (client) => readState(client, t));
+  const files = await listMigrations(target.dir);
+  const state = await withClient(target, (client) => readState(client, t, files));
   return state.applied.map((r) => ({
     name: r.name,
     checksum: r.checksum,
@@ -205,7 +206,7 @@ export async function repair(target: MigrationTarget, options: SafetyOptions = {
   const byName = new Map(files.map((f) => [f.name, f]));
   return withClient(target, (client) =>
     withLock(client, t, options, async () => {
-      const state = await readState(client, t);
+      const state = await readState(client, t, files);
       const changes: RepairChange[] = [];
       if (!state.exists) return { changes };
       await ensureTables(client, t);
@@ -240,7 +241,7 @@ function nodePgMigrate(): Promise<typeof import('node-pg-migrate')> {
 }
 
 async function checkedState(client: pg.ClientBase, t: Tables, files: MigrationFile[]): Promise<DbState> {
-  const state = await readState(client, t);
+  const state = await readState(client, t, files);
   const problems = findProblems(files, state);
   if (problems.length > 0) throw new ValidationError(problems);
   return state;
@@ -263,16 +264,26 @@ function last(state: DbState): string | null {
   return state.applied.at(-1)?.name ?? null;
 }
 
-/** Record checksums of applied migrations that have none (applied by plain node-pg-migrate): trust on first use. */
-async function adoptUnrecorded(client: pg.ClientBase, t: Tables, files: MigrationFile[], state: DbState): Promise<string[]> {
+/** Applied rows with a file but no checksum (applied by plain node-pg-migrate), or recorded under its CLI's `N_x.up` name. */
+function unrecorded(files: MigrationFile[], state: DbState) {
   const byName = new Map(files.map((f) => [f.name, f]));
-  const adopted: string[] = [];
-  for (const row of state.applied) {
+  return state.applied.flatMap((row) => {
     const file = byName.get(row.name);
-    if (row.checksum === null && file) {
-      await recordChecksum(client, t, { name: row.name, checksum: file.checksum, source: 'adopted' });
-      adopted.push(row.name);
-    }
+    return file && (row.checksum === null || row.recordedAs) ? [{ row, file }] : [];
+  });
+}
+
+/**
+ * Adopt migrations node-pg-migrate applied: rename rows its CLI recorded as `N_x.up` to the migration's
+ * name (so its runner, which we drive, sees them as applied) and record their checksums (trust on first
+ * use). Each keeps its `run_on`: when it ran. Run inside the caller's transaction.
+ */
+async function adoptUnrecorded(client: pg.ClientBase, t: Tables, files: MigrationFile[], state: DbState): Promise<string[]> {
+  const adopted: string[] = [];
+  for (const { row, file } of unrecorded(files, state)) {
+    if (row.recordedAs) await client.query(`UPDATE ${t.migrations} SET name = $1 WHERE name = $2`, [row.name, row.recordedAs]);
+    await recordChecksum(client, t, { name: row.name, checksum: file.checksum, source: 'adopted' });
+    adopted.push(row.name);
   }
   return adopted;
 }
