@@ -192,6 +192,8 @@ export function safetyFrom(opts: GlobalOptions, io: CliIO): SafetyOptions {
   };
 }
 
+/** Naming warnings go to stderr (stdout stays the result, also with --json). */
+const warn = (io: CliIO, warnings: string[]) => warnings.forEach((w) => io.err(`warning: ${w}\n`));
 const rel = (path: string) => relative(process.cwd(), path) || '.';
 const ALL_HELP = 'run on every target of the config file in turn (exit 1 if any fails)';
 
@@ -205,7 +207,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
   program
     .command('up')
     .description('Validate, then apply pending migrations (each in its own transaction), serialized by an advisory lock.')
-    .option('--to <name>', 'apply up to and including this migration')
+    .option('--to <name>', 'apply up to and including this migration (its name or a unique prefix, e.g. 0009)')
     .option('--all', ALL_HELP)
     .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, or a new one sorts before applied ones.')
     .action(async (opts: { to?: string }, cmd: Command) => {
@@ -213,6 +215,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       const { up } = await engine();
       await eachTarget(cmd, io, async (target, io) => {
         const result = await up(target, { ...safetyFrom(o, io), to: opts.to });
+        warn(io, result.warnings);
         io.out(result.applied.length
           ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}\n`
           : `Nothing to apply: up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.\n`);
@@ -223,7 +226,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .command('down')
     .description('Revert the most recent migrations (by count, or all after a named one). For humans; deploys never run down.')
     .option('--count <n>', 'revert this many migrations', integer)
-    .option('--to <name>', 'revert every migration applied after this one (it stays applied)')
+    .option('--to <name>', 'revert every migration applied after this one (it stays applied; name or unique prefix)')
     .addOption(new Option('--stage <name>', 'stage of the database; a protected stage (prod) refuses down').env('MIGRATOR_STAGE').default('local'))
     .option('--seeds-dir <path>', 'folder with stages.yaml (which stages are protected)', 'seeds')
     .action(async (opts: { count?: number; to?: string; stage: string; seedsDir: string }, cmd: Command) => {
@@ -244,12 +247,13 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
   program
     .command('status')
     .description('Show applied and pending migrations and any problems (read-only).')
-    .option('--json', 'print {"applied":[{name,checksum,appliedAt}],"pending":[{name}],"problems":[{name,kind,message}]}')
+    .option('--json', 'print {"applied":[{name,checksum,appliedAt}],"pending":[{name}],"problems":[{name,kind,message}],"warnings":[string]}')
     .option('--all', ALL_HELP)
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { status } = await engine();
       await eachTarget(cmd, io, async (target, io) => {
         const s = await status(target);
+        warn(io, s.warnings);
         if (opts.json) io.out(json(s));
         else {
           for (const a of s.applied) io.out(`applied  ${a.name}  ${a.appliedAt}  ${a.checksum ? a.checksum.slice(0, 12) : '(no checksum)'}\n`);
@@ -279,13 +283,14 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
   program
     .command('plan')
     .description('Show pending migrations and the exact SQL they would run. Writes nothing (not even the migrations table).')
-    .option('--to <name>', 'plan up to and including this migration')
+    .option('--to <name>', 'plan up to and including this migration (name or unique prefix)')
     .option('--json', 'print {"pending":[{name, file, transaction, sql}]}')
     .option('--all', ALL_HELP)
     .action(async (opts: { to?: string; json?: boolean }, cmd: Command) => {
       const { plan } = await engine();
       await eachTarget(cmd, io, async (target, io) => {
         const p = await plan(target, { to: opts.to });
+        warn(io, p.warnings);
         if (opts.json) return io.out(json(p));
         if (!p.pending.length) return io.out('Nothing to apply.\n');
         for (const m of p.pending) {
@@ -301,7 +306,8 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (_opts: object, cmd: Command) => {
       const { validate } = await engine();
       await eachTarget(cmd, io, async (target, io) => {
-        const { problems } = await validate(target);
+        const { problems, warnings } = await validate(target);
+        warn(io, warnings);
         if (problems.length) throw new ValidationError(problems);
         io.out('OK: migration files match the database.\n');
       });
@@ -321,7 +327,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
   program
     .command('baseline')
     .description('Mark pending migrations up to and including <name> as applied without running them (adopt an existing database).')
-    .requiredOption('--to <name>', 'last migration the database already has')
+    .requiredOption('--to <name>', 'last migration the database already has (name or unique prefix)')
     .action(async (opts: { to: string }, cmd: Command) => {
       const o = g(cmd);
       const { baseline } = await engine();

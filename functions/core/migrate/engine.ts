@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { MigrationBuilder } from 'node-pg-migrate';
 import { MigrationError, MigratorError, ValidationError } from '../errors.ts';
 import { IGNORE_PATTERN, listMigrations, MIGRATION_EXTENSIONS, type MigrationAction, type MigrationActions, type MigrationFile } from './files.ts';
+import { namingWarnings } from './naming.ts';
 import { withClient, withLock } from './session.ts';
 import {
   checksumSql, ensureTables, findProblems, readState, recordChecksum, rel, sweepChecksumsSql, tablesOf, type DbState, type Tables,
@@ -35,9 +36,10 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
         if (!state.exists || !state.checksumsExist) await ensureTables(client, t);
         if (unrecorded(files, state).length > 0) await transaction(client, () => adoptUnrecorded(client, t, files, state).then(() => {}));
       }
-      if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId };
+      const warnings = namingWarnings(files.map((f) => f.name));
+      if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId, warnings };
       const applied = await run(client, target, t, files, { direction: 'up', count: toRun.length, runId, log: options.log });
-      return { applied, lastMigration: applied.at(-1) ?? last(state), runId };
+      return { applied, lastMigration: applied.at(-1) ?? last(state), runId, warnings };
     }),
   );
 }
@@ -55,8 +57,9 @@ export async function down(target: MigrationTarget, options: DownOptions = {}): 
       const names = state.applied.map((r) => r.name);
       let count = options.count ?? 1;
       if (options.to !== undefined) {
-        const index = names.indexOf(options.to);
-        if (index < 0) throw new MigratorError(`Cannot revert to ${options.to}: it is not applied (applied: ${names.join(', ') || 'none'}).`);
+        const to = resolveName(files, state, options.to);
+        const index = names.indexOf(to);
+        if (index < 0) throw new MigratorError(`Cannot revert to ${to}: it is not applied (applied: ${names.join(', ') || 'none'}).`);
         count = names.length - index - 1;
       }
       if (!Number.isInteger(count) || count < 0) throw new MigratorError(`Invalid count ${count}: expected a whole number >= 0.`);
@@ -98,13 +101,14 @@ export async function status(target: MigrationTarget): Promise<StatusResult> {
     applied: state.applied.map((r) => ({ name: r.name, checksum: r.checksum, appliedAt: r.appliedAt.toISOString() })),
     pending: pendingOf(files, state).map((f) => ({ name: f.name })),
     problems: findProblems(files, state),
+    warnings: namingWarnings(files.map((f) => f.name)),
   };
 }
 
 /** Validation only: the problems `up` would refuse on (empty: fine). Read-only. */
-export async function validate(target: MigrationTarget): Promise<{ problems: StatusResult['problems'] }> {
-  const { problems } = await status(target);
-  return { problems };
+export async function validate(target: MigrationTarget): Promise<Pick<StatusResult, 'problems' | 'warnings'>> {
+  const { problems, warnings } = await status(target);
+  return { problems, warnings };
 }
 
 /** Applied migrations in order, with when, by which run id, and how (applied, baseline, adopted, repair). Read-only. */
@@ -131,7 +135,7 @@ export async function plan(target: MigrationTarget, options: { to?: string } = {
   const state = await withClient(target, (client) => checkedState(client, t, files));
   const pending = pendingOf(files, state);
   const chosen = options.to === undefined ? pending : upTo(pending, files, state, options.to);
-  return { pending: await renderUp(files, chosen) };
+  return { pending: await renderUp(files, chosen), warnings: namingWarnings(files.map((f) => f.name)) };
 }
 
 /**
@@ -252,7 +256,20 @@ function pendingOf(files: MigrationFile[], state: DbState): MigrationFile[] {
   return files.filter((f) => !applied.has(f.name));
 }
 
-function upTo(pending: MigrationFile[], files: MigrationFile[], state: DbState, to: string): MigrationFile[] {
+/**
+ * The migration `to` names: its full name, or a prefix only one migration (file or applied row) starts
+ * with, so `--to 0009` works. Several candidates: an error listing them.
+ */
+function resolveName(files: MigrationFile[], state: DbState, to: string): string {
+  const names = [...new Set([...files.map((f) => f.name), ...state.applied.map((r) => r.name)])];
+  if (names.includes(to)) return to;
+  const candidates = names.filter((n) => n.startsWith(to));
+  if (candidates.length > 1) throw new MigratorError(`"${to}" matches several migrations (${candidates.join(', ')}): give more of the name.`);
+  return candidates[0] ?? to;
+}
+
+function upTo(pending: MigrationFile[], files: MigrationFile[], state: DbState, given: string): MigrationFile[] {
+  const to = resolveName(files, state, given);
   const index = pending.findIndex((f) => f.name === to);
   if (index >= 0) return pending.slice(0, index + 1);
   if (state.applied.some((r) => r.name === to)) return [];

@@ -21,6 +21,9 @@ import { pathToFileURL } from 'node:url';
 import type { MigrationBuilder } from 'node-pg-migrate';
 import { getActions } from 'node-pg-migrate/sqlMigration';
 import { compareMigrationFileNames } from 'node-pg-migrate/utils/comparators';
+import { assertNumbered } from './naming.ts';
+
+const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Actions of one migration as node-pg-migrate expects them. */
 export interface MigrationActions {
@@ -85,8 +88,10 @@ export async function listMigrations(dir: string): Promise<MigrationFile[]> {
   for (const [name, files] of groups) {
     result.push(describeMigration(abs, name, files));
   }
-  // Same comparator node-pg-migrate's runner sorts with (numeric prefix, then natural order).
-  return result.sort((a, b) => compareMigrationFileNames(basename(a.id), basename(b.id)));
+  // Same comparator node-pg-migrate's runner sorts with (numeric prefix, then natural order); it cannot
+  // order a name without a number (and logs to the console before throwing): one clear error instead.
+  assertNumbered(abs, result.map((m) => basename(m.id)));
+  return result.sort((a, b) => compareMigrationFileNames(basename(a.id), basename(b.id), SILENT));
 }
 
 function describeMigration(dir: string, name: string, files: string[]): MigrationFile {

@@ -51,6 +51,8 @@ export interface UpResult {
   /** The last applied migration after this call (null: none). */
   lastMigration: string | null;
   runId: string;
+  /** Naming problems that do not stop a run: file names whose run order is not what their numbers suggest. */
+  warnings: string[];
 }
 
 export interface DownOptions extends SafetyOptions {
@@ -76,6 +78,8 @@ export interface StatusResult {
   applied: AppliedMigration[];
   pending: { name: string }[];
   problems: Problem[];
+  /** Naming problems that do not stop a run: file names whose run order is not what their numbers suggest. */
+  warnings: string[];
 }
 
 export interface HistoryEntry extends AppliedMigration {
@@ -95,4 +99,6 @@ export interface PlannedMigration {
 }
 export interface PlanResult {
   pending: PlannedMigration[];
+  /** Naming problems that do not stop a run: file names whose run order is not what their numbers suggest. */
+  warnings: string[];
 }
