@@ -192,8 +192,10 @@ export function safetyFrom(opts: GlobalOptions, io: CliIO): SafetyOptions {
   };
 }
 
-/** Naming warnings go to stderr (stdout stays the result, also with --json). */
-const warn = (io: CliIO, warnings: string[]) => warnings.forEach((w) => io.err(`warning: ${w}\n`));
+/** Folder warnings (problems of already applied migrations, naming) on stderr, one line each. */
+function printWarnings(io: CliIO, warnings: { message: string }[] | undefined): void {
+  for (const w of warnings ?? []) io.err(`warning: ${w.message}\n`);
+}
 const rel = (path: string) => relative(process.cwd(), path) || '.';
 const ALL_HELP = 'run on every target of the config file in turn (exit 1 if any fails)';
 
@@ -209,13 +211,16 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .description('Validate, then apply pending migrations (each in its own transaction), serialized by an advisory lock.')
     .option('--to <name>', 'apply up to and including this migration (its name or a unique prefix, e.g. 0009)')
     .option('--all', ALL_HELP)
-    .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, or a new one sorts before applied ones.')
+    .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, a new one sorts before applied ones,\n' +
+      'or a pending one is wrong: Down section without Up, COMMIT/BEGIN/ROLLBACK at its top level, a duplicate number, no statements,\n' +
+      'not UTF-8, a skipped look-alike file (0009_x.SQL), a symlink out of the folder. The same checks as validate and plan.')
     .action(async (opts: { to?: string }, cmd: Command) => {
       const o = g(cmd);
       const { up } = await engine();
       await eachTarget(cmd, io, async (target, io) => {
         const result = await up(target, { ...safetyFrom(o, io), to: opts.to });
-        warn(io, result.warnings);
+        // Warnings go to stderr always; with --verbose the engine's progress log printed them already.
+        if (!o.verbose) printWarnings(io, result.warnings);
         io.out(result.applied.length
           ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}\n`
           : `Nothing to apply: up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.\n`);
@@ -253,7 +258,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       const { status } = await engine();
       await eachTarget(cmd, io, async (target, io) => {
         const s = await status(target);
-        warn(io, s.warnings);
+        printWarnings(io, s.warnings);
         if (opts.json) io.out(json(s));
         else {
           for (const a of s.applied) io.out(`applied  ${a.name}  ${a.appliedAt}  ${a.checksum ? a.checksum.slice(0, 12) : '(no checksum)'}\n`);
@@ -290,7 +295,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       const { plan } = await engine();
       await eachTarget(cmd, io, async (target, io) => {
         const p = await plan(target, { to: opts.to });
-        warn(io, p.warnings);
+        printWarnings(io, p.warnings);
         if (opts.json) return io.out(json(p));
         if (!p.pending.length) return io.out('Nothing to apply.\n');
         for (const m of p.pending) {
@@ -301,14 +306,14 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
 
   program
     .command('validate')
-    .description('Check that applied migrations are unchanged and present and no new one sorts before them (read-only). Exit 1 on problems.')
+    .description('Check the migrations folder and that applied migrations are unchanged and present and no new one sorts before them (read-only). Exit 1 on problems (the ones up refuses on).')
     .option('--all', ALL_HELP)
     .action(async (_opts: object, cmd: Command) => {
       const { validate } = await engine();
       await eachTarget(cmd, io, async (target, io) => {
         const { problems, warnings } = await validate(target);
-        warn(io, warnings);
-        if (problems.length) throw new ValidationError(problems);
+        printWarnings(io, warnings);
+        if (problems.length) throw new ValidationError(problems, 'validate');
         io.out('OK: migration files match the database.\n');
       });
     });

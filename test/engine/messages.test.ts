@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { down, MigrationError, plan, status, up } from '../../functions/core/migrate/index.ts';
+import { down, MigrationError, plan, status, up, validate } from '../../functions/core/migrate/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { ROOT, run } from '../cli/helpers.ts';
 import { fixture, type Fixture } from './fixtures.ts';
@@ -64,12 +64,11 @@ describe('messages', () => {
     );
   });
 
-  it('warns when names do not sort the way their numbers read (001b_x before 001_x; 9_x and 10_x)', async () => {
+  it('names that do not sort the way their numbers read: 001b_x with 001_x refused (same number), 9_x and 10_x warned', async () => {
     fx = fixture({ '001_x.sql': sql('CREATE TABLE x (id int);'), '001b_y.sql': sql('CREATE TABLE y (id int);') });
     const target = { databaseUrl: db.url, dir: fx.dir };
-    expect((await status(target)).warnings).toEqual([
-      '001b_y, 001_x share the number 1: they run in this order, decided by the rest of the name. Give each its own number.',
-    ]);
+    // Same number: the folder check refuses it (pending) with both names.
+    expect((await validate(target)).problems).toEqual([expect.objectContaining({ kind: 'duplicate-number', message: expect.stringMatching(/001b_y.*001_x|001_x.*001b_y/) })]);
     fx.cleanup();
     fx = fixture({ '9_a.sql': sql('SELECT 1;'), '10_b.sql': sql('SELECT 1;') });
     const cli = await run(['up', '--dir', fx.dir, '--database-url', db.url]);

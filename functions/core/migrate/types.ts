@@ -51,8 +51,8 @@ export interface UpResult {
   /** The last applied migration after this call (null: none). */
   lastMigration: string | null;
   runId: string;
-  /** Naming problems that do not stop a run: file names whose run order is not what their numbers suggest. */
-  warnings: string[];
+  /** Folder problems of already applied migrations (never blocking; see folder-check.ts), and file names that do not sort as their numbers read. */
+  warnings?: Problem[];
 }
 
 export interface DownOptions extends SafetyOptions {
@@ -78,8 +78,8 @@ export interface StatusResult {
   applied: AppliedMigration[];
   pending: { name: string }[];
   problems: Problem[];
-  /** Naming problems that do not stop a run: file names whose run order is not what their numbers suggest. */
-  warnings: string[];
+  /** File names whose run order is not what their numbers suggest (never blocking). */
+  warnings: Problem[];
 }
 
 export interface HistoryEntry extends AppliedMigration {
@@ -99,6 +99,6 @@ export interface PlannedMigration {
 }
 export interface PlanResult {
   pending: PlannedMigration[];
-  /** Naming problems that do not stop a run: file names whose run order is not what their numbers suggest. */
-  warnings: string[];
+  /** Folder problems of already applied migrations (never blocking), and file names that do not sort as their numbers read. */
+  warnings?: Problem[];
 }
