@@ -31,6 +31,7 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
       for (const w of warnings) options.log?.(`warning: ${w.message}`);
       const pending = pendingOf(files, state);
       const toRun = options.to === undefined ? pending : upTo(pending, files, state, options.to);
+      await options.onValidated?.();
       if (toRun.length > 0 || state.exists) {
         // Both tables there (every run after the first): skip the CREATE ... IF NOT EXISTS round trips.
         if (!state.exists || !state.checksumsExist) await ensureTables(client, t);
@@ -62,6 +63,7 @@ export async function down(target: MigrationTarget, options: DownOptions = {}): 
       }
       if (!Number.isInteger(count) || count < 0) throw new MigratorError(`Invalid count ${count}: expected a whole number >= 0.`);
       count = Math.min(count, names.length);
+      await options.onValidated?.();
       if (count === 0) return { reverted: [], lastMigration: last(state) };
       const reverted = await run(client, target, t, files, { direction: 'down', count, log: options.log });
       const remaining = names.slice(0, names.length - reverted.length);
@@ -192,6 +194,7 @@ export async function baseline(
     withLock(client, t, options, async () => {
       const state = await checkedState(client, t, files);
       const chosen = upTo(pendingOf(files, state), files, state, options.to);
+      await options.onValidated?.();
       await ensureTables(client, t);
       await transaction(client, async () => {
         for (const f of chosen) {
@@ -228,6 +231,7 @@ export async function repair(target: MigrationTarget, options: SafetyOptions & {
   return withClient(target, (client) =>
     withLock(client, t, options, async () => {
       const state = await readState(client, t);
+      await options.onValidated?.();
       const changes: RepairChange[] = [];
       if (!state.exists) return { changes };
       await ensureTables(client, t);
