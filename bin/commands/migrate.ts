@@ -9,6 +9,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ValidationError } from '../../functions/core/errors.ts';
 import { protectedByName } from '../../functions/core/protected-stage.ts';
 import { ProtectedStageError } from '../../functions/core/seed/errors.ts';
+import { activity } from './activity.ts';
+import type { ConnectOptions } from '../../functions/core/db.ts';
 import type { MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
 import type { RunFields, RunStart } from '../../functions/core/run-history.ts';
 import { localActor } from './actor.ts';
@@ -51,6 +53,17 @@ export function integer(value: string): number {
   return Number(value);
 }
 
+/** The largest timeout Node's timers and PostgreSQL's settings take: 2^31-1 ms (about 24.8 days). */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** Parse a timeout in milliseconds (0 ..= 2^31-1); anything else is a usage error naming the option. */
+export function milliseconds(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number of milliseconds >= 0.');
+  const n = Number(value);
+  if (n > MAX_TIMEOUT_MS) throw new InvalidArgumentError(`at most ${MAX_TIMEOUT_MS} ms (about 24.8 days).`);
+  return n;
+}
+
 /** Add the global options to the root program. */
 export function addGlobalOptions(program: Command): void {
   program
@@ -59,23 +72,35 @@ export function addGlobalOptions(program: Command): void {
     .option('--migrations-table <name>', "node-pg-migrate's table (checksums go to <name>_checksums)", 'pgmigrations')
     .option('--migrations-schema <name>', 'schema of the migrations table', 'public')
     .option('--runs-table <schema.table>', 'run-history table (created by the first state-changing command)', 'public.migration_runs')
-    .option('--lock-wait-timeout <ms>', "how long to wait for another run's migration lock", integer, 60_000)
-    .option('--lock-timeout <ms>', 'lock_timeout for migration statements', integer, 10_000)
-    .option('--statement-timeout <ms>', 'statement_timeout for migration statements', integer, 600_000)
-    .option('--connect-timeout <ms>', 'timeout of one connection attempt', integer, 10_000)
-    .option('--connect-retries <n>', 'connection retries (exponential backoff) for a waking database', integer, 5)
+    .option('--lock-wait-timeout <ms>', "how long to wait for another run's migration lock", milliseconds, 60_000)
+    .option('--lock-timeout <ms>', 'lock_timeout for migration statements', milliseconds, 10_000)
+    .option('--statement-timeout <ms>', 'statement_timeout for migration statements', milliseconds, 600_000)
+    .option('--connect-timeout <ms>', 'timeout of one connection attempt', milliseconds, 10_000)
+    .option('--connect-retries <n>', 'connection retries (exponential backoff) for a waking database; each retry prints a line', integer, 5)
     .option('--verbose', 'progress lines, and stack traces with errors');
 }
 
-/** The target the global options describe. */
-export function targetFrom(opts: GlobalOptions): MigrationTarget {
+/** The connect options the global options describe; with `io`, one stderr line per retry. */
+export function connectFrom(opts: GlobalOptions, io?: CliIO): ConnectOptions {
+  return {
+    connectTimeoutMs: opts.connectTimeout,
+    retries: opts.connectRetries,
+    onRetry: io
+      ? ({ attempt, attempts, cause, delayMs, where }) =>
+          io.err(`Connecting to ${where}: attempt ${attempt} of ${attempts} failed (${cause}); next attempt in ${(delayMs / 1000).toFixed(1)} s.\n`)
+      : undefined,
+  };
+}
+
+/** The target the global options describe (retry lines go to `io` when given). */
+export function targetFrom(opts: GlobalOptions, io?: CliIO): MigrationTarget {
   return {
     databaseUrl: opts.databaseUrl,
     dir: opts.dir,
     migrationsTable: opts.migrationsTable,
     migrationsSchema: opts.migrationsSchema,
     runsTable: opts.runsTable,
-    connect: { connectTimeoutMs: opts.connectTimeout, retries: opts.connectRetries },
+    connect: connectFrom(opts, io),
   };
 }
 
@@ -85,7 +110,10 @@ export function safetyFrom(opts: GlobalOptions, io: CliIO): SafetyOptions {
     lockWaitTimeoutMs: opts.lockWaitTimeout,
     lockTimeoutMs: opts.lockTimeout,
     statementTimeoutMs: opts.statementTimeout,
-    log: opts.verbose ? (line) => io.err(`${line}\n`) : undefined,
+    log: (line) => {
+      activity.last = line; // named by the interrupt line if a signal ends the run
+      if (opts.verbose) io.err(`${line}\n`);
+    },
   };
 }
 
@@ -98,6 +126,7 @@ const localStage = () => process.env.MIGRATOR_STAGE || 'local';
  */
 async function recorded<T>(
   opts: GlobalOptions,
+  io: CliIO,
   start: Omit<RunStart, 'trigger' | 'actor'>,
   fn: (target: MigrationTarget & { client: import('pg').Client }, runId: string, onValidated: () => Promise<void>) => Promise<{ result: T; fields?: RunFields }>,
 ): Promise<T> {
@@ -105,7 +134,7 @@ async function recorded<T>(
     import('../../functions/core/migrate/session.ts'),
     import('../../functions/core/run-history.ts'),
   ]);
-  const target = targetFrom(opts);
+  const target = targetFrom(opts, io);
   return withClient(target, async (client) => {
     const t = { ...target, client };
     // The row opens once the engine validated (onValidated): a refused command writes nothing.
@@ -141,7 +170,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       const o = g(cmd);
       const { runJob } = await import('../../functions/core/job.ts');
       const result = await runJob({
-        target: targetFrom(o),
+        target: targetFrom(o, io),
         trigger: 'local',
         stage: localStage(),
         actor: localActor(),
@@ -173,7 +202,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       const o = g(cmd);
       const { down } = await engine();
       const command = opts.to !== undefined ? `down --to ${opts.to}` : `down --count ${opts.count}`;
-      const result = await recorded(o, { stage: opts.stage, command }, async (target, _runId, onValidated) => {
+      const result = await recorded(o, io, { stage: opts.stage, command }, async (target, _runId, onValidated) => {
         const r = await down(target, { ...safetyFrom(o, io), count: opts.count, to: opts.to, onValidated });
         return { result: r, fields: { lastMigration: r.lastMigration, details: { reverted: r.reverted } } };
       });
@@ -188,7 +217,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .option('--json', 'print {"applied":[{name,checksum,appliedAt}],"pending":[{name}],"problems":[{name,kind,message}]}')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { status } = await engine();
-      const s = await status(targetFrom(g(cmd)));
+      const s = await status(targetFrom(g(cmd), io));
       if (opts.json) io.out(json(s));
       else {
         for (const a of s.applied) io.out(`applied  ${a.name}  ${a.appliedAt}  ${a.checksum ? a.checksum.slice(0, 12) : '(no checksum)'}\n`);
@@ -205,7 +234,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .option('--json', 'print a JSON array of {name, appliedAt, runId, checksum, source}')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { history } = await engine();
-      const h = await history(targetFrom(g(cmd)));
+      const h = await history(targetFrom(g(cmd), io));
       if (opts.json) io.out(json(h));
       else if (!h.length) io.out('No migrations applied.\n');
       else for (const e of h) io.out(`${e.appliedAt}  ${e.name}  ${e.source ?? '-'}  run ${e.runId ?? '-'}\n`);
@@ -218,7 +247,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .option('--json', 'print {"pending":[{name, file, transaction, sql}]}')
     .action(async (opts: { to?: string; json?: boolean }, cmd: Command) => {
       const { plan } = await engine();
-      const p = await plan(targetFrom(g(cmd)), { to: opts.to });
+      const p = await plan(targetFrom(g(cmd), io), { to: opts.to });
       printWarnings(io, p.warnings);
       if (opts.json) return io.out(json(p));
       if (!p.pending.length) return io.out('Nothing to apply.\n');
@@ -232,7 +261,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .description('Check the migrations folder and that applied migrations are unchanged and present and no new one sorts before them (read-only). Exit 1 on problems (the ones up refuses on).')
     .action(async (_opts: object, cmd: Command) => {
       const { validate } = await engine();
-      const { problems, warnings } = await validate(targetFrom(g(cmd)));
+      const { problems, warnings } = await validate(targetFrom(g(cmd), io));
       printWarnings(io, warnings);
       if (problems.length) throw new ValidationError(problems, 'validate');
       io.out('OK: migration files match the database.\n');
@@ -244,7 +273,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (_opts: object, cmd: Command) => {
       const o = g(cmd);
       const { repair } = await engine();
-      const { changes } = await recorded(o, { stage: localStage(), command: 'repair' }, async (target, runId, onValidated) => {
+      const { changes } = await recorded(o, io, { stage: localStage(), command: 'repair' }, async (target, runId, onValidated) => {
         const r = await repair(target, { ...safetyFrom(o, io), runId, onValidated });
         return { result: r, fields: { details: { changes: r.changes } } };
       });
@@ -259,7 +288,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (opts: { to: string }, cmd: Command) => {
       const o = g(cmd);
       const { baseline } = await engine();
-      const { marked } = await recorded(o, { stage: localStage(), command: `baseline --to ${opts.to}` }, async (target, runId, onValidated) => {
+      const { marked } = await recorded(o, io, { stage: localStage(), command: `baseline --to ${opts.to}` }, async (target, runId, onValidated) => {
         const r = await baseline(target, { ...safetyFrom(o, io), to: opts.to, runId, onValidated });
         return { result: r, fields: { details: { marked: r.marked } } };
       });
@@ -289,7 +318,7 @@ Acknowledge a finding in the migration itself, with a reason:
 require-lock-timeout and require-statement-timeout are not checked: the migrator sets both.`)
     .action(async (opts: { all?: boolean; json?: boolean }, cmd: Command) => {
       const { lint } = await import('../../functions/core/migrate/lint.ts');
-      const r = await lint(targetFrom(g(cmd)), { all: opts.all });
+      const r = await lint(targetFrom(g(cmd), io), { all: opts.all });
       if (opts.json) io.out(json(r));
       else {
         for (const f of r.findings) io.out(`${f.file}:${f.line}: ${f.rule}: ${f.message}${f.help ? ` (${f.help})` : ''}\n`);

@@ -13,7 +13,7 @@ import { protectedByName } from '../../functions/core/protected-stage.ts';
 import type { ConfirmResult, RotateResult, SeedAwsClients, SeedSummary } from '../../functions/core/seed/index.ts';
 import { localActor } from './actor.ts';
 import { devHooks } from './dev.ts';
-import { ExitCode, integer, json, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
+import { connectFrom, ExitCode, integer, json, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
 
 // The seed core (yaml, zod, AWS SDK clients) and pg load inside the actions that need them, so startup
 // (`migrator --help`, `migrator up`) does not pay for them.
@@ -73,10 +73,10 @@ async function withClients<T>(aws: SeedAwsClients, fn: (aws: SeedAwsClients) => 
   }
 }
 
-async function withClient<T>(opts: GlobalOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+async function withClient<T>(opts: GlobalOptions, io: CliIO, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   if (!opts.databaseUrl) throw new InvalidArgumentError('no database: pass --database-url or set DATABASE_URL.');
   const { connect } = await import('../../functions/core/db.ts');
-  const client = await connect(opts.databaseUrl, { connectTimeoutMs: opts.connectTimeout, retries: opts.connectRetries });
+  const client = await connect(opts.databaseUrl, connectFrom(opts, io));
   try {
     return await fn(client);
   } finally {
@@ -116,7 +116,7 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
   // Validate every file before connecting: invalid seeds write nothing, not even a failed-run row.
   const seedSet = loadSeeds({ dir: opts.seedsDir, stage: opts.stage, tenants });
   const log = opts.verbose ? (line: string) => io.err(`${line}\n`) : undefined;
-  const summary = await withClient(opts, (client) =>
+  const summary = await withClient(opts, io, (client) =>
     withSeedAws(opts.stage, io, async (aws) => {
       const run = (c: pg.ClientBase, runId?: string) =>
         seed(c, {
@@ -135,7 +135,7 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
       // As `invoke seed` does: one recorded run that applies pending migrations first (seeds need the schema).
       const { runJob } = await import('../../functions/core/job.ts');
       const job = await runJob({
-        target: { ...targetFrom(opts), client },
+        target: { ...targetFrom(opts, io), client },
         trigger: 'local',
         stage: opts.stage,
         actor: localActor(),
@@ -201,7 +201,7 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
     const { confirmTenantApiKey, loadStage, recordRun, rotateTenantApiKey } = await seedCore();
     const stage = loadStage(opts.seedsDir, opts.stage);
     const command = `rotate-key --tenant ${opts.tenant}${opts.confirm ? ' --confirm' : ''} --stage ${stage.name}`;
-    const result = await withClient(opts, (client) =>
+    const result = await withClient(opts, io, (client) =>
       recordRun(client, { trigger: 'local', stage: stage.name, actor: localActor(), command, runsTable: opts.runsTable }, async (runId) => {
         const r: RotateResult | ConfirmResult = opts.confirm
           ? await confirmTenantApiKey(client, { slug: opts.tenant, actor: localActor(), runId })
@@ -244,7 +244,7 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
     .action(async (_o, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions & { limit: number; id?: string; json?: boolean }>();
       const { listRuns } = await seedCore();
-      const runs = await withClient(opts, (client) => listRuns(client, { runsTable: opts.runsTable, limit: opts.limit, id: opts.id }));
+      const runs = await withClient(opts, io, (client) => listRuns(client, { runsTable: opts.runsTable, limit: opts.limit, id: opts.id }));
       if (opts.json) return void io.out(json(runs));
       if (runs.length === 0 && opts.id) {
         io.err(`No run ${opts.id} in ${opts.runsTable}.\n`);

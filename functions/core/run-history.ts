@@ -185,6 +185,27 @@ export async function recordRun<T>(
 }
 
 /**
+ * Write a run as `failed` from a fresh session, after its own session was cut (the watchdog destroyed
+ * the socket, the server went away) so it could not close its row, or on a first deploy insert it.
+ * A row that is already closed is kept. Returns whether a row was written.
+ */
+export async function closeRunAsFailed(
+  client: pg.ClientBase,
+  run: RunStart & { runId: string; message: string; runsTable?: string },
+): Promise<boolean> {
+  const t = runsTableOf(run.runsTable);
+  if (!(await runsTableExists(client, t))) return false;
+  const { rowCount } = await client.query(
+    `INSERT INTO ${t.sql} (id, trigger, stage, actor, command, outcome, error, finished_at)
+     VALUES ($1, $2, $3, $4, $5, 'failed', $6, now())
+     ON CONFLICT (id) DO UPDATE SET outcome = 'failed', error = EXCLUDED.error, finished_at = now()
+     WHERE ${t.sql}.outcome = 'running'`,
+    [run.runId, run.trigger, run.stage, run.actor ?? null, run.command, redact(run.message)],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/**
  * Close runs still `running` whose session has ended (its pid is gone, or now belongs to a newer session).
  * A session that is alive but hidden from this role (pg_stat_activity shows its pid without start time)
  * counts as alive. Returns the ids closed.

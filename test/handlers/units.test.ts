@@ -152,3 +152,25 @@ describe('custom resource entry: bad configuration or properties fail fast with 
     }
   });
 });
+
+describe('Powertools instances', () => {
+  it('one Logger per environment; each invocation starts with only its own run keys', async () => {
+    const { runLogger } = await import('../../functions/core/aws/observability.ts');
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: unknown) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+    try {
+      const first = runLogger({ stage: 'staging', trigger: 'invoke', runId: 'run-1', action: 'seed' });
+      first.info('first');
+      const second = runLogger({ stage: 'staging', trigger: 'deploy', runId: 'run-2' });
+      second.info('second');
+      expect(second).toBe(first);
+    } finally {
+      process.stdout.write = write;
+    }
+    const [a, b] = lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(a).toMatchObject({ message: 'first', runId: 'run-1', action: 'seed' });
+    expect(b).toMatchObject({ message: 'second', runId: 'run-2', trigger: 'deploy' });
+    expect(b.action).toBeUndefined();
+  });
+});

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
-import { buildApp } from '../../../bin/app.ts';
+import { buildApp } from '../../../infra/sample-app.ts';
 
 /** Properties whose change replaces the resource, per type (from the CloudFormation resource reference). */
 export const REPLACING_PROPERTIES: Record<string, string[]> = {
