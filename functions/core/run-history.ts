@@ -195,12 +195,13 @@ export async function closeRunAsFailed(
 ): Promise<boolean> {
   const t = runsTableOf(run.runsTable);
   if (!(await runsTableExists(client, t))) return false;
+  await ensureRunsTable(client, t); // a 0.1.0 table gets the fingerprint columns first
   const { rowCount } = await client.query(
-    `INSERT INTO ${t.sql} (id, trigger, stage, actor, command, outcome, error, finished_at)
-     VALUES ($1, $2, $3, $4, $5, 'failed', $6, now())
+    `INSERT INTO ${t.sql} (id, trigger, stage, actor, command, outcome, error, finished_at, content_hash, deploy_nonce)
+     VALUES ($1, $2, $3, $4, $5, 'failed', $6, now(), $7, $8)
      ON CONFLICT (id) DO UPDATE SET outcome = 'failed', error = EXCLUDED.error, finished_at = now()
      WHERE ${t.sql}.outcome = 'running'`,
-    [run.runId, run.trigger, run.stage, run.actor ?? null, run.command, redact(run.message)],
+    [run.runId, run.trigger, run.stage, run.actor ?? null, run.command, redact(run.message), run.fingerprint?.contentHash ?? null, run.fingerprint?.nonce ?? null],
   );
   return (rowCount ?? 0) > 0;
 }
