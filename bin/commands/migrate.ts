@@ -236,7 +236,7 @@ async function recorded<T>(
   opts: GlobalOptions,
   io: CliIO,
   start: Omit<RunStart, 'trigger' | 'actor'>,
-  fn: (target: MigrationTarget & { client: import('pg').Client }, runId: string) => Promise<{ result: T; fields?: RunFields }>,
+  fn: (target: MigrationTarget & { client: import('pg').Client }, runId: string, onValidated: () => Promise<void>) => Promise<{ result: T; fields?: RunFields }>,
 ): Promise<T> {
   const [{ withClient }, { recordRun }] = await Promise.all([
     import('../../functions/core/migrate/session.ts'),
@@ -245,7 +245,12 @@ async function recorded<T>(
   const target = targetFrom(opts, io);
   return withClient(target, async (client) => {
     const t = { ...target, client };
-    const { result } = await recordRun(client, { ...start, trigger: 'local', actor: localActor(), runsTable: target.runsTable, target: t }, (runId) => fn(t, runId));
+    // The row opens once the engine validated (onValidated): a refused command writes nothing.
+    const { result } = await recordRun(
+      client,
+      { ...start, trigger: 'local', actor: localActor(), runsTable: target.runsTable, target: t, startWhen: 'validated' },
+      (runId, record) => fn(t, runId, () => record.start()),
+    );
     return result;
   });
 }
@@ -310,8 +315,8 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       const o = g(cmd);
       const { down } = await engine();
       const command = opts.to !== undefined ? `down --to ${opts.to}` : `down --count ${opts.count}`;
-      const result = await recorded(o, io, { stage: opts.stage, command }, async (target) => {
-        const r = await down(target, { ...safetyFrom(o, io), count: opts.count, to: opts.to });
+      const result = await recorded(o, io, { stage: opts.stage, command }, async (target, _runId, onValidated) => {
+        const r = await down(target, { ...safetyFrom(o, io), count: opts.count, to: opts.to, onValidated });
         return { result: r, fields: { lastMigration: r.lastMigration, details: { reverted: r.reverted } } };
       });
       io.out(result.reverted.length
@@ -394,8 +399,8 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (_opts: object, cmd: Command) => {
       const o = g(cmd);
       const { repair } = await engine();
-      const { changes } = await recorded(o, io, { stage: localStage(), command: 'repair' }, async (target, runId) => {
-        const r = await repair(target, { ...safetyFrom(o, io), runId });
+      const { changes } = await recorded(o, io, { stage: localStage(), command: 'repair' }, async (target, runId, onValidated) => {
+        const r = await repair(target, { ...safetyFrom(o, io), runId, onValidated });
         return { result: r, fields: { details: { changes: r.changes } } };
       });
       if (!changes.length) io.out('Nothing to repair.\n');
@@ -409,8 +414,8 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (opts: { to: string }, cmd: Command) => {
       const o = g(cmd);
       const { baseline } = await engine();
-      const { marked } = await recorded(o, io, { stage: localStage(), command: `baseline --to ${opts.to}` }, async (target, runId) => {
-        const r = await baseline(target, { ...safetyFrom(o, io), to: opts.to, runId });
+      const { marked } = await recorded(o, io, { stage: localStage(), command: `baseline --to ${opts.to}` }, async (target, runId, onValidated) => {
+        const r = await baseline(target, { ...safetyFrom(o, io), to: opts.to, runId, onValidated });
         return { result: r, fields: { details: { marked: r.marked } } };
       });
       io.out(marked.length ? `Marked as applied: ${marked.join(', ')}\n` : 'Nothing to mark.\n');

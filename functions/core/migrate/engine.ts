@@ -34,6 +34,7 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
       for (const w of warnings) options.log?.(`warning: ${w.message}`);
       const pending = pendingOf(files, state);
       const toRun = options.to === undefined ? pending : upTo(pending, files, state, options.to);
+      await options.onValidated?.();
       if (toRun.length > 0 || state.exists) {
         // Both tables there (every run after the first): skip the CREATE ... IF NOT EXISTS round trips.
         if (!state.exists || !state.checksumsExist) await ensureTables(client, t);
@@ -66,6 +67,7 @@ export async function down(target: MigrationTarget, options: DownOptions = {}): 
       }
       if (!Number.isInteger(count) || count < 0) throw new MigratorError(`Invalid count ${count}: expected a whole number >= 0.`);
       count = Math.min(count, names.length);
+      await options.onValidated?.();
       if (count === 0) return { reverted: [], lastMigration: last(state) };
       await assertReversible(files, names.slice(names.length - count));
       const reverted = await run(client, target, t, files, { direction: 'down', count, log: options.log });
@@ -218,6 +220,7 @@ export async function baseline(
     withLock(client, t, options, async () => {
       const state = await checkedState(client, t, files);
       const chosen = upTo(pendingOf(files, state), files, state, options.to);
+      await options.onValidated?.();
       await ensureTables(client, t);
       await transaction(client, async () => {
         for (const f of chosen) {
@@ -254,6 +257,7 @@ export async function repair(target: MigrationTarget, options: SafetyOptions & {
   return withClient(target, (client) =>
     withLock(client, t, options, async () => {
       const state = await readState(client, t, files);
+      await options.onValidated?.();
       const changes: RepairChange[] = [];
       if (!state.exists) return { changes };
       await ensureTables(client, t);

@@ -36,6 +36,11 @@ export interface SafetyOptions {
   statementTimeoutMs?: number;
   /** Receives progress lines (which migration runs). Default: silent. */
   log?: (line: string) => void;
+  /**
+   * Called once files and database were checked, before the first write: a refused run writes nothing,
+   * so the run history opens its row here.
+   */
+  onValidated?: () => Promise<void>;
 }
 
 export const DEFAULT_SAFETY = {
