@@ -423,20 +423,22 @@ async function run(
 
   const wrapped = {
     query: async (text: string | pg.QueryConfig, values?: unknown[]) => {
-      let sql = typeof text === 'string' ? text : text.text;
-      if (typeof text === 'string' && values === undefined && ours.has(sql) && held === undefined) {
-        held = sql; // goes out with the next statement, in the same transaction
+      const plain = typeof text === 'string' && values === undefined; // one simple query may hold several statements
+      if (plain && ours.has(text) && held === undefined) {
+        held = text; // goes out with the next statement, in the same transaction
         return { command: 'INSERT', rowCount: 0, oid: 0, rows: [], fields: [] };
       }
       const carried = held;
       held = undefined;
-      if (carried !== undefined) {
-        if (typeof text === 'string' && values === undefined) sql = `${carried}\n${sql}`;
-        else await client.query(carried);
+      if (carried !== undefined && !plain) {
+        await client.query(carried);
+        settle(carried);
       }
-      lastStatement = sql;
-      const result = await client.query(carried !== undefined && typeof text === 'string' && values === undefined ? sql : (text as string), values);
-      if (carried !== undefined) settle(carried);
+      const merged = carried !== undefined && plain;
+      const query = merged ? `${carried}\n${text as string}` : text;
+      lastStatement = typeof query === 'string' ? query : query.text;
+      const result = await client.query(query as string, values);
+      if (merged) settle(carried);
       // A multi-statement text answers with one result per statement: the runner wants its own (the last).
       return Array.isArray(result) ? result.at(-1) : result;
     },
