@@ -12,6 +12,7 @@ import * as z from 'zod';
 import { runJob, type JobResult } from '../core/job.ts';
 import { status } from '../core/migrate/engine.ts';
 import { seed } from '../core/seed/seed.ts';
+import { loadSeeds } from '../core/seed/load.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
 import { createLogger, publishRunMetrics } from '../core/aws/observability.ts';
 import { computeDeadlines } from './deadlines.ts';
@@ -99,6 +100,9 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
   let failure: Error | undefined;
   let connection: Awaited<ReturnType<typeof connectFromSecret>> | undefined;
   try {
+    // Seed files are validated before connecting: invalid seeds migrate nothing and write nothing
+    // (inside the try, so the refusal is logged and counted as a failed run like any other).
+    const seedSet = env.SEEDS_ENABLED ? loadSeeds({ dir: asset.seedsDir, stage: env.STAGE }) : undefined;
     connection = await connectFromSecret(env, deadlines, logger);
     const { client } = connection;
 
@@ -124,11 +128,11 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
         lockTimeoutMs: deadlines.lockTimeoutMs,
         statementTimeoutMs: deadlines.statementTimeoutMs,
         log: (line) => logger.info(line),
-        seed: env.SEEDS_ENABLED
+        seed: seedSet
           ? (c, id) =>
               seed(c, {
                 stage: env.STAGE,
-                dir: asset.seedsDir,
+                seedSet,
                 kmsKeyId: env.KMS_KEY_ARN,
                 actor,
                 runId: id,

@@ -10,6 +10,7 @@ import type * as z from 'zod';
 import { runJob } from '../core/job.ts';
 import { plan, status } from '../core/migrate/engine.ts';
 import { seed } from '../core/seed/seed.ts';
+import { loadSeeds } from '../core/seed/load.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
 import { createLogger, publishRunMetrics } from '../core/aws/observability.ts';
 import { protectedByName } from '../core/protected-stage.ts';
@@ -71,6 +72,8 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
   if (p.reset && p.action !== 'reseed') throw reasonError('"reset" is only valid with action "reseed".');
 
   const asset = assetLayout(env);
+  // Seed files are validated before connecting: invalid seeds migrate nothing and write nothing.
+  const seedSet = p.action === 'seed' || p.action === 'reseed' ? loadSeeds({ dir: asset.seedsDir, stage: env.STAGE, tenants }) : undefined;
   const deadlines = computeDeadlines(context.getRemainingTimeInMillis(), configuredTimeouts(env));
   const started = Date.now();
   const { client, config } = await connectFromSecret(env, deadlines, logger);
@@ -83,7 +86,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
     log: (line: string) => logger.info(line),
   };
   const seedOptions = (c: pg.ClientBase, id: string, extra: Parameters<typeof seed>[1] extends infer O ? Partial<O> : never) =>
-    seed(c, { stage: env.STAGE, dir: asset.seedsDir, kmsKeyId: env.KMS_KEY_ARN, actor, runId: id, tenants, ...safety, ...extra });
+    seed(c, { stage: env.STAGE, seedSet, kmsKeyId: env.KMS_KEY_ARN, actor, runId: id, ...safety, ...extra });
 
   let failed = false;
   let applied = 0;
