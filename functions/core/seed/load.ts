@@ -276,12 +276,12 @@ export function loadSeeds(options: LoadOptions): SeedSet {
   const tenantDir = join(dir, 'tenants');
   const folderIssue = existsSync(tenantDir) ? tenantsFolderIssue(dir, tenantDir) : undefined;
   if (folderIssue) issues.push(folderIssue);
-  const files = existsSync(tenantDir) && !folderIssue
-    ? readdirSync(tenantDir)
-        .filter((f) => /\.ya?ml$/.test(f))
-        .sort()
-        .map((f) => `tenants/${f}`)
-    : [];
+  const entries = existsSync(tenantDir) && !folderIssue ? readdirSync(tenantDir).sort() : [];
+  const files = entries.filter((f) => /\.ya?ml$/.test(f)).map((f) => `tenants/${f}`);
+  // A file that looks like a tenant file but would be skipped is an error, not a silently missing tenant.
+  for (const f of entries.filter((e) => /\.ya?ml$/i.test(e) && !/\.ya?ml$/.test(e))) {
+    issues.push({ file: `tenants/${f}`, path: '', message: 'tenant files end in lowercase .yaml or .yml; rename it (it would be skipped)' });
+  }
   const tenants: TenantSeed[] = [];
   const slugFiles = new Map<string, string>();
   for (const file of files) {
