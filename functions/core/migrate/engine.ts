@@ -37,7 +37,10 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
         await adoptUnrecorded(client, t, files, state);
       }
       if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId, warnings };
-      const applied = await run(client, target, t, files, { direction: 'up', count: toRun.length, runId, log: options.log });
+      const applied = await run(client, target, t, files, {
+        direction: 'up', count: toRun.length, runId, log: options.log,
+        alreadyApplied: new Set(state.applied.map((r) => r.name)),
+      });
       return { applied, lastMigration: applied.at(-1) ?? last(state), runId, warnings };
     }),
   );
@@ -336,6 +339,11 @@ interface RunOptions {
   count: number;
   runId?: string;
   log?: (line: string) => void;
+  /**
+   * On up: applied migrations. Their SQL files are not read (the runner never runs them and SQL has no
+   * shorthands), so an adopted history with, say, a Latin-1 file only warns and never blocks.
+   */
+  alreadyApplied?: ReadonlySet<string>;
 }
 
 /**
@@ -385,7 +393,8 @@ async function run(
     for (const path of paths) {
       const file = files.find((f) => f.files.includes(path) || f.id === path);
       if (!file || units.has(file.name)) continue;
-      const actions = await file.load();
+      const skip = file.kind === 'sql' && options.alreadyApplied?.has(file.name);
+      const actions: MigrationActions = skip ? { up: false, down: false } : await file.load();
       const track = (action: MigrationAction | false | undefined) =>
         typeof action === 'function'
           ? action.length >= 2
