@@ -41,7 +41,10 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
         if (unrecorded(files, state).length > 0) await transaction(client, () => adoptUnrecorded(client, t, files, state, runId).then(() => {}));
       }
       if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId, warnings };
-      const applied = await run(client, target, t, files, { direction: 'up', count: toRun.length, runId, log: options.log });
+      const applied = await run(client, target, t, files, {
+        direction: 'up', count: toRun.length, runId, log: options.log,
+        alreadyApplied: new Set(state.applied.map((r) => r.name)),
+      });
       return { applied, lastMigration: applied.at(-1) ?? last(state), runId, warnings };
     }),
   );
@@ -390,6 +393,11 @@ interface RunOptions {
   count: number;
   runId?: string;
   log?: (line: string) => void;
+  /**
+   * On up: applied migrations. Their SQL files are not read (the runner never runs them and SQL has no
+   * shorthands), so an adopted history with, say, a Latin-1 file only warns and never blocks.
+   */
+  alreadyApplied?: ReadonlySet<string>;
 }
 
 /**
@@ -452,7 +460,8 @@ async function run(
     for (const path of paths) {
       const file = files.find((f) => f.files.includes(path) || f.id === path);
       if (!file || units.has(file.name)) continue;
-      const actions = await file.load();
+      const skip = file.kind === 'sql' && options.alreadyApplied?.has(file.name);
+      const actions: MigrationActions = skip ? { up: false, down: false } : await file.load();
       const begin = (pgm: MigrationBuilder) => {
         if (options.direction === 'down' && current && current.file !== file) settleDown(current.file.name);
         current = { file, pgm };
