@@ -215,6 +215,32 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     });
 
   program
+    .command('unlock')
+    .description("End the session holding the migration lock when the run behind it is gone, and record it in migration_runs.")
+    .option('--yes', "confirm: end the holder's session (without it, only show who holds the lock)")
+    .option('--force', 'also end a holder that is running a statement right now (its transaction rolls back)')
+    .option('--json', 'print {"holders":[{pid, applicationName, user, clientAddr, backendStart, stateChange, state, query}],"ended":[pid],"runId"}')
+    .addHelpText('after', '\nA healthy run holds the lock too: check `migrator runs` and the holder shown (application_name migrator:<runId> names the run) first.\n' +
+      'Needs the right to end the session (the same role, a superuser, or pg_signal_backend, e.g. RDS\'s rds_superuser).')
+    .action(async (opts: { yes?: boolean; force?: boolean; json?: boolean }, cmd: Command) => {
+      const o = g(cmd);
+      const { unlock } = await import('../../functions/core/migrate/unlock.ts');
+      const { describeHolder } = await import('../../functions/core/migrate/lock-holder.ts');
+      const { localActor } = await import('./actor.ts');
+      const r = await unlock(targetFrom(o), { dryRun: !opts.yes, force: opts.force, stage: process.env.MIGRATOR_STAGE ?? 'local', actor: localActor() });
+      if (opts.json) io.out(json(r));
+      else if (!r.holders.length) io.out('Nobody holds the migration lock.\n');
+      else {
+        for (const h of r.holders) io.out(`${r.ended.includes(h.pid) ? 'ended' : 'held by'}  ${describeHolder(h)}\n`);
+        if (r.runId) io.out(`Recorded as run ${r.runId}.\n`);
+      }
+      if (r.holders.length && !opts.yes) {
+        io.err('Nothing was ended: pass --yes to end the session holding the lock.\n');
+        throw new ExitCode(1);
+      }
+    });
+
+  program
     .command('create')
     .description("Scaffold a migration continuing the folder's naming (next NNNN_ index, or a timestamp prefix).")
     .argument('<name>', 'what the migration does, e.g. add_tenant_plan')

@@ -252,6 +252,10 @@ CREATE TABLE never (id int);
     const err = await up({ databaseUrl: db.url, dir: fx.dir }, { lockWaitTimeoutMs: 400 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LockWaitTimeoutError);
     expect((err as Error).message).toMatch(/Another migration run is holding the lock for public\.pgmigrations and did not finish within 400 ms/);
+    // The message names the holder: its pid, application_name, state and last query.
+    const pid = (holder as unknown as { processID: number }).processID;
+    expect((err as Error).message).toMatch(new RegExp(`\\(held by pid ${pid}, application_name "", user \\w+, client .*, connected since \\S+, idle since \\S+, last query: "SELECT pg_advisory_lock\\(\\$1::bigint\\)"\\)`));
+    expect((err as Error).message).toMatch(/migrator unlock --yes/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
     expect(await tables()).toEqual([]);
     // A waiter gets the lock once the holder lets go.

@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { connect } from '../db.ts';
 import { LockWaitTimeoutError, MigratorError } from '../errors.ts';
+import { advisoryLockHolders, describeHolder } from './lock-holder.ts';
 import type { Tables } from './state.ts';
 import { DEFAULT_SAFETY, type MigrationTarget, type SafetyOptions } from './types.ts';
 
@@ -38,14 +39,14 @@ export async function withLock<T>(
   await client.query('SET statement_timeout = 0');
   if (wait === 0) {
     const { rows } = await client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [t.lockKey]);
-    if (!rows[0].ok) throw new LockWaitTimeoutError(qualified, 0);
+    if (!rows[0].ok) throw new LockWaitTimeoutError(qualified, 0, await holderOf(client, t.lockKey));
   } else {
     await client.query(`SET lock_timeout = ${wait}`);
     try {
       await client.query('SELECT pg_advisory_lock($1::bigint)', [t.lockKey]);
     } catch (error) {
       await client.query('RESET lock_timeout').catch(() => {});
-      if ((error as { code?: string }).code === '55P03') throw new LockWaitTimeoutError(qualified, wait);
+      if ((error as { code?: string }).code === '55P03') throw new LockWaitTimeoutError(qualified, wait, await holderOf(client, t.lockKey));
       throw error;
     }
   }
@@ -62,6 +63,16 @@ export async function withLock<T>(
     await client.query('SELECT pg_advisory_unlock($1::bigint)', [t.lockKey]).catch(() => {});
     await client.query('RESET lock_timeout; RESET statement_timeout').catch(() => {});
     await client.query('RESET client_connection_check_interval').catch(() => {});
+  }
+}
+
+/** The lock holder in words, or undefined when it cannot be told (it let go meanwhile, or the query failed). */
+async function holderOf(client: pg.ClientBase, key: string): Promise<string | undefined> {
+  try {
+    const holders = await advisoryLockHolders(client, key);
+    return holders.length ? holders.map(describeHolder).join('; ') : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,0 +1,61 @@
+/**
+ * `migrator unlock`: end the session that holds a target's migration lock when the run behind it is gone
+ * (a killed CLI whose connection lingers, a frozen host, a Lambda sandbox that timed out), and record that
+ * in the run history. A holder that is still running a statement is refused unless forced.
+ */
+import { randomUUID } from 'node:crypto';
+import { MigratorError } from '../errors.ts';
+import { RUNS_TABLE, runsTableExists } from '../runs-table.ts';
+import { advisoryLockHolders, describeHolder, type LockHolder } from './lock-holder.ts';
+import { withClient } from './session.ts';
+import { tablesOf } from './state.ts';
+import type { MigrationTarget } from './types.ts';
+
+export interface UnlockOptions {
+  /** Only list the holders; end nothing, record nothing. */
+  dryRun?: boolean;
+  /** Also end a holder whose state is `active` (running a statement right now). */
+  force?: boolean;
+  /** For the run row. */
+  stage?: string;
+  actor?: string;
+  runId?: string;
+}
+
+export interface UnlockResult {
+  holders: LockHolder[];
+  /** pids ended (pg_terminate_backend). */
+  ended: number[];
+  /** The run row written (none when the runs table does not exist or nothing was ended). */
+  runId?: string;
+}
+
+export async function unlock(target: MigrationTarget, options: UnlockOptions = {}): Promise<UnlockResult> {
+  const t = tablesOf(target);
+  return withClient(target, async (client) => {
+    const holders = await advisoryLockHolders(client, t.lockKey);
+    if (options.dryRun || holders.length === 0) return { holders, ended: [] };
+    const active = holders.filter((h) => h.state === 'active');
+    if (active.length && !options.force) {
+      throw new MigratorError(
+        `The migration lock of ${t.schema}.${t.table} is held by a session that is running a statement now (${active.map(describeHolder).join('; ')}). ` +
+          'Nothing was ended. If that run is really lost or must stop, pass --force (its transaction rolls back).',
+      );
+    }
+    const ended: number[] = [];
+    for (const h of holders) {
+      // Waits (up to 5 s) until the backend is gone, so the lock is free when this returns.
+      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_terminate_backend($1, 5000) AS ok', [h.pid]);
+      if (rows[0]?.ok) ended.push(h.pid);
+    }
+    let runId: string | undefined;
+    if (ended.length && (await runsTableExists(client))) {
+      runId = options.runId ?? randomUUID();
+      await client.query(
+        `INSERT INTO ${RUNS_TABLE} (id, trigger, stage, actor, command, outcome, finished_at) VALUES ($1, 'local', $2, $3, $4, 'succeeded', now())`,
+        [runId, options.stage ?? 'local', options.actor ?? null, `unlock ${t.schema}.${t.table} ended pid ${ended.join(',')}${options.force ? ' --force' : ''}`],
+      );
+    }
+    return { holders, ended, runId };
+  });
+}
