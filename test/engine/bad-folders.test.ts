@@ -272,7 +272,7 @@ describe('what passes', () => {
     fx.write('0001_blocks.sql', '-- Up Migration\n-- migrator:no-transaction\nBEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\nSTART TRANSACTION;\nCREATE TABLE b (id int);\nSAVEPOINT s;\nEND;\n');
     const r = await run(['--database-url', db.url, '--dir', fx.dir, 'up']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(await fingerprint()).toEqual(['public.a=0', 'public.b=0', 'public.pgmigrations=1', 'public.pgmigrations_checksums=1']);
+    expect(await fingerprint()).toEqual(['public.a=0', 'public.b=0', 'public.pgmigrations=1', 'public.pgmigrations_checksums=1', 'public.pgmigrations_lock=1']);
   });
 
   it('an adopted history with the same problems only warns (stderr, warnings list) and is never blocked', async () => {

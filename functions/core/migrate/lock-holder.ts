@@ -2,8 +2,9 @@
  * Who holds a migration lock: the session (pid, application_name, user, client address, since when, its
  * state and its current or last query, truncated and masked), for the lock-wait error and `migrator unlock`.
  */
-import type pg from 'pg';
+import pg from 'pg';
 import { redact } from '../redact.ts';
+import type { Tables } from './state.ts';
 
 export interface LockHolder {
   pid: number;
@@ -19,14 +20,36 @@ export interface LockHolder {
   query: string | null;
 }
 
+const ACTIVITY = `SELECT a.pid, a.application_name, a.usename, a.client_addr::text AS client_addr, a.backend_start, a.state_change, a.state, a.query
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid`;
+
+/**
+ * Sessions holding a target's migration lock: the lock table's row lock (they hold a RowShareLock on the
+ * table, which no one else takes: nobody else may read it), and the advisory lock earlier versions took.
+ */
+export async function migrationLockHolders(client: pg.ClientBase, t: Tables): Promise<LockHolder[]> {
+  const lockTable = `${pg.escapeIdentifier(t.schema)}.${pg.escapeIdentifier(`${t.table}_lock`)}`;
+  const { rows } = await client.query(
+    `${ACTIVITY}
+      WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'RowShareLock' AND l.relation = to_regclass($1)
+        AND l.pid <> pg_backend_pid()`,
+    [lockTable],
+  );
+  const seen = new Set<number>();
+  const out: LockHolder[] = [];
+  for (const h of [...rows.map(toHolder), ...(await advisoryLockHolders(client, t.lockKey))]) {
+    if (!seen.has(h.pid)) out.push(h), seen.add(h.pid);
+  }
+  return out;
+}
+
 /**
  * Sessions holding the session advisory lock `key` (bigint as text) in this database. A bigint key is stored
  * in pg_locks as classid (high 32 bits), objid (low 32 bits), objsubid 1.
  */
 export async function advisoryLockHolders(client: pg.ClientBase, key: string): Promise<LockHolder[]> {
   const { rows } = await client.query(
-    `SELECT a.pid, a.application_name, a.usename, a.client_addr::text AS client_addr, a.backend_start, a.state_change, a.state, a.query
-       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    `${ACTIVITY}
       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         AND l.classid = ((($1::bigint >> 32) & 4294967295)::bigint)::oid
@@ -34,7 +57,11 @@ export async function advisoryLockHolders(client: pg.ClientBase, key: string): P
         AND l.pid <> pg_backend_pid()`,
     [key],
   );
-  return rows.map((r) => ({
+  return rows.map(toHolder);
+}
+
+function toHolder(r: Record<string, any>): LockHolder {
+  return {
     pid: r.pid,
     applicationName: r.application_name ?? '',
     user: r.usename,
@@ -43,7 +70,7 @@ export async function advisoryLockHolders(client: pg.ClientBase, key: string): P
     stateChange: r.state_change,
     state: r.state,
     query: r.query ? oneLine(redact(r.query), 160) : null,
-  }));
+  };
 }
 
 /** One line naming the holder, for messages. */
