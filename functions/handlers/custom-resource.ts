@@ -130,7 +130,7 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
       watchdog.attach(client, connection.config);
 
       if (old && legacyRollbackCheck) {
-        const history = await deployHistory(client, actor);
+        const history = await deployHistory(client, actor, { runsTable: env.RUNS_TABLE });
         const verdict = judgeUpdate({ requested: fingerprint(props), old, bundledContentHash: asset.manifest.contentHash, history });
         if (verdict.rollback) {
           const current = await status({ client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE });
@@ -141,11 +141,12 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
       const seedAws = env.SEEDS_ENABLED ? createAwsClients({ budget: aws }) : undefined;
       try {
         job = await runJob({
-          target: { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE },
+          target: { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE, runsTable: env.RUNS_TABLE },
           trigger: 'deploy',
           stage: env.STAGE,
           actor,
           command: deployCommand(event.RequestType, fingerprint(props)),
+          fingerprint: fingerprint(props),
           runId,
           lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
           lockTimeoutMs: deadlines.lockTimeoutMs,
@@ -184,7 +185,7 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
     }
     if (failure && connection) {
       const lost = { runId, trigger: 'deploy' as const, stage: env.STAGE, actor, command: deployCommand(event.RequestType, fingerprint(props)), message: failure.message };
-      if (await closeLostRun(connection.config, lost)) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
+      if (await closeLostRun(connection.config, lost, env.RUNS_TABLE)) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
     }
 
     const durationMs = Date.now() - started;

@@ -14,7 +14,7 @@ import type { SeedSummary } from '../core/seed/report.ts';
 import { publishRunMetrics, runLogger } from '../core/aws/observability.ts';
 import { createAwsClients } from '../core/seed/aws.ts';
 import { protectedByName } from '../core/protected-stage.ts';
-import { runsTableExists } from '../core/runs-table.ts';
+import { listRuns } from '../core/run-history.ts';
 import { computeDeadlines } from './deadlines.ts';
 import { reasonError, redact, truncateBytes } from './reason.ts';
 import { assetLayout, closeLostRun, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
@@ -98,7 +98,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
     client = connection.client;
     clientConfig = connection.config;
     watchdog.attach(client, connection.config);
-    const target = { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE };
+    const target = { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE, runsTable: env.RUNS_TABLE };
     let result: unknown;
     let reportedRunId: string | undefined;
     switch (p.action) {
@@ -109,7 +109,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
         result = await plan(target);
         break;
       case 'runs':
-        result = await recentRuns(client, p.limit ?? 20);
+        result = await listRuns(client, { runsTable: env.RUNS_TABLE, limit: p.limit ?? 20 });
         break;
       case 'migrate': {
         const job = await runJob({ target, trigger: 'invoke', stage: env.STAGE, actor, command: 'invoke:migrate', runId, ...safety });
@@ -150,7 +150,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
     const err = e as Error;
     if (watchdog.fired) err.message = `Stopped at the invocation deadline (${Math.round((Date.now() - started) / 1000)} s): ${err.message}`;
     logger.error('operation failed', { outcome: 'failed', errorName: err.name, error: redact(err.message) });
-    if (clientConfig && writes && (await closeLostRun(clientConfig, { runId, trigger: 'invoke', stage: env.STAGE, actor, command: `invoke:${p.action}`, message: err.message }))) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
+    if (clientConfig && writes && (await closeLostRun(clientConfig, { runId, trigger: 'invoke', stage: env.STAGE, actor, command: `invoke:${p.action}`, message: err.message }, env.RUNS_TABLE))) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
     throw invokeError(err, context);
   } finally {
     watchdog.stop();
@@ -169,16 +169,4 @@ function safeJson(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-/** The audit trail, newest first (the same rows `migrator runs` prints). */
-async function recentRuns(client: pg.ClientBase, limit: number) {
-  if (!(await runsTableExists(client))) return [];
-  const { rows } = await client.query(
-    `SELECT id AS "runId", trigger, stage, actor, command, migrations_applied AS "migrationsApplied",
-            seed_summary->'rowsWritten' AS "seedRowsWritten", outcome, error, started_at AS "startedAt", finished_at AS "finishedAt"
-       FROM public.migration_runs ORDER BY started_at DESC LIMIT $1`,
-    [limit],
-  );
-  return rows;
 }

@@ -11,8 +11,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsClientConfig, bindAbort } from '../core/aws/clients.ts';
 import { databaseConfigFromSecret, tlsModeFrom } from '../core/aws/database-secret.ts';
 import { connect, describe } from '../core/db.ts';
-import { redact } from '../core/redact.ts';
-import { RUNS_TABLE, runsTableExists } from '../core/runs-table.ts';
+import { closeRunAsFailed } from '../core/run-history.ts';
 import type { Deadlines } from './deadlines.ts';
 
 const flag = z
@@ -40,6 +39,8 @@ const Env = z.object({
   /** Where migrations/, seeds/ and asset-manifest.json are; default the bundle's own directory. */
   ASSET_DIR: z.string().optional(),
   MIGRATIONS_TABLE: z.string().optional(),
+  /** Run-history table (`schema.table`); default public.migration_runs. */
+  RUNS_TABLE: z.string().optional(),
   /** This database's segment in new tenant API-key secret names (DatabaseMigrations' secretNamespace). */
   TENANT_SECRET_NAMESPACE: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
 });
@@ -160,19 +161,11 @@ export interface LostRun {
  * could not close its run row (or, on a first deploy, insert it): write it as failed on a fresh, short
  * connection, so no row stays `running`. Best effort and bounded (one attempt, 2 s); a closed row is kept.
  */
-export async function closeLostRun(config: pg.ClientConfig, run: LostRun): Promise<boolean> {
+export async function closeLostRun(config: pg.ClientConfig, run: LostRun, runsTable?: string): Promise<boolean> {
   let client: pg.Client | undefined;
   try {
     client = await connect(config, { connectTimeoutMs: 2_000, retries: 0, applicationName: `migrator:${run.runId}:close`, sessionSettings: { statement_timeout: 2_000, lock_timeout: 1_000 } });
-    if (!(await runsTableExists(client))) return false;
-    const { rowCount } = await client.query(
-      `INSERT INTO ${RUNS_TABLE} (id, trigger, stage, actor, command, outcome, error, finished_at)
-       VALUES ($1, $2, $3, $4, $5, 'failed', $6, now())
-       ON CONFLICT (id) DO UPDATE SET outcome = 'failed', error = EXCLUDED.error, finished_at = now()
-       WHERE ${RUNS_TABLE}.outcome = 'running'`,
-      [run.runId, run.trigger, run.stage, run.actor, run.command, redact(run.message)],
-    );
-    return (rowCount ?? 0) > 0;
+    return await closeRunAsFailed(client, { ...run, runsTable });
   } catch {
     return false;
   } finally {

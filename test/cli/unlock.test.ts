@@ -58,8 +58,9 @@ describe('migrator unlock', () => {
     const out = JSON.parse(done.stdout);
     expect(out.ended).toEqual([pid]);
     const c = await db.client();
-    const { rows } = await c.query('SELECT trigger, stage, actor, command, outcome FROM migration_runs WHERE id = $1', [out.runId]);
-    expect(rows[0]).toMatchObject({ trigger: 'local', stage: 'staging', actor: 'oncall', outcome: 'succeeded', command: `unlock public.pgmigrations ended pid ${pid}` });
+    const { rows } = await c.query('SELECT trigger, stage, actor, command, outcome, details FROM migration_runs WHERE id = $1', [out.runId]);
+    expect(rows[0]).toMatchObject({ trigger: 'local', stage: 'staging', actor: 'oncall', outcome: 'succeeded', command: 'unlock' });
+    expect(rows[0].details.ended).toEqual([pid]);
     expect((await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0].n).toBe(0);
     expect((await run(['--dir', fx.dir, '--lock-wait-timeout', '0', 'up'], { DATABASE_URL: db.url })).code).toBe(0);
     expect((await run(['--dir', fx.dir, 'unlock', '--yes'], { DATABASE_URL: db.url })).stdout).toBe('Nobody holds the migration lock.\n');

@@ -1,11 +1,10 @@
 /**
  * `migrator unlock`: end the session that holds a target's migration lock when the run behind it is gone
  * (a killed CLI whose connection lingers, a frozen host, a Lambda sandbox that timed out), and record that
- * in the run history. A holder that is still running a statement is refused unless forced.
+ * in the run history (the CLI records it as a run through the run history's writer). A holder whose run is
+ * still running a statement is refused unless forced.
  */
-import { randomUUID } from 'node:crypto';
 import { MigratorError } from '../errors.ts';
-import { RUNS_TABLE, runsTableExists } from '../runs-table.ts';
 import { describeHolder, migrationLockHolders, type LockHolder } from './lock-holder.ts';
 import { withClient } from './session.ts';
 import { tablesOf } from './state.ts';
@@ -16,18 +15,12 @@ export interface UnlockOptions {
   dryRun?: boolean;
   /** Also end a holder whose state is `active` (running a statement right now). */
   force?: boolean;
-  /** For the run row. */
-  stage?: string;
-  actor?: string;
-  runId?: string;
 }
 
 export interface UnlockResult {
   holders: LockHolder[];
   /** pids ended (pg_terminate_backend). */
   ended: number[];
-  /** The run row written (none when the runs table does not exist or nothing was ended). */
-  runId?: string;
 }
 
 export async function unlock(target: MigrationTarget, options: UnlockOptions = {}): Promise<UnlockResult> {
@@ -58,14 +51,6 @@ export async function unlock(target: MigrationTarget, options: UnlockOptions = {
       const { rows } = await client.query<{ ok: boolean }>('SELECT pg_terminate_backend($1, 5000) AS ok', [h.pid]);
       if (rows[0]?.ok) ended.push(h.pid);
     }
-    let runId: string | undefined;
-    if (ended.length && (await runsTableExists(client))) {
-      runId = options.runId ?? randomUUID();
-      await client.query(
-        `INSERT INTO ${RUNS_TABLE} (id, trigger, stage, actor, command, outcome, finished_at) VALUES ($1, 'local', $2, $3, $4, 'succeeded', now())`,
-        [runId, options.stage ?? 'local', options.actor ?? null, `unlock ${t.schema}.${t.table} ended pid ${ended.join(',')}${options.force ? ' --force' : ''}`],
-      );
-    }
-    return { holders, ended, runId };
+    return { holders, ended };
   });
 }
