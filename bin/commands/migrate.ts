@@ -422,6 +422,42 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     });
 
   program
+    .command('unlock')
+    .description("End the session holding the migration lock when the run behind it is gone, and record it in migration_runs.")
+    .option('--yes', "confirm: end the holder's session (without it, only show who holds the lock)")
+    .option('--force', 'also end a holder that is running a statement right now (its transaction rolls back)')
+    .option('--json', 'print {"holders":[{pid, applicationName, user, clientAddr, backendStart, stateChange, state, query}],"ended":[pid],"runId"}')
+    .addHelpText('after', '\nA healthy run holds the lock too: check `migrator runs` and the holder shown (application_name migrator:<runId> names the run) first.\n' +
+      'Needs the right to end the session (the same role, a superuser, or pg_signal_backend, e.g. RDS\'s rds_superuser).')
+    .action(async (opts: { yes?: boolean; force?: boolean; json?: boolean }, cmd: Command) => {
+      const o = g(cmd);
+      const { unlock } = await import('../../functions/core/migrate/unlock.ts');
+      const { describeHolder } = await import('../../functions/core/migrate/lock-holder.ts');
+      let r: Awaited<ReturnType<typeof unlock>> & { runId?: string };
+      if (!opts.yes) r = await unlock(targetFrom(o, io), { dryRun: true });
+      else {
+        // A recorded run: who ended which session, in the same history as every other run.
+        let runId = '';
+        const result = await recorded(o, io, { stage: localStage(), command: `unlock${opts.force ? ' --force' : ''}` }, async (target, id) => {
+          runId = id;
+          const u = await unlock(target, { force: opts.force });
+          return { result: u, fields: { details: { ended: u.ended, holders: u.holders.map(describeHolder) } } };
+        });
+        r = { ...result, runId };
+      }
+      if (opts.json) io.out(json(r));
+      else if (!r.holders.length) io.out('Nobody holds the migration lock.\n');
+      else {
+        for (const h of r.holders) io.out(`${r.ended.includes(h.pid) ? 'ended' : 'held by'}  ${describeHolder(h)}\n`);
+        if (r.runId) io.out(`Recorded as run ${r.runId}.\n`);
+      }
+      if (r.holders.length && !opts.yes) {
+        io.err('Nothing was ended: pass --yes to end the session holding the lock.\n');
+        throw new ExitCode(1);
+      }
+    });
+
+  program
     .command('targets')
     .description('List the targets of the config file (migrator.config.yaml, or --config): URL variable, folders, table, stage.')
     .option('--json', 'print {"file", "targets":[{name, databaseUrlEnv?, url?, migrations, migrationsTable, migrationsSchema, seeds?, stage?}]}')

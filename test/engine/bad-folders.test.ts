@@ -296,7 +296,7 @@ describe('what passes', () => {
     const r = await run(['--database-url', db.url, '--dir', fx.dir, 'up']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     // The successful run is recorded in the run history the engine creates.
-    expect(await fingerprint()).toEqual(['public.a=0', 'public.b=0', 'public.migration_runs=1', 'public.pgmigrations=1', 'public.pgmigrations_checksums=1']);
+    expect(await fingerprint()).toEqual(['public.a=0', 'public.b=0', 'public.migration_runs=1', 'public.pgmigrations=1', 'public.pgmigrations_checksums=1', 'public.pgmigrations_lock=1']);
   });
 
   it('an adopted history with the same problems only warns (stderr, warnings list) and is never blocked', async () => {
