@@ -18,6 +18,18 @@ import { addGlobalOptions, ExitCode, registerMigrateCommands, type CliIO } from 
 const processIO: CliIO = {
   out: (text) => void process.stdout.write(text),
   err: (text) => void process.stderr.write(text),
+  // Only a person at a terminal is asked (repair, baseline); scripts get "run again with --yes".
+  ask: process.stdin.isTTY
+    ? async (question) => {
+        const { createInterface } = await import('node:readline/promises');
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        try {
+          return await rl.question(question);
+        } finally {
+          rl.close();
+        }
+      }
+    : undefined,
 };
 
 /**

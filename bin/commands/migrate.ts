@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ValidationError } from '../../functions/core/errors.ts';
+import { MigratorError, ValidationError } from '../../functions/core/errors.ts';
 import { protectedByName } from '../../functions/core/protected-stage.ts';
 import { ProtectedStageError } from '../../functions/core/seed/errors.ts';
 import { activity } from './activity.ts';
@@ -21,6 +21,8 @@ const engine = () => import('../../functions/core/migrate/engine.ts');
 export interface CliIO {
   out(text: string): void;
   err(text: string): void;
+  /** Ask the person at the terminal; absent when stdin is not a TTY (scripts, CI, tests). */
+  ask?(question: string): Promise<string>;
 }
 
 /** Global options, available to every command through `command.optsWithGlobals()`. */
@@ -119,6 +121,41 @@ function printWarnings(io: CliIO, warnings: { message: string }[] | undefined): 
 
 /** A command's --json output: indented, one trailing newline. */
 export const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+const CONFIRM_HELP = `
+Without --yes the changes are listed first; on a terminal you are asked to confirm, otherwise nothing is
+changed and the command exits 1 (run it again with --yes).`;
+
+const REPAIR_ACTIONS: Record<string, string> = {
+  'checksum-updated': "accept the edited file's current checksum",
+  'checksum-recorded': 'record the checksum of a migration applied without one',
+  'deleted-row-removed': 'forget a migration whose file is gone; its schema changes stay',
+  'out-of-order-allowed': 'allow a migration that sorts before applied ones',
+};
+
+/**
+ * The confirmation of repair/baseline: --yes accepts; otherwise the changes are printed, and on a terminal
+ * the user is asked (the command holds its lock and open transaction meanwhile), else they are declined.
+ */
+async function confirm(io: CliIO, opts: { yes?: boolean }, command: string, lines: string[]): Promise<boolean> {
+  if (opts.yes) return true;
+  io.out(`${command} would make ${lines.length} change(s) (nothing written yet):\n${lines.map((l) => `  ${l}\n`).join('')}`);
+  if (!io.ask) return false;
+  return /^\s*y(es)?\s*$/i.test(await io.ask(`Apply these ${lines.length} change(s)? [y/N] `));
+}
+
+/** repair/baseline listed their changes but were not confirmed: nothing was written (exit 1). */
+export class NotConfirmedError extends MigratorError {
+  override name = 'NotConfirmedError';
+  constructor(command: string, count: number, declined: boolean) {
+    super(
+      declined
+        ? `Nothing was changed: the ${count} change(s) above were declined.`
+        : `Nothing was changed: \`migrator ${command}\` changes the migration history, so it asks first; this is not a terminal. ` +
+            `Check the ${count} change(s) above, then run it again with --yes.`,
+    );
+  }
+}
 
 /** Register the migration commands on `program`. */
 export function registerMigrateCommands(program: Command, io: CliIO): void {
@@ -222,24 +259,38 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
 
   program
     .command('repair')
-    .description('Accept the current files after a human decided they are right: record checksums of edited files, drop rows of deleted ones, allow out-of-order ones.')
-    .action(async (_opts: object, cmd: Command) => {
+    .description('Accept the current files after a human decided they are right: record checksums of edited files, drop rows of deleted ones, allow out-of-order ones. Shows the changes and asks first.')
+    .option('-y, --yes', 'make the changes without asking (scripts, CI)')
+    .addHelpText('after', CONFIRM_HELP)
+    .action(async (opts: { yes?: boolean }, cmd: Command) => {
       const o = g(cmd);
       const { repair } = await engine();
-      const { changes } = await repair(targetFrom(o, io), safetyFrom(o, io));
-      if (!changes.length) io.out('Nothing to repair.\n');
+      const { changes, written } = await repair(targetFrom(o, io), {
+        ...safetyFrom(o, io),
+        confirm: (c) => confirm(io, opts, 'repair', c.map((x) => `${x.action}  ${x.name}  (${REPAIR_ACTIONS[x.action]})`)),
+      });
+      if (!changes.length) return io.out('Nothing to repair.\n');
+      if (!written) throw new NotConfirmedError('repair', changes.length, !!io.ask && !opts.yes);
       for (const c of changes) io.out(`${c.action}  ${c.name}\n`);
     });
 
   program
     .command('baseline')
-    .description('Mark pending migrations up to and including <name> as applied without running them (adopt an existing database).')
+    .description('Mark pending migrations up to and including <name> as applied without running them (adopt an existing database). Shows the migrations and asks first.')
     .requiredOption('--to <name>', 'last migration the database already has')
-    .action(async (opts: { to: string }, cmd: Command) => {
+    .option('-y, --yes', 'mark them without asking (scripts, CI)')
+    .addHelpText('after', CONFIRM_HELP)
+    .action(async (opts: { to: string; yes?: boolean }, cmd: Command) => {
       const o = g(cmd);
       const { baseline } = await engine();
-      const { marked } = await baseline(targetFrom(o, io), { ...safetyFrom(o, io), to: opts.to });
-      io.out(marked.length ? `Marked as applied: ${marked.join(', ')}\n` : 'Nothing to mark.\n');
+      const { marked, written } = await baseline(targetFrom(o, io), {
+        ...safetyFrom(o, io),
+        to: opts.to,
+        confirm: (names) => confirm(io, opts, 'baseline', names.map((n) => `mark-applied  ${n}  (recorded as applied; its SQL is not run)`)),
+      });
+      if (!marked.length) return io.out('Nothing to mark.\n');
+      if (!written) throw new NotConfirmedError('baseline', marked.length, !!io.ask && !opts.yes);
+      io.out(`Marked as applied: ${marked.join(', ')}\n`);
     });
 
   program

@@ -184,24 +184,46 @@ async function renderSteps(files: MigrationFile[], chosen: MigrationFile[], opti
  */
 export async function baseline(
   target: MigrationTarget,
-  options: SafetyOptions & { to: string; runId?: string },
-): Promise<{ marked: string[] }> {
+  options: SafetyOptions & { to: string; runId?: string; confirm?: Confirm<string[]> },
+): Promise<{ marked: string[]; written: boolean }> {
   const t = tablesOf(target);
   const files = await listMigrations(target.dir);
   return withClient(target, (client) =>
     withLock(client, t, options, async () => {
       const state = await checkedState(client, t, files);
       const chosen = upTo(pendingOf(files, state), files, state, options.to);
-      await ensureTables(client, t);
-      await transaction(client, async () => {
+      const marked = chosen.map((f) => f.name);
+      const written = await confirmedTransaction(client, marked.length ? options.confirm : undefined, marked, async () => {
+        await ensureTables(client, t);
         for (const f of chosen) {
           await client.query(`INSERT INTO ${t.migrations} (name, run_on) VALUES ($1, now())`, [f.name]);
           await recordChecksum(client, t, { name: f.name, checksum: f.checksum, runId: options.runId, source: 'baseline' });
         }
       });
-      return { marked: chosen.map((f) => f.name) };
+      return { marked, written };
     }),
   );
+}
+
+/**
+ * Asked with the exact changes a command is about to commit (inside its transaction, under the lock);
+ * false rolls them back. The CLI answers from --yes or an interactive prompt.
+ */
+export type Confirm<T> = (changes: T) => boolean | Promise<boolean>;
+
+/** Run `work` in a transaction, then commit only if `confirm` (when given) accepts `changes`. */
+async function confirmedTransaction<T>(client: pg.ClientBase, confirm: Confirm<T> | undefined, changes: T, work: () => Promise<void>): Promise<boolean> {
+  const declined = new Error('declined');
+  try {
+    await transaction(client, async () => {
+      await work();
+      if (confirm && !(await confirm(changes))) throw declined;
+    });
+    return true;
+  } catch (error) {
+    if (error === declined) return false;
+    throw error;
+  }
 }
 
 /** One change made by `repair`. */
@@ -215,7 +237,10 @@ export interface RepairChange {
  * the current checksum, rows of deleted migrations are removed from the table (their schema changes stay),
  * out-of-order files are allowed to run, applied rows without checksum get one. One transaction.
  */
-export async function repair(target: MigrationTarget, options: SafetyOptions = {}): Promise<{ changes: RepairChange[] }> {
+export async function repair(
+  target: MigrationTarget,
+  options: SafetyOptions & { confirm?: Confirm<RepairChange[]> } = {},
+): Promise<{ changes: RepairChange[]; written: boolean }> {
   const t = tablesOf(target);
   const files = await listMigrations(target.dir); // a missing folder is an error
   if (files.length === 0) {
@@ -229,9 +254,10 @@ export async function repair(target: MigrationTarget, options: SafetyOptions = {
     withLock(client, t, options, async () => {
       const state = await readState(client, t);
       const changes: RepairChange[] = [];
-      if (!state.exists) return { changes };
-      await ensureTables(client, t);
-      await transaction(client, async () => {
+      if (!state.exists) return { changes, written: false };
+      // The changes are computed by making them; the confirmation sees them before the commit.
+      const written = await confirmedTransaction(client, options.confirm && ((c: RepairChange[]) => c.length === 0 || options.confirm!(c)), changes, async () => {
+        await ensureTables(client, t);
         for (const p of findProblems(files, state)) {
           const file = byName.get(p.name);
           if (p.kind === 'deleted') {
@@ -246,7 +272,7 @@ export async function repair(target: MigrationTarget, options: SafetyOptions = {
         }
         for (const name of await adoptUnrecorded(client, t, files, state)) changes.push({ name, action: 'checksum-recorded' });
       });
-      return { changes };
+      return { changes, written: written && changes.length > 0 };
     }),
   );
 }
