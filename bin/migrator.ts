@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { MigratorError } from '../functions/core/errors.ts';
 import { activity, interruptedLine } from './commands/activity.ts';
+import { registerDbCommands } from './commands/db.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerInvokeCommands } from './commands/invoke.ts';
 import { registerSeedCommands } from './commands/seed.ts';
@@ -69,6 +70,7 @@ export function buildProgram(io: CliIO = processIO, onCommanderOutput?: () => vo
   program.hook('preAction', (_program, action) => void (activity.command = action.name()));
   registerMigrateCommands(program, io);
   registerDevCommand(program, io);
+  registerDbCommands(program, io);
   registerSeedCommands(program, io);
   registerInvokeCommands(program, io);
   return program;

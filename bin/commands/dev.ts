@@ -2,8 +2,8 @@
  * `migrator dev` (= `npm start`): the main job on a developer's machine. Uses DATABASE_URL when given,
  * otherwise an embedded PostgreSQL whose data persists in `.local/pg` (a second start continues); then
  * validates, applies all migrations, runs the seed step (when one is plugged in), records the run in
- * `migration_runs` (trigger and stage 'local') and prints a short report. The embedded server is
- * stopped at the end.
+ * `migration_runs` (trigger and stage 'local') and prints a short report. The embedded server it started is
+ * stopped at the end; one that `migrator db start` left running on the data folder is used and left running.
  */
 import type { Command } from 'commander';
 import type pg from 'pg';
@@ -47,11 +47,18 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
   try {
     if (!databaseUrl) {
       // Loaded only here: the embedded server is a development tool, never part of a deployed bundle.
-      const { startEmbeddedPostgres } = await import('../../local/embedded-postgres.ts');
-      io.err(`Starting embedded PostgreSQL (data in ${opts.dataDir})...\n`);
-      const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, port: opts.port });
-      stop = () => server.stop();
-      databaseUrl = server.urlFor('postgres');
+      const { runningServer, startEmbeddedPostgres } = await import('../../local/embedded-postgres.ts');
+      // A server `migrator db start` left running on this data folder is used (and left running): never two on one folder.
+      const running = runningServer(opts.dataDir);
+      if (running) {
+        io.err(`Using the running embedded PostgreSQL (pid ${running.pid}, port ${running.port}, data in ${opts.dataDir}).\n`);
+        databaseUrl = running.url;
+      } else {
+        io.err(`Starting embedded PostgreSQL (data in ${opts.dataDir})...\n`);
+        const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, port: opts.port });
+        stop = () => server.stop();
+        databaseUrl = server.urlFor('postgres');
+      }
     }
     const target = targetFrom(opts, io);
     // Loaded here, not at startup: `migrator --help` and the other commands need neither pg nor the engine.
