@@ -11,7 +11,7 @@ import { protectedByName } from '../../functions/core/protected-stage.ts';
 import { ProtectedStageError } from '../../functions/core/seed/errors.ts';
 import { activity } from './activity.ts';
 import type { ConnectOptions } from '../../functions/core/db.ts';
-import type { MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
+import type { MigrationEvent, MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
 
 // Startup stays cheap: commands register with commander only; the engine (pg, node-pg-migrate), create,
 // lint and the seed stages (yaml, zod) load inside the action that needs them.
@@ -37,6 +37,8 @@ export interface GlobalOptions {
   connectTimeout: number;
   connectRetries: number;
   verbose?: boolean;
+  /** No progress lines on stderr (errors, warnings and retry lines still print). */
+  quiet?: boolean;
 }
 
 /** Thrown by a command that already printed its result, to end with a non-zero exit code and no message. */
@@ -75,7 +77,8 @@ export function addGlobalOptions(program: Command): void {
     .option('--statement-timeout <ms>', 'statement_timeout for migration statements', milliseconds, 600_000)
     .option('--connect-timeout <ms>', 'timeout of one connection attempt', milliseconds, 10_000)
     .option('--connect-retries <n>', 'connection retries (exponential backoff) for a waking database; each retry prints a line', integer, 5)
-    .option('--verbose', 'progress lines, and stack traces with errors');
+    .option('--verbose', "node-pg-migrate's own log lines, and stack traces with errors")
+    .option('-q, --quiet', 'no progress lines on stderr (one per migration by default; errors and warnings still print)');
 }
 
 /** The connect options the global options describe; with `io`, one stderr line per retry. */
@@ -102,22 +105,50 @@ export function targetFrom(opts: GlobalOptions, io?: CliIO): MigrationTarget {
 }
 
 /** The deadlines the global options describe (progress goes to stderr with --verbose). */
-export function safetyFrom(opts: GlobalOptions, io: CliIO): SafetyOptions {
+export function safetyFrom(opts: GlobalOptions, io: CliIO, events?: MigrationEvent[]): SafetyOptions {
   return {
     lockWaitTimeoutMs: opts.lockWaitTimeout,
     lockTimeoutMs: opts.lockTimeout,
     statementTimeoutMs: opts.statementTimeout,
     log: (line) => {
       activity.last = line; // named by the interrupt line if a signal ends the run
-      if (opts.verbose) io.err(`${line}\n`);
+      // "applied X" / "reverted X" are the progress lines below (with their time).
+      if (opts.verbose && !/^(applied|reverted) /.test(line)) io.err(`${line}\n`);
+    },
+    // One progress line per migration on stderr, terminal or not (CI logs show what ran and how long).
+    onMigration: (e) => {
+      events?.push(e);
+      if (!opts.quiet) io.err(`${e.direction === 'up' ? 'applied' : 'reverted'} ${e.name} (${formatMs(e.durationMs)})\n`);
     },
   };
+}
+
+/** 850 ms, 12.3 s, 4 min 05 s. */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
 }
 
 /** Folder warnings (problems of already applied migrations) on stderr, one line each. */
 function printWarnings(io: CliIO, warnings: { message: string }[] | undefined): void {
   for (const w of warnings ?? []) io.err(`warning: ${w.message}\n`);
 }
+
+/**
+ * The --json documents of the commands that print one (stdout holds only that document; progress lines
+ * and errors stay on stderr). The README's CLI section lists the same shapes.
+ */
+export const JSON_SHAPES = {
+  up: '{"applied":[{"name","durationMs"}],"lastMigration","runId","warnings":[{"name","kind","message"}]}',
+  down: '{"reverted":[{"name","durationMs"}],"lastMigration"}',
+  validate: '{"ok","problems":[{"name","kind","message"}],"warnings":[{"name","kind","message"}]}',
+  repair: '{"changes":[{"name","action"}],"written"}',
+  baseline: '{"marked":["name"],"written"}',
+  create: '{"file"}',
+  dev: '{"runId","applied":[{"name","durationMs"}],"lastMigration","seed","rowCounts":{"table":n},"durationMs"}',
+} as const;
 
 /** A command's --json output: indented, one trailing newline. */
 export const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
@@ -137,9 +168,10 @@ const REPAIR_ACTIONS: Record<string, string> = {
  * The confirmation of repair/baseline: --yes accepts; otherwise the changes are printed, and on a terminal
  * the user is asked (the command holds its lock and open transaction meanwhile), else they are declined.
  */
-async function confirm(io: CliIO, opts: { yes?: boolean }, command: string, lines: string[]): Promise<boolean> {
+async function confirm(io: CliIO, opts: { yes?: boolean; json?: boolean }, command: string, lines: string[]): Promise<boolean> {
   if (opts.yes) return true;
-  io.out(`${command} would make ${lines.length} change(s) (nothing written yet):\n${lines.map((l) => `  ${l}\n`).join('')}`);
+  // With --json, stdout is the JSON document only: the list goes to stderr.
+  (opts.json ? io.err : io.out)(`${command} would make ${lines.length} change(s) (nothing written yet):\n${lines.map((l) => `  ${l}\n`).join('')}`);
   if (!io.ask) return false;
   return /^\s*y(es)?\s*$/i.test(await io.ask(`Apply these ${lines.length} change(s)? [y/N] `));
 }
@@ -168,12 +200,22 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, a new one sorts before applied ones,\n' +
       'or a pending one is wrong: Down section without Up, COMMIT/BEGIN/ROLLBACK at its top level, a duplicate number, no statements,\n' +
       'not UTF-8, a skipped look-alike file (0009_x.SQL), a symlink out of the folder. The same checks as validate and plan.')
-    .action(async (opts: { to?: string }, cmd: Command) => {
+    .option('--json', `print ${JSON_SHAPES.up}`)
+    .action(async (opts: { to?: string; json?: boolean }, cmd: Command) => {
       const o = g(cmd);
       const { up } = await engine();
-      const result = await up(targetFrom(o, io), { ...safetyFrom(o, io), to: opts.to });
+      const events: MigrationEvent[] = [];
+      const result = await up(targetFrom(o, io), { ...safetyFrom(o, io, events), to: opts.to });
       // Warnings go to stderr always; with --verbose the engine's progress log printed them already.
       if (!o.verbose) printWarnings(io, result.warnings);
+      if (opts.json) {
+        return io.out(json({
+          applied: events.map(({ name, durationMs }) => ({ name, durationMs })),
+          lastMigration: result.lastMigration,
+          runId: result.runId,
+          warnings: (result.warnings ?? []).map(({ name, kind, message }) => ({ name, kind, message })),
+        }));
+      }
       io.out(result.applied.length
         ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}\n`
         : `Nothing to apply: up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.\n`);
@@ -186,7 +228,8 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .option('--to <name>', 'revert every migration applied after this one (it stays applied)')
     .addOption(new Option('--stage <name>', 'stage of the database; a protected stage (prod) refuses down').env('MIGRATOR_STAGE').default('local'))
     .option('--seeds-dir <path>', 'folder with stages.yaml (which stages are protected)', 'seeds')
-    .action(async (opts: { count?: number; to?: string; stage: string; seedsDir: string }, cmd: Command) => {
+    .option('--json', `print ${JSON_SHAPES.down}`)
+    .action(async (opts: { count?: number; to?: string; stage: string; seedsDir: string; json?: boolean }, cmd: Command) => {
       if ((opts.count === undefined) === (opts.to === undefined)) cmd.error('error: down needs exactly one of --count <n> or --to <name>.');
       // Refuse before connecting: a protected stage never runs down, whoever asks.
       if (existsSync(join(opts.seedsDir, 'stages.yaml'))) {
@@ -195,7 +238,11 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       } else if (protectedByName(opts.stage)) throw new ProtectedStageError(opts.stage, 'down');
       const o = g(cmd);
       const { down } = await engine();
-      const result = await down(targetFrom(o, io), { ...safetyFrom(o, io), count: opts.count, to: opts.to });
+      const events: MigrationEvent[] = [];
+      const result = await down(targetFrom(o, io), { ...safetyFrom(o, io, events), count: opts.count, to: opts.to });
+      if (opts.json) {
+        return io.out(json({ reverted: events.map(({ name, durationMs }) => ({ name, durationMs })), lastMigration: result.lastMigration }));
+      }
       io.out(result.reverted.length
         ? `Reverted ${result.reverted.length} migration(s): ${result.reverted.join(', ')}\n`
         : 'Nothing to revert.\n');
@@ -249,9 +296,16 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
   program
     .command('validate')
     .description('Check the migrations folder and that applied migrations are unchanged and present and no new one sorts before them (read-only). Exit 1 on problems (the ones up refuses on).')
-    .action(async (_opts: object, cmd: Command) => {
+    .option('--json', `print ${JSON_SHAPES.validate} (exit 1 when problems is not empty)`)
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { validate } = await engine();
       const { problems, warnings } = await validate(targetFrom(g(cmd), io));
+      if (opts.json) {
+        const pick = (p: { name: string; kind: string; message: string }) => ({ name: p.name, kind: p.kind, message: p.message });
+        io.out(json({ ok: problems.length === 0, problems: problems.map(pick), warnings: warnings.map(pick) }));
+        if (problems.length) throw new ExitCode(1);
+        return;
+      }
       printWarnings(io, warnings);
       if (problems.length) throw new ValidationError(problems, 'validate');
       io.out('OK: migration files match the database.\n');
@@ -261,17 +315,19 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .command('repair')
     .description('Accept the current files after a human decided they are right: record checksums of edited files, drop rows of deleted ones, allow out-of-order ones. Shows the changes and asks first.')
     .option('-y, --yes', 'make the changes without asking (scripts, CI)')
+    .option('--json', `print ${JSON_SHAPES.repair} (also when not confirmed: written false, exit 1)`)
     .addHelpText('after', CONFIRM_HELP)
-    .action(async (opts: { yes?: boolean }, cmd: Command) => {
+    .action(async (opts: { yes?: boolean; json?: boolean }, cmd: Command) => {
       const o = g(cmd);
       const { repair } = await engine();
       const { changes, written } = await repair(targetFrom(o, io), {
         ...safetyFrom(o, io),
         confirm: (c) => confirm(io, opts, 'repair', c.map((x) => `${x.action}  ${x.name}  (${REPAIR_ACTIONS[x.action]})`)),
       });
-      if (!changes.length) return io.out('Nothing to repair.\n');
+      if (opts.json) io.out(json({ changes: changes.map(({ name, action }) => ({ name, action })), written }));
+      if (!changes.length) return opts.json ? undefined : io.out('Nothing to repair.\n');
       if (!written) throw new NotConfirmedError('repair', changes.length, !!io.ask && !opts.yes);
-      for (const c of changes) io.out(`${c.action}  ${c.name}\n`);
+      if (!opts.json) for (const c of changes) io.out(`${c.action}  ${c.name}\n`);
     });
 
   program
@@ -279,8 +335,9 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .description('Mark pending migrations up to and including <name> as applied without running them (adopt an existing database). Shows the migrations and asks first.')
     .requiredOption('--to <name>', 'last migration the database already has')
     .option('-y, --yes', 'mark them without asking (scripts, CI)')
+    .option('--json', `print ${JSON_SHAPES.baseline} (also when not confirmed: written false, exit 1)`)
     .addHelpText('after', CONFIRM_HELP)
-    .action(async (opts: { to: string; yes?: boolean }, cmd: Command) => {
+    .action(async (opts: { to: string; yes?: boolean; json?: boolean }, cmd: Command) => {
       const o = g(cmd);
       const { baseline } = await engine();
       const { marked, written } = await baseline(targetFrom(o, io), {
@@ -288,9 +345,10 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
         to: opts.to,
         confirm: (names) => confirm(io, opts, 'baseline', names.map((n) => `mark-applied  ${n}  (recorded as applied; its SQL is not run)`)),
       });
-      if (!marked.length) return io.out('Nothing to mark.\n');
+      if (opts.json) io.out(json({ marked, written }));
+      if (!marked.length) return opts.json ? undefined : io.out('Nothing to mark.\n');
       if (!written) throw new NotConfirmedError('baseline', marked.length, !!io.ask && !opts.yes);
-      io.out(`Marked as applied: ${marked.join(', ')}\n`);
+      if (!opts.json) io.out(`Marked as applied: ${marked.join(', ')}\n`);
     });
 
   program
@@ -298,9 +356,11 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .description("Scaffold a migration continuing the folder's naming (next NNNN_ index, or a timestamp prefix).")
     .argument('<name>', 'what the migration does, e.g. add_tenant_plan')
     .addOption(new Option('--type <type>', 'SQL (-- Up/-- Down sections) or TypeScript (node-pg-migrate builder)').choices(['sql', 'ts']).default('sql'))
-    .action(async (name: string, opts: { type: 'sql' | 'ts' }, cmd: Command) => {
+    .option('--json', `print ${JSON_SHAPES.create}`)
+    .action(async (name: string, opts: { type: 'sql' | 'ts'; json?: boolean }, cmd: Command) => {
       const { create } = await import('../../functions/core/migrate/create.ts');
-      io.out(`${await create(g(cmd).dir, name, { type: opts.type })}\n`);
+      const file = await create(g(cmd).dir, name, { type: opts.type });
+      io.out(opts.json ? json({ file }) : `${file}\n`);
     });
 
   program

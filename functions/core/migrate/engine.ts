@@ -37,7 +37,7 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
         await adoptUnrecorded(client, t, files, state);
       }
       if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId, warnings };
-      const applied = await run(client, target, t, files, { direction: 'up', count: toRun.length, runId, log: options.log });
+      const applied = await run(client, target, t, files, { direction: 'up', count: toRun.length, runId, log: options.log, onMigration: options.onMigration });
       return { applied, lastMigration: applied.at(-1) ?? last(state), runId, warnings };
     }),
   );
@@ -63,7 +63,7 @@ export async function down(target: MigrationTarget, options: DownOptions = {}): 
       if (!Number.isInteger(count) || count < 0) throw new MigratorError(`Invalid count ${count}: expected a whole number >= 0.`);
       count = Math.min(count, names.length);
       if (count === 0) return { reverted: [], lastMigration: last(state) };
-      const reverted = await run(client, target, t, files, { direction: 'down', count, log: options.log });
+      const reverted = await run(client, target, t, files, { direction: 'down', count, log: options.log, onMigration: options.onMigration });
       const remaining = names.slice(0, names.length - reverted.length);
       return { reverted, lastMigration: remaining.at(-1) ?? null };
     }),
@@ -362,6 +362,7 @@ interface RunOptions {
   count: number;
   runId?: string;
   log?: (line: string) => void;
+  onMigration?: SafetyOptions['onMigration'];
 }
 
 /**
@@ -381,6 +382,14 @@ async function run(
   const done: string[] = [];
   let current: { file: MigrationFile; pgm?: MigrationBuilder } | undefined;
   let lastStatement = '';
+  // When each migration's action was called (its statements run next), for its duration.
+  const startedAt = new Map<string, number>();
+  let previousEnd = performance.now();
+  const finished = (name: string, direction: 'up' | 'down') => {
+    const now = performance.now();
+    options.onMigration?.({ name, direction, durationMs: Math.round(now - (startedAt.get(name) ?? previousEnd)) });
+    previousEnd = now;
+  };
   const markUp = new RegExp(`^INSERT INTO "${esc(t.schema)}"\\."${esc(t.table)}" \\(name, run_on\\) VALUES \\('(.+)', NOW\\(\\)\\);$`);
   const markDown = new RegExp(`^DELETE FROM "${esc(t.schema)}"\\."${esc(t.table)}" WHERE name='(.+)';$`);
 
@@ -396,10 +405,12 @@ async function run(
         await recordChecksum(client, t, { name: file.name, checksum: file.checksum, runId: options.runId, source: 'applied' });
         done.push(file.name);
         options.log?.(`applied ${file.name}`);
+        finished(file.name, 'up');
       } else if (downMatch) {
         await client.query(`DELETE FROM ${t.checksums} WHERE name = $1`, [downMatch[1]]);
         done.push(downMatch[1]!);
         options.log?.(`reverted ${downMatch[1]}`);
+        finished(downMatch[1]!, 'down');
       }
       return result;
     },
@@ -415,8 +426,8 @@ async function run(
       const track = (action: MigrationAction | false | undefined) =>
         typeof action === 'function'
           ? action.length >= 2
-            ? (pgm: MigrationBuilder, done?: () => void) => ((current = { file, pgm }), action(pgm, done))
-            : (pgm: MigrationBuilder) => ((current = { file, pgm }), action(pgm))
+            ? (pgm: MigrationBuilder, done?: () => void) => ((current = { file, pgm }), startedAt.set(file.name, performance.now()), action(pgm, done))
+            : (pgm: MigrationBuilder) => ((current = { file, pgm }), startedAt.set(file.name, performance.now()), action(pgm))
           : action;
       units.set(file.name, { id: file.id, filePaths: file.files, actions: { ...actions, up: track(actions.up) || false, down: track(actions.down) } });
     }

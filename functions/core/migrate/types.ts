@@ -31,6 +31,15 @@ export interface SafetyOptions {
   statementTimeoutMs?: number;
   /** Receives progress lines (which migration runs). Default: silent. */
   log?: (line: string) => void;
+  /** Called as each migration is applied or reverted (in its transaction, before its commit), with its duration. */
+  onMigration?: (event: MigrationEvent) => void;
+}
+
+/** One migration applied or reverted, for progress lines and `up --json`. */
+export interface MigrationEvent {
+  name: string;
+  direction: 'up' | 'down';
+  durationMs: number;
 }
 
 export const DEFAULT_SAFETY = {
