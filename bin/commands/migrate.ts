@@ -12,6 +12,8 @@ import { ProtectedStageError } from '../../functions/core/seed/errors.ts';
 import { activity } from './activity.ts';
 import type { ConnectOptions } from '../../functions/core/db.ts';
 import type { MigrationEvent, MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
+import type { RunFields, RunStart } from '../../functions/core/run-history.ts';
+import { localActor } from './actor.ts';
 
 // Startup stays cheap: commands register with commander only; the engine (pg, node-pg-migrate), create,
 // lint and the seed stages (yaml, zod) load inside the action that needs them.
@@ -31,6 +33,7 @@ export interface GlobalOptions {
   dir: string;
   migrationsTable: string;
   migrationsSchema: string;
+  runsTable: string;
   lockWaitTimeout: number;
   lockTimeout: number;
   statementTimeout: number;
@@ -72,6 +75,7 @@ export function addGlobalOptions(program: Command): void {
     .option('--dir <path>', 'migrations folder', 'migrations')
     .option('--migrations-table <name>', "node-pg-migrate's table (checksums go to <name>_checksums)", 'pgmigrations')
     .option('--migrations-schema <name>', 'schema of the migrations table', 'public')
+    .option('--runs-table <schema.table>', 'run-history table (created by the first state-changing command)', 'public.migration_runs')
     .option('--lock-wait-timeout <ms>', "how long to wait for another run's migration lock", milliseconds, 60_000)
     .option('--lock-timeout <ms>', 'lock_timeout for migration statements', milliseconds, 10_000)
     .option('--statement-timeout <ms>', 'statement_timeout for migration statements', milliseconds, 600_000)
@@ -100,6 +104,7 @@ export function targetFrom(opts: GlobalOptions, io?: CliIO): MigrationTarget {
     dir: opts.dir,
     migrationsTable: opts.migrationsTable,
     migrationsSchema: opts.migrationsSchema,
+    runsTable: opts.runsTable,
     connect: connectFrom(opts, io),
   };
 }
@@ -129,6 +134,31 @@ export function formatMs(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   const s = Math.round(ms / 1000);
   return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+}
+
+/** Stage recorded in run rows of commands that have no --stage option. */
+const localStage = () => process.env.MIGRATOR_STAGE || 'local';
+
+/**
+ * Run a state-changing engine operation as one recorded run (trigger local, the user as actor) on one
+ * connection, shared by the operation and its run row (whose backend pid marks the run as alive).
+ */
+async function recorded<T>(
+  opts: GlobalOptions,
+  io: CliIO,
+  start: Omit<RunStart, 'trigger' | 'actor'>,
+  fn: (target: MigrationTarget & { client: import('pg').Client }, runId: string) => Promise<{ result: T; fields?: RunFields }>,
+): Promise<T> {
+  const [{ withClient }, { recordRun }] = await Promise.all([
+    import('../../functions/core/migrate/session.ts'),
+    import('../../functions/core/run-history.ts'),
+  ]);
+  const target = targetFrom(opts, io);
+  return withClient(target, async (client) => {
+    const t = { ...target, client };
+    const { result } = await recordRun(client, { ...start, trigger: 'local', actor: localActor(), runsTable: target.runsTable, target: t }, (runId) => fn(t, runId));
+    return result;
+  });
 }
 
 /** Folder warnings (problems of already applied migrations) on stderr, one line each. */
@@ -203,9 +233,17 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .option('--json', `print ${JSON_SHAPES.up}`)
     .action(async (opts: { to?: string; json?: boolean }, cmd: Command) => {
       const o = g(cmd);
-      const { up } = await engine();
+      const { runJob } = await import('../../functions/core/job.ts');
       const events: MigrationEvent[] = [];
-      const result = await up(targetFrom(o, io), { ...safetyFrom(o, io, events), to: opts.to });
+      const result = await runJob({
+        target: targetFrom(o, io),
+        trigger: 'local',
+        stage: localStage(),
+        actor: localActor(),
+        command: opts.to ? `up --to ${opts.to}` : 'up',
+        to: opts.to,
+        ...safetyFrom(o, io, events),
+      });
       // Warnings go to stderr always; with --verbose the engine's progress log printed them already.
       if (!o.verbose) printWarnings(io, result.warnings);
       if (opts.json) {
@@ -239,7 +277,11 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       const o = g(cmd);
       const { down } = await engine();
       const events: MigrationEvent[] = [];
-      const result = await down(targetFrom(o, io), { ...safetyFrom(o, io, events), count: opts.count, to: opts.to });
+      const command = opts.to !== undefined ? `down --to ${opts.to}` : `down --count ${opts.count}`;
+      const result = await recorded(o, io, { stage: opts.stage, command }, async (target) => {
+        const r = await down(target, { ...safetyFrom(o, io, events), count: opts.count, to: opts.to });
+        return { result: r, fields: { lastMigration: r.lastMigration, details: { reverted: r.reverted } } };
+      });
       if (opts.json) {
         return io.out(json({ reverted: events.map(({ name, durationMs }) => ({ name, durationMs })), lastMigration: result.lastMigration }));
       }
@@ -320,14 +362,25 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (opts: { yes?: boolean; json?: boolean }, cmd: Command) => {
       const o = g(cmd);
       const { repair } = await engine();
-      const { changes, written } = await repair(targetFrom(o, io), {
-        ...safetyFrom(o, io),
-        confirm: (c) => confirm(io, opts, 'repair', c.map((x) => `${x.action}  ${x.name}  (${REPAIR_ACTIONS[x.action]})`)),
-      });
-      if (opts.json) io.out(json({ changes: changes.map(({ name, action }) => ({ name, action })), written }));
-      if (!changes.length) return opts.json ? undefined : io.out('Nothing to repair.\n');
-      if (!written) throw new NotConfirmedError('repair', changes.length, !!io.ask && !opts.yes);
-      if (!opts.json) for (const c of changes) io.out(`${c.action}  ${c.name}\n`);
+      // A change list that was not confirmed ends the recorded run as failed ("Nothing was changed"), exit 1.
+      let r: { changes: { name: string; action: string }[]; written: boolean } | undefined;
+      try {
+        await recorded(o, io, { stage: localStage(), command: 'repair' }, async (target, runId) => {
+          const res = await repair(target, {
+            ...safetyFrom(o, io),
+            runId,
+            confirm: (c) => confirm(io, opts, 'repair', c.map((x) => `${x.action}  ${x.name}  (${REPAIR_ACTIONS[x.action]})`)),
+          });
+          r = res;
+          if (res.changes.length && !res.written) throw new NotConfirmedError('repair', res.changes.length, !!io.ask && !opts.yes);
+          return { result: res, fields: { details: { changes: res.changes } } };
+        });
+      } finally {
+        if (opts.json && r) io.out(json({ changes: r.changes.map(({ name, action }) => ({ name, action })), written: r.written }));
+      }
+      if (opts.json || !r) return;
+      if (!r.changes.length) io.out('Nothing to repair.\n');
+      for (const c of r.changes) io.out(`${c.action}  ${c.name}\n`);
     });
 
   program
@@ -340,15 +393,24 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (opts: { to: string; yes?: boolean; json?: boolean }, cmd: Command) => {
       const o = g(cmd);
       const { baseline } = await engine();
-      const { marked, written } = await baseline(targetFrom(o, io), {
-        ...safetyFrom(o, io),
-        to: opts.to,
-        confirm: (names) => confirm(io, opts, 'baseline', names.map((n) => `mark-applied  ${n}  (recorded as applied; its SQL is not run)`)),
-      });
-      if (opts.json) io.out(json({ marked, written }));
-      if (!marked.length) return opts.json ? undefined : io.out('Nothing to mark.\n');
-      if (!written) throw new NotConfirmedError('baseline', marked.length, !!io.ask && !opts.yes);
-      if (!opts.json) io.out(`Marked as applied: ${marked.join(', ')}\n`);
+      let r: { marked: string[]; written: boolean } | undefined;
+      try {
+        await recorded(o, io, { stage: localStage(), command: `baseline --to ${opts.to}` }, async (target, runId) => {
+          const res = await baseline(target, {
+            ...safetyFrom(o, io),
+            to: opts.to,
+            runId,
+            confirm: (names) => confirm(io, opts, 'baseline', names.map((n) => `mark-applied  ${n}  (recorded as applied; its SQL is not run)`)),
+          });
+          r = res;
+          if (res.marked.length && !res.written) throw new NotConfirmedError('baseline', res.marked.length, !!io.ask && !opts.yes);
+          return { result: res, fields: { details: { marked: res.marked } } };
+        });
+      } finally {
+        if (opts.json && r) io.out(json({ marked: r.marked, written: r.written }));
+      }
+      if (opts.json || !r) return;
+      io.out(r.marked.length ? `Marked as applied: ${r.marked.join(', ')}\n` : 'Nothing to mark.\n');
     });
 
   program

@@ -20,6 +20,17 @@ export interface ConnectOptions {
   /** `application_name` shown in pg_stat_activity. Default 'migrator'. */
   applicationName?: string;
   /**
+   * Session settings sent in the startup packet, so they hold from the first statement of the session
+   * (e.g. `{ statement_timeout: 60000, lock_timeout: 10000, idle_in_transaction_session_timeout: 95000 }`).
+   * Values are milliseconds or plain words; RESET returns to them.
+   */
+  sessionSettings?: Record<string, string | number>;
+  /**
+   * Client-side bound on each query (pg's `query_timeout`): a server that stops answering mid-query ends
+   * with an error instead of a wait without end. Default none.
+   */
+  queryTimeoutMs?: number;
+  /**
    * Called right after each failed attempt that will be retried (before the wait), e.g. to print a line.
    * `attempts` is the total allowed. Never receives credentials.
    */
@@ -112,6 +123,11 @@ export async function connect(config: ConnectionConfig, options: ConnectOptions 
     application_name: options.applicationName ?? 'migrator',
     ...base,
     connectionTimeoutMillis: connectTimeoutMs,
+    // TCP keepalive: a peer that vanished (network cut, frozen host) is noticed by the kernel.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    ...(options.sessionSettings ? { options: startupOptions(options.sessionSettings) } : {}),
+    ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
   };
   const where = describe(clientConfig);
   for (let attempt = 0; ; attempt++) {
@@ -137,6 +153,16 @@ export async function connect(config: ConnectionConfig, options: ConnectOptions 
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }
+}
+
+/** `-c name=value` pairs for the startup packet (libpq's `options`); names are checked, values escaped. */
+export function startupOptions(settings: Record<string, string | number>): string {
+  return Object.entries(settings)
+    .map(([name, value]) => {
+      if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new Error(`Invalid session setting name ${JSON.stringify(name)}`);
+      return `-c ${name}=${String(value).replace(/[\\ ]/g, (c) => `\\${c}`)}`;
+    })
+    .join(' ');
 }
 
 /** host:port/database of a config, for messages; never includes the password. */

@@ -24,7 +24,7 @@ afterEach(async () => {
 function onTerminal(args: string[], answer: string): Promise<CliResult> {
   const command = [process.execPath, LAUNCHER, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return new Promise((resolve) => {
-    const child = execFile('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: db.url }, timeout: 60_000 }, (error, stdout, stderr) =>
+    const child = execFile('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: db.url }, timeout: 180_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) }),
     );
     child.stdin!.end(`${answer}\n`);
@@ -48,7 +48,7 @@ describe('repair asks before changing the history', () => {
     expect(await run(['--dir', fx.dir, 'repair', '--yes'], env)).toMatchObject({ code: 0, stdout: 'deleted-row-removed  0003_widget_color\n' });
     expect(await names()).toEqual(['0001_widgets', '0002_gadgets']);
     expect(await run(['--dir', fx.dir, 'repair'], env)).toMatchObject({ code: 0, stdout: 'Nothing to repair.\n' });
-  });
+  }, 300_000);
 
   it('on a terminal: asks; "n" writes nothing (exit 1), "y" applies', async () => {
     expect((await run(['--dir', fx.dir, 'up'], { DATABASE_URL: db.url })).code).toBe(0);
@@ -63,7 +63,7 @@ describe('repair asks before changing the history', () => {
     expect(yes.code, yes.stdout).toBe(0);
     expect(yes.stdout).toMatch(/checksum-updated {2}0001_widgets\r?\n/);
     expect((await run(['--dir', fx.dir, 'validate'], { DATABASE_URL: db.url })).code).toBe(0);
-  });
+  }, 300_000);
 });
 
 describe('baseline asks before marking migrations applied', () => {
@@ -86,5 +86,5 @@ describe('baseline asks before marking migrations applied', () => {
     expect(yes.stdout).toContain('Marked as applied: 0001_widgets');
     expect(await run(['--dir', fx.dir, 'baseline', '--to', '0002_gadgets', '--yes'], env)).toMatchObject({ code: 0, stdout: 'Marked as applied: 0002_gadgets\n' });
     expect(await names()).toEqual(['0001_widgets', '0002_gadgets']);
-  });
+  }, 300_000);
 });

@@ -85,5 +85,5 @@ describe('migrator db', () => {
     expect(restarted.code).toBe(0);
     const status = await migrator(['--dir', fx.dir, 'status', '--json'], { DATABASE_URL: restarted.stdout.trim() });
     expect(JSON.parse(status.stdout).pending).toEqual([]);
-  });
+  }, 300_000);
 });

@@ -51,7 +51,7 @@ describe('--json and progress lines', () => {
     const none = await run([...g, 'up', '--to', '0001_widgets', '--json'], env);
     expect(JSON.parse(none.stdout)).toMatchObject({ applied: [], lastMigration: '0001_widgets' });
     expect(none.stderr).toBe('');
-  });
+  }, 300_000);
 
   it('validate --json: ok and problems; exit 1 when there are problems, the document still on stdout', async () => {
     expect((await run([...g, '-q', 'up'], env)).code).toBe(0);
@@ -63,7 +63,7 @@ describe('--json and progress lines', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toBe('');
     expect(JSON.parse(bad.stdout)).toEqual({ ok: false, problems: [{ name: '0001_widgets', kind: 'edited', message: expect.stringContaining('0001_widgets.sql') }], warnings: [] });
-  });
+  }, 300_000);
 
   it('repair and baseline --json: the changes and whether they were written (not without --yes)', async () => {
     const plan = await run([...g, 'baseline', '--to', '0001_widgets', '--json'], env);
@@ -87,7 +87,7 @@ describe('--json and progress lines', () => {
     const nothing = await run([...g, 'repair', '--json'], env);
     expect(nothing).toMatchObject({ code: 0 });
     expect(JSON.parse(nothing.stdout)).toEqual({ changes: [], written: false });
-  });
+  }, 300_000);
 
   it('create --json names the new file; dev --json reports the run', async () => {
     const created = await run([...g, 'create', 'add_plan', '--json']);
@@ -103,12 +103,12 @@ describe('--json and progress lines', () => {
     expect(Object.keys(doc)).toEqual(['runId', 'applied', 'lastMigration', 'seed', 'rowCounts', 'durationMs']);
     expect(doc).toMatchObject({ applied: [duration, duration, duration], lastMigration: '0003_widget_color', seed: null, rowCounts: { widgets: 1 } });
     expect(dev.stderr).toMatch(/^applied 0001_widgets \(\d+ ms\)\napplied 0002_gadgets \(\d+ ms\)\napplied 0003_widget_color \(\d+ ms\)\n$/);
-  });
+  }, 300_000);
 
   it('every migration command documents its --json shape in --help', async () => {
     for (const command of Object.keys(JSON_SHAPES) as (keyof typeof JSON_SHAPES)[]) {
       const help = await cli([command, '--help']); // help text: in-process is the same program
       expect(help.stdout.replace(/\s+/g, ' ')).toContain(`--json print ${JSON_SHAPES[command]}`);
     }
-  });
+  }, 300_000);
 });
