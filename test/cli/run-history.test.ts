@@ -60,8 +60,8 @@ describe('every state-changing command writes one run row', () => {
       [['down', '--count', '1', ...seeds], 'down --count 1'],
       [['up'], 'up'],
       [['down', '--count', '1', ...seeds], 'down --count 1'],
-      [['baseline', '--to', '0008_tenant_app_rls'], 'baseline --to 0008_tenant_app_rls'],
-      [['repair'], 'repair'],
+      [['baseline', '--to', '0008_tenant_app_rls', '--yes'], 'baseline --to 0008_tenant_app_rls'],
+      [['repair', '--yes'], 'repair'],
     ];
     for (const [args, _] of steps) {
       const r = await cli([...args, '--database-url', url, '--dir', dir]);
