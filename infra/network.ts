@@ -4,7 +4,7 @@
  * endpoints; a function without them would wait until its timeout on the first deploy, so a VPC of this
  * app that lacks one fails the synth instead, naming it.
  */
-import { Annotations, CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Aspects, CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 
@@ -42,6 +42,8 @@ interface Service {
 
 const SECRETS_MANAGER: Service = { name: 'Secrets Manager', service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, pattern: /\.secretsmanager(-fips)?"/ };
 const KMS: Service = { name: 'KMS', service: ec2.InterfaceVpcEndpointAwsService.KMS, pattern: /\.kms(-fips)?"/ };
+/** Optional: the rollback check asks the stack's status; without it, it falls back to the run history. */
+const CLOUDFORMATION: Service = { name: 'CloudFormation', service: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION, pattern: /\.cloudformation(-fips)?"/ };
 
 export interface EndpointOptions {
   vpc: ec2.IVpc;
@@ -79,6 +81,17 @@ export function requireEndpoints(scope: Construct, o: EndpointOptions): void {
     );
     return;
   }
+  // Once the app is complete (endpoints may be added after this construct): the optional endpoint is a warning.
+  Aspects.of(scope).add({
+    visit(node) {
+      if (node !== scope || endpointsOf(scope, o.vpc).some((f) => CLOUDFORMATION.pattern.test(f))) return;
+      Annotations.of(scope).addWarningV2(
+        'pg-tenant-migrator:cloudformation-endpoint',
+        `${o.vpc.node.path} has no CloudFormation interface endpoint: the rollback check cannot read the stack status from isolated subnets ` +
+          'and falls back to the run history after the request times out. Add vpc.addInterfaceEndpoint(\'CloudFormation\', { service: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION }) to use it.',
+      );
+    },
+  });
   scope.node.addValidation({
     validate: () => {
       const found = endpointsOf(scope, o.vpc);

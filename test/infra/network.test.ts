@@ -95,6 +95,18 @@ describe('endpoints in isolated subnets', () => {
     expect(() => synth()).not.toThrow();
   });
 
+  it('a missing CloudFormation endpoint is only a warning (the rollback check falls back to the run history)', () => {
+    const without = build(isolatedOnly, {}, (vpc) => vpc.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER }));
+    without.synth();
+    Annotations.fromStack(without.stack).hasWarning('/Net/Migrations', Match.stringLikeRegexp('no CloudFormation interface endpoint'));
+    const withIt = build(isolatedOnly, {}, (vpc) => {
+      vpc.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER });
+      vpc.addInterfaceEndpoint('CloudFormation', { service: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION });
+    });
+    withIt.synth();
+    Annotations.fromStack(withIt.stack).hasNoWarning('/Net/Migrations', Match.anyValue());
+  });
+
   it("endpoints: 'create' adds exactly the missing ones; 'none' skips the check", () => {
     const created = build(isolatedOnly, { seedsDir, endpoints: 'create' }, undefined);
     const names = Object.values(created.synth().findResources('AWS::EC2::VPCEndpoint')).map((e: any) => JSON.stringify(e.Properties.ServiceName));
@@ -125,11 +137,14 @@ describe('endpoints in isolated subnets', () => {
 });
 
 describe('grants', () => {
-  it('without seedsDir: the database secret and nothing else (no secret writes, no provider reads, no KMS, no ListSecrets)', () => {
+  it('without seedsDir: the database secret (and the stack status) and nothing else (no secret writes, no provider reads, no KMS, no ListSecrets)', () => {
     const t = build({}).synth();
     const statements = migratorStatements(t);
-    expect(actions(statements)).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
-    for (const s of statements) expect(JSON.stringify(s.Resource)).toMatch(/DbSecret/);
+    expect(actions(statements)).toEqual(['cloudformation:DescribeStacks', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    for (const s of statements) {
+      // The database secret, and the stack's own status (the rollback check): nothing else.
+      expect(JSON.stringify(s.Resource)).toMatch(s.Action === 'cloudformation:DescribeStacks' ? /AWS::StackId/ : /DbSecret/);
+    }
   });
 
   it('with seedsDir: the seed permissions', () => {
