@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { MigratorError } from '../functions/core/errors.ts';
 import { registerDevCommand } from './commands/dev.ts';
+import { registerFleetCommands } from './commands/fleet.ts';
 import { registerInvokeCommands } from './commands/invoke.ts';
 import { registerSeedCommands } from './commands/seed.ts';
 import { addGlobalOptions, ExitCode, registerMigrateCommands, type CliIO } from './commands/migrate.ts';
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIO = processIO): Command {
   registerDevCommand(program, io);
   registerSeedCommands(program, io);
   registerInvokeCommands(program, io);
+  registerFleetCommands(program, io);
   return program;
 }
 

@@ -23,7 +23,10 @@ export interface SynthesizedFleet {
   cleanup(): void;
 }
 
-export function synthFleet(props: Partial<DatabaseFleetMigrationsProps> & { migrationsDir: string }): SynthesizedFleet {
+export function synthFleet(
+  props: Partial<DatabaseFleetMigrationsProps> & { migrationsDir: string },
+  extra?: (stack: Stack, vpc: ec2.Vpc) => void,
+): SynthesizedFleet {
   // Under the project so the bundle resolves the AWS SDK from node_modules, as it resolves the runtime's on Lambda.
   const outdir = join(PROJECT_ROOT, 'cdk.out', `.fleet-${randomBytes(4).toString('hex')}`);
   mkdirSync(outdir, { recursive: true });
@@ -38,6 +41,7 @@ export function synthFleet(props: Partial<DatabaseFleetMigrationsProps> & { migr
     targets: { secretNamePrefix: 'migrator/staging/fleet/' },
     ...props,
   });
+  extra?.(stack, vpc);
   let nagError: string | undefined;
   try {
     app.synth();
@@ -46,7 +50,7 @@ export function synthFleet(props: Partial<DatabaseFleetMigrationsProps> & { migr
   }
   const json = JSON.parse(readFileSync(join(outdir, 'FleetTest.template.json'), 'utf8'));
   const resources = Object.values(json.Resources as Record<string, any>);
-  const sm = resources.find((r) => r.Type === 'AWS::StepFunctions::StateMachine' && JSON.stringify(r.Properties.DefinitionString).includes('CanaryWave'));
+  const sm = Object.entries(json.Resources as Record<string, any>).find(([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && id.startsWith('FleetStateMachine'))![1];
   const asl = JSON.parse(flattenJoin(sm.Properties.DefinitionString));
   const worker = resources.find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.fleetWorker');
   const assetDir = join(outdir, `asset.${String(worker.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
