@@ -398,11 +398,6 @@ export class DatabaseMigrations extends Construct {
         resources: [secretArn(providerPrefix)],
       }),
     );
-    // Seeds read many tenants' provider-secret versions with one listing (names and version ids, never
-    // values). ListSecrets has no resource-level permissions, so it cannot be scoped further.
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({ sid: 'ListSecretVersionsMetadata', actions: ['secretsmanager:ListSecrets'], resources: ['*'] }),
-    );
     if (props.providerSecretsKey) {
       // Provider secrets encrypted with a customer-managed key: decrypt through Secrets Manager only,
       // and only for secrets under the provider prefix (so tenant ciphertext can never be decrypted).
@@ -493,10 +488,6 @@ function acknowledgeFunctionFindings(fn: lambda.Function, prefixes: { tenantPref
   Validations.of(role).acknowledge({
     id: `AwsSolutions-IAM5[Resource::${arnBase}${prefixes.providerPrefix}*]`,
     reason: 'Provider secrets referenced by the seeds live under this fixed prefix; read-only, and the wildcard also covers the random suffix Secrets Manager appends to secret ARNs.',
-  });
-  Validations.of(role).acknowledge({
-    id: 'AwsSolutions-IAM5[Resource::*]',
-    reason: 'secretsmanager:ListSecrets supports no resource-level permissions; it returns secret metadata (names, version ids), never secret values.',
   });
 }
 

@@ -84,6 +84,11 @@ export function safetyFrom(opts: GlobalOptions, io: CliIO): SafetyOptions {
   };
 }
 
+/** Folder warnings (problems of already applied migrations) on stderr, one line each. */
+function printWarnings(io: CliIO, warnings: { message: string }[] | undefined): void {
+  for (const w of warnings ?? []) io.err(`warning: ${w.message}\n`);
+}
+
 /** A command's --json output: indented, one trailing newline. */
 export const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
@@ -95,11 +100,15 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .command('up')
     .description('Validate, then apply pending migrations (each in its own transaction), serialized by an advisory lock.')
     .option('--to <name>', 'apply up to and including this migration')
-    .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, or a new one sorts before applied ones.')
+    .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, a new one sorts before applied ones,\n' +
+      'or a pending one is wrong: Down section without Up, COMMIT/BEGIN/ROLLBACK at its top level, a duplicate number, no statements,\n' +
+      'not UTF-8, a skipped look-alike file (0009_x.SQL), a symlink out of the folder. The same checks as validate and plan.')
     .action(async (opts: { to?: string }, cmd: Command) => {
       const o = g(cmd);
       const { up } = await engine();
       const result = await up(targetFrom(o), { ...safetyFrom(o, io), to: opts.to });
+      // Warnings go to stderr always; with --verbose the engine's progress log printed them already.
+      if (!o.verbose) printWarnings(io, result.warnings);
       io.out(result.applied.length
         ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}\n`
         : `Nothing to apply: up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.\n`);
@@ -164,6 +173,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (opts: { to?: string; json?: boolean }, cmd: Command) => {
       const { plan } = await engine();
       const p = await plan(targetFrom(g(cmd)), { to: opts.to });
+      printWarnings(io, p.warnings);
       if (opts.json) return io.out(json(p));
       if (!p.pending.length) return io.out('Nothing to apply.\n');
       for (const m of p.pending) {
@@ -173,11 +183,12 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
 
   program
     .command('validate')
-    .description('Check that applied migrations are unchanged and present and no new one sorts before them (read-only). Exit 1 on problems.')
+    .description('Check the migrations folder and that applied migrations are unchanged and present and no new one sorts before them (read-only). Exit 1 on problems (the ones up refuses on).')
     .action(async (_opts: object, cmd: Command) => {
       const { validate } = await engine();
-      const { problems } = await validate(targetFrom(g(cmd)));
-      if (problems.length) throw new ValidationError(problems);
+      const { problems, warnings } = await validate(targetFrom(g(cmd)));
+      printWarnings(io, warnings);
+      if (problems.length) throw new ValidationError(problems, 'validate');
       io.out('OK: migration files match the database.\n');
     });
 

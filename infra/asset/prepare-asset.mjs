@@ -6,7 +6,8 @@
 // usage: node prepare-asset.mjs --out DIR --migrations DIR [--seeds DIR] --hash HEX
 import { build } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -59,6 +60,11 @@ if (values.seeds && existsSync(values.seeds)) {
     .map(String)
     .filter((f) => f.split('/').every(shipped) && statSync(join(values.seeds, f)).isFile());
 }
+
+// The migration-folder check parses pending SQL with libpg-query (PostgreSQL's parser in WebAssembly);
+// the bundled module loads its .wasm from beside the bundle, so the binary ships next to index.mjs.
+const require = createRequire(import.meta.url);
+cpSync(join(dirname(require.resolve('libpg-query')), 'libpg-query.wasm'), join(values.out, 'libpg-query.wasm'));
 
 // The handler reads this to tell which content it carries (rollback detection) and tests read it to prove
 // every file made it into the bundle.

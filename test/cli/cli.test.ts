@@ -58,7 +58,7 @@ describe('migrator in-process', () => {
     fx.remove('0003_widget_color.sql');
     const v = await cli([...g, 'validate']);
     expect(v.code).toBe(1);
-    expect(v.stderr).toMatch(/^error: Refusing to migrate: 1 problem\(s\).*0003_widget_color was applied.*migrator repair`\.\n$/);
+    expect(v.stderr).toMatch(/^error: 1 problem\(s\) found.*0003_widget_color was applied.*migrator repair`\.\n$/);
     expect(v.stderr.split('\n').filter(Boolean)).toHaveLength(1); // one paragraph, no stack
     expect((await cli([...g, 'repair'])).stdout).toBe('deleted-row-removed  0003_widget_color\n');
     expect((await cli([...g, 'down', '--count', '1'])).stdout).toBe('Reverted 1 migration(s): 0002_gadgets\n');

@@ -24,7 +24,7 @@ const runs = async () =>
 
 describe('runJob', () => {
   it('records the run that creates migration_runs, with applied names and the seed summary', async () => {
-    fx = fixture({ '0001_runs.sql': RUNS, ...BASIC });
+    fx = fixture({ '0000_runs.sql': RUNS, ...BASIC });
     const seen: string[] = [];
     const result = await runJob({
       target: { databaseUrl: db.url, dir: fx.dir },
@@ -35,7 +35,7 @@ describe('runJob', () => {
         return { widgets: rows[0].n };
       },
     });
-    expect(result.applied).toEqual(['0001_runs', '0001_widgets', '0002_gadgets', '0003_widget_color']);
+    expect(result.applied).toEqual(['0000_runs', '0001_widgets', '0002_gadgets', '0003_widget_color']);
     expect(result.lastMigration).toBe('0003_widget_color');
     expect(result.seed).toEqual({ widgets: 1 });
     expect(seen).toEqual([result.runId]);

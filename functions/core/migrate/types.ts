@@ -51,6 +51,8 @@ export interface UpResult {
   /** The last applied migration after this call (null: none). */
   lastMigration: string | null;
   runId: string;
+  /** Folder problems of already applied migrations (never blocking; see folder-check.ts). */
+  warnings?: Problem[];
 }
 
 export interface DownOptions extends SafetyOptions {
@@ -95,4 +97,6 @@ export interface PlannedMigration {
 }
 export interface PlanResult {
   pending: PlannedMigration[];
+  /** Folder problems of already applied migrations (never blocking). */
+  warnings?: Problem[];
 }

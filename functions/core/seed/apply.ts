@@ -43,8 +43,6 @@ export interface ApplyOptions {
   secretPrefix?: string;
   /** Concurrent AWS calls; default 16. */
   concurrency?: number;
-  /** See VersionLookupOptions.listThreshold (ListSecrets for many secrets under one prefix); default 50. */
-  listThreshold?: number;
   /** Who runs the seed, for audit_log; default 'migrator'. */
   actor?: string;
   /** How long to wait for another seed run's lock before failing; default 60 000 ms. */
@@ -196,7 +194,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
   // Secret versions depend only on the seed files: look them up (AWS) while the database work runs.
   const secretUsers = new Map<string, string[]>();
   for (const t of set.tenants) for (const l of t.llm) if (l.apiKeySecret) pushTo(secretUsers, l.apiKeySecret, t.slug);
-  const versionsPromise = aws ? currentSecretVersions(aws, secretUsers, { concurrency, listThreshold: options.listThreshold }) : Promise.resolve(new Map<string, string>());
+  const versionsPromise = aws ? currentSecretVersions(aws, secretUsers, { concurrency }) : Promise.resolve(new Map<string, string>());
   versionsPromise.catch(() => {}); // awaited below; a failure surfaces there (or the run failed earlier)
 
   await client.query(plan ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
