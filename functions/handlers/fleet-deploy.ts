@@ -16,10 +16,12 @@
  *   (a target the old execution still holds waits for its advisory lock within the lock-wait deadline).
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomBytes } from 'node:crypto';
+import { awsClientConfig } from '../core/aws/clients.ts';
 import * as z from 'zod';
-import { createLogger } from '../core/aws/observability.ts';
+import { fleetLogger as createLogger } from './fleet-log.ts';
 import { DynamoDbLedger } from '../core/fleet/dynamodb-ledger.ts';
 import { summarize } from '../core/fleet/summary.ts';
 import type { LedgerStore } from '../core/fleet/types.ts';
@@ -57,7 +59,7 @@ const MAX_REASON_BYTES = 2048;
 
 export function createFleetDeploy(deps: FleetDeployDeps = {}) {
   const now = deps.now ?? Date.now;
-  const sfn = () => (deps.sfn ??= new SFNClient({}));
+  const sfn = () => (deps.sfn ??= new SFNClient(awsClientConfig()));
 
   async function onEvent(event: CloudFormationCustomResourceEvent): Promise<FleetOnEventResponse> {
     const logger = createLogger({ stage: process.env.STAGE ?? '?', trigger: 'deploy', requestType: event.RequestType });
@@ -96,7 +98,7 @@ export function createFleetDeploy(deps: FleetDeployDeps = {}) {
       const waited = (now() - Number(data.StartedAt ?? now())) / 1000;
       if (waited < Number(data.WaitSeconds ?? 3000)) return { IsComplete: false };
       const env = deployEnv();
-      const ledger = deps.ledger ?? new DynamoDbLedger({ tableName: env.LEDGER_TABLE });
+      const ledger = deps.ledger ?? new DynamoDbLedger({ tableName: env.LEDGER_TABLE, client: new DynamoDBClient(awsClientConfig()) });
       const s = summarize(arn, await ledger.list(arn));
       throw reasonError(
         truncateBytes(

@@ -18,6 +18,7 @@ const Worker = z.object({
   STATEMENT_TIMEOUT_MS: ms(600_000),
   ASSET_DIR: z.string().optional(),
   MIGRATIONS_TABLE: z.string().optional(),
+  RUNS_TABLE: z.string().optional(),
   LEDGER_RETENTION_DAYS: z.coerce.number().int().positive().default(90),
 });
 

@@ -4,10 +4,11 @@
  * canary wave and the rest. The lists travel in the execution's state, which Step Functions caps at 256 KiB.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { awsClientConfig } from '../core/aws/clients.ts';
 import * as z from 'zod';
 import { FleetTargetsError, listSecretTargets, mergeTargets, planWaves, restrictTargets } from '../core/fleet/targets.ts';
 import type { FleetTarget } from '../core/fleet/types.ts';
-import { createLogger } from '../core/aws/observability.ts';
+import { fleetLogger as createLogger } from './fleet-log.ts';
 import { listEnv } from './fleet-env.ts';
 
 const ListEvent = z.object({
@@ -38,7 +39,8 @@ export function createListTargets(deps: { secrets?: SecretsManagerClient } = {})
     const parsed = ListEvent.safeParse(raw ?? {});
     if (!parsed.success) throw new FleetTargetsError(`Fleet execution input is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const statics = StaticTargets.parse(JSON.parse(env.TARGETS_STATIC));
-    secrets ??= new SecretsManagerClient({});
+    // Bounded calls (timeouts, attempts): the step's Lambda timeout is not the only deadline.
+    secrets ??= new SecretsManagerClient(awsClientConfig());
     const listed = await listSecretTargets(secrets, {
       secretNamePrefix: env.TARGET_SECRET_PREFIX,
       secretTag: env.TARGET_TAG_KEY ? { key: env.TARGET_TAG_KEY, value: env.TARGET_TAG_VALUE } : undefined,

@@ -4,8 +4,11 @@
  * The state machine then succeeds, or fails with `reason` as the cause (what a blocked deploy shows).
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod';
-import { createLogger, DEFAULT_NAMESPACE } from '../core/aws/observability.ts';
+import { awsClientConfig } from '../core/aws/clients.ts';
+import { DEFAULT_NAMESPACE } from '../core/aws/observability.ts';
+import { fleetLogger as createLogger } from './fleet-log.ts';
 import { DynamoDbLedger } from '../core/fleet/dynamodb-ledger.ts';
 import { fleetReason, summarize, type FleetSummary } from '../core/fleet/summary.ts';
 import type { LedgerStore } from '../core/fleet/types.ts';
@@ -38,7 +41,7 @@ export function createFleetSummary(deps: { ledger?: LedgerStore } = {}) {
   return async function fleetSummary(raw: unknown): Promise<SummaryResult> {
     const env = summaryEnv();
     const e = SummaryEvent.parse(raw);
-    ledger ??= new DynamoDbLedger({ tableName: env.LEDGER_TABLE });
+    ledger ??= new DynamoDbLedger({ tableName: env.LEDGER_TABLE, client: new DynamoDBClient(awsClientConfig()) });
     const s = summarize(e.executionId, await ledger.list(e.executionId), e.total);
     const durationMs = Math.max(0, Date.now() - Date.parse(e.startTime));
     const failed = e.failure !== null;

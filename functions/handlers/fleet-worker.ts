@@ -7,19 +7,18 @@
  * toward the Map's tolerated failures; a returned failure would be counted as a success.
  */
 import type { Context } from 'aws-lambda';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type pg from 'pg';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import { databaseConfigFromSecret, tlsModeFrom } from '../core/aws/database-secret.ts';
-import { createLogger } from '../core/aws/observability.ts';
-import { connect, describe } from '../core/db.ts';
+import { awsClientConfig } from '../core/aws/clients.ts';
 import { DynamoDbLedger } from '../core/fleet/dynamodb-ledger.ts';
-import type { FleetWave, LedgerEntry, LedgerStore } from '../core/fleet/types.ts';
+import type { LedgerEntry, LedgerStore } from '../core/fleet/types.ts';
 import { runJob, type JobResult } from '../core/job.ts';
 import { redact } from '../core/redact.ts';
 import { computeDeadlines } from './deadlines.ts';
 import { workerEnv, type WorkerEnv } from './fleet-env.ts';
-import { assetLayout } from './runtime.ts';
+import { fleetLogger } from './fleet-log.ts';
+import { assetLayout, closeLostRun, connectFromSecret, type HandlerEnv } from './runtime.ts';
 import { startWatchdog } from './watchdog.ts';
 
 /** What the Map's ItemSelector hands each item. */
@@ -47,20 +46,14 @@ export class TargetFailedError extends Error {
 export interface FleetWorkerDeps {
   /** Ledger to write; default DynamoDB (LEDGER_TABLE). The local driver passes an in-process one. */
   ledger?: LedgerStore;
-  secrets?: SecretsManagerClient;
 }
 
 export function createFleetWorker(deps: FleetWorkerDeps = {}) {
-  let ledger = deps.ledger;
-  let secrets = deps.secrets;
   return async function fleetWorker(raw: unknown, context: Context): Promise<WorkerResult> {
     const env = workerEnv();
     const parsed = WorkerEvent.safeParse(raw);
     if (!parsed.success) throw new Error(`Fleet worker: bad event (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`);
-    const event = parsed.data;
-    ledger ??= new DynamoDbLedger({ tableName: env.LEDGER_TABLE, retentionDays: env.LEDGER_RETENTION_DAYS });
-    secrets ??= new SecretsManagerClient({});
-    return migrateTarget(event, context, env, ledger, secrets);
+    return migrateTarget(parsed.data, context, env, deps.ledger);
   };
 }
 
@@ -68,62 +61,56 @@ async function migrateTarget(
   event: z.output<typeof WorkerEvent>,
   context: Context,
   env: WorkerEnv,
-  ledger: LedgerStore,
-  secrets: SecretsManagerClient,
+  injected: LedgerStore | undefined,
 ): Promise<WorkerResult> {
   const started = Date.now();
   const { target, executionId, wave } = event;
+  const runId = randomUUID();
   // The execution ARN is a persistent key: every log line of every worker can be found by execution.
-  const logger = createLogger({ stage: env.STAGE, trigger: event.trigger, executionArn: executionId, target: target.name, wave });
-  logger.addContext(context);
+  const logger = fleetLogger({ stage: env.STAGE, trigger: event.trigger, executionArn: executionId, target: target.name, wave, runId }, context);
   const deadlines = computeDeadlines(context.getRemainingTimeInMillis(), {
     connectMs: env.CONNECT_TIMEOUT_MS,
     lockWaitMs: env.LOCK_WAIT_TIMEOUT_MS,
     lockTimeoutMs: env.LOCK_TIMEOUT_MS,
     statementMs: env.STATEMENT_TIMEOUT_MS,
   });
-  const asset = assetLayout({ ASSET_DIR: env.ASSET_DIR } as Parameters<typeof assetLayout>[0]);
+  const asset = assetLayout({ ASSET_DIR: env.ASSET_DIR } as HandlerEnv);
+  // One budget for the invocation, as for a single database: the secret read, connect and every statement
+  // end by the hard stop; the watchdog aborts AWS calls and cancels the statement there.
+  const watchdog = startWatchdog(deadlines.hardStopAt, (what) => logger.error(what));
+  const actor = `fleet:${executionId}`;
+  const command = `fleet:${wave}`;
 
   let job: JobResult | undefined;
   let failure: Error | undefined;
-  let runId = '';
-  let client: pg.Client | undefined;
+  let connection: Awaited<ReturnType<typeof connectFromSecret>> | undefined;
   try {
-    const config = await databaseConfigFromSecret({ secretId: target.secretId, client: secrets, tls: tlsModeFrom(env.DB_TLS), caFile: env.RDS_CA_FILE });
-    logger.info('connecting', { database: describe(config) });
-    client = await connect(config, {
-      connectTimeoutMs: deadlines.connectTimeoutMs,
-      retries: deadlines.connectRetries,
-      initialDelayMs: deadlines.connectInitialDelayMs,
-      maxDelayMs: deadlines.connectMaxDelayMs,
-      applicationName: `migrator-fleet-${env.STAGE}`,
-      onRetry: ({ attempt, delayMs, error }) => logger.warn('connect failed, retrying', { attempt, delayMs, error: redact(error.message) }),
+    // The target's own secret: the same bounded read-and-connect path as a single database's.
+    const targetEnv = { DB_SECRET_ARN: target.secretId, DB_TLS: env.DB_TLS, RDS_CA_FILE: env.RDS_CA_FILE } as HandlerEnv;
+    connection = await connectFromSecret(targetEnv, deadlines, logger, { runId, signal: watchdog.signal });
+    watchdog.attach(connection.client, connection.config);
+    job = await runJob({
+      target: { client: connection.client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE, runsTable: env.RUNS_TABLE },
+      trigger: event.trigger,
+      stage: env.STAGE,
+      actor,
+      command,
+      runId,
+      lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
+      lockTimeoutMs: deadlines.lockTimeoutMs,
+      statementTimeoutMs: deadlines.statementTimeoutMs,
+      log: (line) => logger.info(line),
     });
-    const watchdog = startWatchdog(client, config, deadlines.hardStopAt, (what) => logger.error(what));
-    runId = crypto.randomUUID();
-    try {
-      job = await runJob({
-        target: { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE },
-        trigger: event.trigger,
-        stage: env.STAGE,
-        actor: `fleet:${executionId}`,
-        command: `fleet:${wave}`,
-        runId,
-        lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
-        lockTimeoutMs: deadlines.lockTimeoutMs,
-        statementTimeoutMs: deadlines.statementTimeoutMs,
-        log: (line) => logger.info(line, { runId }),
-      });
-    } catch (e) {
-      if (watchdog.fired) (e as Error).message = `Stopped at the invocation deadline (${Math.round((Date.now() - started) / 1000)} s): ${(e as Error).message}`;
-      throw e;
-    } finally {
-      watchdog.stop();
-    }
   } catch (e) {
     failure = e as Error;
   } finally {
-    await client?.end().catch(() => {});
+    watchdog.stop();
+    await connection?.client.end().catch(() => {});
+  }
+  if (failure && watchdog.fired) failure.message = `Stopped at the invocation deadline (${Math.round((Date.now() - started) / 1000)} s): ${failure.message}`;
+  if (failure && connection) {
+    const lost = { runId, trigger: event.trigger === 'deploy' ? ('deploy' as const) : ('invoke' as const), stage: env.STAGE, actor, command, message: failure.message };
+    if (await closeLostRun(connection.config, lost, env.RUNS_TABLE)) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
   }
 
   const durationMs = Date.now() - started;
@@ -132,7 +119,8 @@ async function migrateTarget(
     target: target.name,
     secretId: target.secretId,
     wave,
-    runId: job?.runId ?? runId,
+    // No connection, no run row: the ledger says so with an empty run id.
+    runId: connection ? runId : '',
     outcome: failure ? 'failed' : 'succeeded',
     migrationsApplied: job?.applied ?? [],
     lastMigration: job?.lastMigration ?? null,
@@ -140,14 +128,20 @@ async function migrateTarget(
     finishedAt: new Date().toISOString(),
     ...(failure ? { error: redact(failure.message).replace(/\s+/g, ' ').trim().slice(0, 2000), errorName: failure.name } : {}),
   };
-  // Without its ledger entry a target's outcome would be unknown: a failed write fails the item.
-  await ledger.record(entry);
+  // Without its ledger entry a target's outcome would be unknown: a failed write fails the item. The write
+  // has the AWS call deadlines but not the hard-stop signal (it must still happen after the watchdog fired).
+  const ledgerClient = injected ? undefined : new DynamoDBClient(awsClientConfig(deadlines.aws));
+  try {
+    await (injected ?? new DynamoDbLedger({ tableName: env.LEDGER_TABLE, retentionDays: env.LEDGER_RETENTION_DAYS, client: ledgerClient })).record(entry);
+  } finally {
+    ledgerClient?.destroy();
+  }
 
   if (failure) {
-    logger.error('target failed', { outcome: 'failed', runId: entry.runId, durationMs, errorName: failure.name, error: entry.error });
+    logger.error('target failed', { outcome: 'failed', durationMs, errorName: failure.name, error: entry.error });
     throw new TargetFailedError(`${target.name}: ${entry.error}`);
   }
-  logger.info('target migrated', { outcome: 'succeeded', runId: entry.runId, appliedCount: entry.migrationsApplied.length, lastMigration: entry.lastMigration, durationMs });
+  logger.info('target migrated', { outcome: 'succeeded', appliedCount: entry.migrationsApplied.length, lastMigration: entry.lastMigration, durationMs });
   return { target: target.name, outcome: 'succeeded', runId: entry.runId, appliedCount: entry.migrationsApplied.length, lastMigration: entry.lastMigration };
 }
 

@@ -6,8 +6,8 @@
 // usage: node prepare-asset.mjs --out DIR --migrations DIR [--seeds DIR] --hash HEX
 import { build } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -51,6 +51,18 @@ if (tsMigrations.length > 0) {
   });
 }
 
+// Packages the bundle keeps external and the runtime lacks: libpg-query (PostgreSQL's parser as
+// WebAssembly, loaded only when pending migrations are checked) and its one runtime dependency. Only
+// their runtime files (no type declarations, docs or ESM copies). Resolved from this package, so a
+// consumer's app ships the versions we were tested with.
+const runtimeFiles = (src) => !/\.(d\.ts|md)$/.test(src) && !/[\\/]esm$/.test(src);
+const requireHere = createRequire(import.meta.url);
+const libpgQuery = dirname(requireHere.resolve('libpg-query/package.json'));
+const pgsqlTypes = dirname(createRequire(join(libpgQuery, 'package.json')).resolve('@pgsql/types/package.json'));
+for (const [name, src] of [['libpg-query', libpgQuery], ['@pgsql/types', pgsqlTypes]]) {
+  cpSync(src, join(values.out, 'node_modules', name), { recursive: true, filter: runtimeFiles });
+}
+
 let seeds = [];
 if (values.seeds && existsSync(values.seeds)) {
   const seedsOut = join(values.out, 'seeds');
@@ -60,11 +72,6 @@ if (values.seeds && existsSync(values.seeds)) {
     .map(String)
     .filter((f) => f.split('/').every(shipped) && statSync(join(values.seeds, f)).isFile());
 }
-
-// The migration-folder check parses pending SQL with libpg-query (PostgreSQL's parser in WebAssembly);
-// the bundled module loads its .wasm from beside the bundle, so the binary ships next to index.mjs.
-const require = createRequire(import.meta.url);
-cpSync(join(dirname(require.resolve('libpg-query')), 'libpg-query.wasm'), join(values.out, 'libpg-query.wasm'));
 
 // The handler reads this to tell which content it carries (rollback detection) and tests read it to prove
 // every file made it into the bundle.

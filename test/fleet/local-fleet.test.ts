@@ -110,7 +110,7 @@ describe('fleet over 105 local databases', () => {
     const failed = entries.filter((e) => e.outcome === 'failed');
     expect(failed.map((e) => e.target)).toEqual([BAD_DATA, LOCKED, UNREACHABLE]);
     const reason = (n: string) => failed.find((e) => e.target === n)!;
-    expect(reason(BAD_DATA).error).toMatch(/0002_tenant_notes/);
+    expect(reason(BAD_DATA).error).toMatch(/0001_tenant_notes/);
     expect(reason(BAD_DATA).error).toMatch(/could not create unique index|legacy_codes/);
     expect(reason(LOCKED).errorName).toBe('LockWaitTimeoutError');
     expect(reason(UNREACHABLE).error).toMatch(/Could not connect to PostgreSQL at 127\.0\.0\.1:1\//);
@@ -122,13 +122,13 @@ describe('fleet over 105 local databases', () => {
     for (const t of targets) {
       const entry = entries.find((e) => e.target === t.name)!;
       if (entry.outcome === 'failed') continue;
-      expect(await applied(t)).toEqual(['0001_migration_runs', '0002_tenant_notes']);
+      expect(await applied(t)).toEqual(['0001_tenant_notes']);
       const rows = await runs(t);
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ id: entry.runId, actor: `fleet:${mainExecution}`, outcome: 'succeeded' });
       expect(entry.secretId).toBe(t.secretArn);
     }
-    // The bad-data target kept its failed run (and the first migration, its own transaction).
+    // The bad-data target kept its failed run (its run row, written by the engine).
     const bad = await runs(byName(BAD_DATA));
     expect(bad.map((x) => x.outcome)).toEqual(['failed', 'failed']);
     expect(bad[1].id).toBe(reason(BAD_DATA).runId);
@@ -161,7 +161,7 @@ describe('fleet over 105 local databases', () => {
     for (const t of targets) {
       const now = (await runs(t)).length;
       if (result.targets.includes(t.name)) {
-        expect(await applied(t)).toEqual(['0001_migration_runs', '0002_tenant_notes']);
+        expect(await applied(t)).toEqual(['0001_tenant_notes']);
         expect(now).toBe(before.get(t.name)! + 1);
       } else {
         expect(now).toBe(before.get(t.name));

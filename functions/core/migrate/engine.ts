@@ -34,7 +34,7 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
       if (toRun.length > 0 || state.exists) {
         // Both tables there (every run after the first): skip the CREATE ... IF NOT EXISTS round trips.
         if (!state.exists || !state.checksumsExist) await ensureTables(client, t);
-        await adoptUnrecorded(client, t, files, state);
+        await adoptUnrecorded(client, t, files, state, runId);
       }
       if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId, warnings };
       const applied = await run(client, target, t, files, { direction: 'up', count: toRun.length, runId, log: options.log });
@@ -215,7 +215,7 @@ export interface RepairChange {
  * the current checksum, rows of deleted migrations are removed from the table (their schema changes stay),
  * out-of-order files are allowed to run, applied rows without checksum get one. One transaction.
  */
-export async function repair(target: MigrationTarget, options: SafetyOptions = {}): Promise<{ changes: RepairChange[] }> {
+export async function repair(target: MigrationTarget, options: SafetyOptions & { runId?: string } = {}): Promise<{ changes: RepairChange[] }> {
   const t = tablesOf(target);
   const files = await listMigrations(target.dir); // a missing folder is an error
   if (files.length === 0) {
@@ -240,11 +240,11 @@ export async function repair(target: MigrationTarget, options: SafetyOptions = {
             changes.push({ name: p.name, action: 'deleted-row-removed' });
           } else if (file) {
             const source = p.kind === 'edited' ? 'repair' : 'allow-out-of-order';
-            await recordChecksum(client, t, { name: p.name, checksum: file.checksum, source });
+            await recordChecksum(client, t, { name: p.name, checksum: file.checksum, runId: options.runId, source });
             changes.push({ name: p.name, action: p.kind === 'edited' ? 'checksum-updated' : 'out-of-order-allowed' });
           }
         }
-        for (const name of await adoptUnrecorded(client, t, files, state)) changes.push({ name, action: 'checksum-recorded' });
+        for (const name of await adoptUnrecorded(client, t, files, state, options.runId)) changes.push({ name, action: 'checksum-recorded' });
       });
       return { changes };
     }),
@@ -307,13 +307,13 @@ function last(state: DbState): string | null {
 }
 
 /** Record checksums of applied migrations that have none (applied by plain node-pg-migrate): trust on first use. */
-async function adoptUnrecorded(client: pg.ClientBase, t: Tables, files: MigrationFile[], state: DbState): Promise<string[]> {
+async function adoptUnrecorded(client: pg.ClientBase, t: Tables, files: MigrationFile[], state: DbState, runId?: string): Promise<string[]> {
   const byName = new Map(files.map((f) => [f.name, f]));
   const adopted: string[] = [];
   for (const row of state.applied) {
     const file = byName.get(row.name);
     if (row.checksum === null && file) {
-      await recordChecksum(client, t, { name: row.name, checksum: file.checksum, source: 'adopted' });
+      await recordChecksum(client, t, { name: row.name, checksum: file.checksum, runId, source: 'adopted' });
       adopted.push(row.name);
     }
   }

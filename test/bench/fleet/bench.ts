@@ -83,7 +83,7 @@ async function resetNewMigration(fleet: Awaited<ReturnType<typeof startLocalFlee
   for (const t of targets) {
     await fleet.query(
       t,
-      `DROP TABLE public.bench_notes; DELETE FROM public.pgmigrations WHERE name = '0002_bench_notes'; DELETE FROM public.pgmigrations_checksums WHERE name = '0002_bench_notes'`,
+      `DROP TABLE public.bench_notes; DELETE FROM public.pgmigrations WHERE name = '0001_bench_notes'; DELETE FROM public.pgmigrations_checksums WHERE name = '0001_bench_notes'`,
     );
   }
 }
