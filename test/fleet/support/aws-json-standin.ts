@@ -1,7 +1,8 @@
 /**
  * TEST stand-in (not product code) for the two AWS JSON-1.0 APIs the fleet's CLI and deploy handler call:
  * DynamoDB PutItem/Query (the ledger: key condition `#e = :e` on the partition key, pages of `pageSize`) and
- * Step Functions StartExecution/DescribeExecution (executions are recorded; their status is set by the test).
+ * Step Functions StartExecution/DescribeExecution (executions are recorded; their status is set by the test),
+ * and Secrets Manager ListSecrets with the name, tag-key and tag-value filters (JSON 1.1; `secrets` set by the test).
  * Real SDK clients reach it over HTTP through AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SFN.
  */
 import { createServer, type Server } from 'node:http';
@@ -23,6 +24,8 @@ export interface AwsJsonStandIn {
   env: Record<string, string>;
   tables: Map<string, Map<string, Record<string, any>>>;
   executions: Execution[];
+  /** ListSecrets' secrets: name, ARN, tags. */
+  secrets: Array<{ Name: string; ARN: string; Tags?: Array<{ Key: string; Value: string }> }>;
   calls: string[];
   stop(): Promise<void>;
 }
@@ -32,6 +35,7 @@ export async function startAwsJsonStandIn(options: { pageSize?: number } = {}): 
   const tables = new Map<string, Map<string, Record<string, any>>>();
   const executions: Execution[] = [];
   const calls: string[] = [];
+  const secrets: AwsJsonStandIn['secrets'] = [];
   const fail = (type: string, message: string) => ({ status: 400, body: { __type: `com.amazonaws#${type}`, message } });
 
   const ops: Record<string, (b: any) => { status: number; body: unknown }> = {
@@ -52,6 +56,20 @@ export async function startAwsJsonStandIn(options: { pageSize?: number } = {}): 
       const page = all.slice(start, start + pageSize);
       const more = start + pageSize < all.length;
       return { status: 200, body: { Items: page, Count: page.length, ...(more ? { LastEvaluatedKey: { executionId: page.at(-1)!.executionId, target: page.at(-1)!.target } } : {}) } };
+    },
+    'secretsmanager.ListSecrets': (b) => {
+      const filters: Array<{ Key: string; Values: string[] }> = b.Filters ?? [];
+      // As documented: each filter matches a prefix of the field; values of one filter are ORed, filters ANDed.
+      const match = (s: AwsJsonStandIn['secrets'][number]) =>
+        filters.every((f) =>
+          f.Values.some((v) =>
+            f.Key === 'name' ? s.Name.startsWith(v) : f.Key === 'tag-key' ? (s.Tags ?? []).some((t) => t.Key.startsWith(v)) : f.Key === 'tag-value' ? (s.Tags ?? []).some((t) => t.Value.startsWith(v)) : false,
+          ),
+        );
+      const all = secrets.filter(match).sort((x, y) => (x.Name < y.Name ? -1 : 1));
+      const start = b.NextToken ? Number(b.NextToken) : 0;
+      const page = all.slice(start, start + pageSize);
+      return { status: 200, body: { SecretList: page, ...(start + pageSize < all.length ? { NextToken: String(start + pageSize) } : {}) } };
     },
     'AWSStepFunctions.StartExecution': (b) => {
       const name = b.name ?? `exec-${executions.length + 1}`;
@@ -74,7 +92,7 @@ export async function startAwsJsonStandIn(options: { pageSize?: number } = {}): 
       calls.push(target);
       const op = ops[target];
       const r = op ? op(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')) : fail('UnknownOperationException', target);
-      res.writeHead(r.status, { 'content-type': 'application/x-amz-json-1.0' });
+      res.writeHead(r.status, { 'content-type': target.startsWith('secretsmanager.') ? 'application/x-amz-json-1.1' : 'application/x-amz-json-1.0' });
       res.end(JSON.stringify(r.body));
     });
   });
@@ -85,6 +103,7 @@ export async function startAwsJsonStandIn(options: { pageSize?: number } = {}): 
     env: {
       AWS_ENDPOINT_URL_DYNAMODB: endpoint,
       AWS_ENDPOINT_URL_SFN: endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'AKIDLOCALFLEETTEST',
       AWS_SECRET_ACCESS_KEY: 'local-fleet-test-secret',
@@ -92,6 +111,7 @@ export async function startAwsJsonStandIn(options: { pageSize?: number } = {}): 
     },
     tables,
     executions,
+    secrets,
     calls,
     stop: () => new Promise((r) => server.close(() => r())),
   };
