@@ -56,7 +56,7 @@ export interface UpResult {
   /** The last applied migration after this call (null: none). */
   lastMigration: string | null;
   runId: string;
-  /** Folder problems of already applied migrations (never blocking; see folder-check.ts). */
+  /** Folder problems of already applied migrations (never blocking; see folder-check.ts), and file names that do not sort as their numbers read. */
   warnings?: Problem[];
 }
 
@@ -83,6 +83,8 @@ export interface StatusResult {
   applied: AppliedMigration[];
   pending: { name: string }[];
   problems: Problem[];
+  /** File names whose run order is not what their numbers suggest (never blocking). */
+  warnings: Problem[];
 }
 
 export interface HistoryEntry extends AppliedMigration {
@@ -102,6 +104,6 @@ export interface PlannedMigration {
 }
 export interface PlanResult {
   pending: PlannedMigration[];
-  /** Folder problems of already applied migrations (never blocking). */
+  /** Folder problems of already applied migrations (never blocking), and file names that do not sort as their numbers read. */
   warnings?: Problem[];
 }
