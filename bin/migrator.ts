@@ -12,6 +12,7 @@ import { MigratorError } from '../functions/core/errors.ts';
 import { activity, interruptedLine } from './commands/activity.ts';
 import { registerDbCommands } from './commands/db.ts';
 import { registerDevCommand } from './commands/dev.ts';
+import { registerFleetCommands } from './commands/fleet.ts';
 import { registerInvokeCommands } from './commands/invoke.ts';
 import { registerSeedCommands } from './commands/seed.ts';
 import { addGlobalOptions, ExitCode, registerMigrateCommands, type CliIO } from './commands/migrate.ts';
@@ -77,6 +78,7 @@ export function buildProgram(io: CliIO = processIO, onCommanderOutput?: () => vo
   registerDbCommands(program, io);
   registerSeedCommands(program, io);
   registerInvokeCommands(program, io);
+  registerFleetCommands(program, io);
   return program;
 }
 

@@ -22,6 +22,7 @@ export function buildApp(app = new App()) {
     env: account && region ? { account, region } : undefined,
     migrationsDir: root('migrations'),
     seedsDir: root('seeds'),
+    tenantMigrationsDir: root('tenant-migrations'),
     runOn: (app.node.tryGetContext('runOn') as 'every-deploy' | 'content-change' | undefined) ?? 'every-deploy',
     description: `pg-tenant-migrator sample (${stage}): deploy-time migrations and tenant seeding`,
   });

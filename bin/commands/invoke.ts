@@ -135,7 +135,9 @@ export function registerInvokeCommands(program: Command, io: CliIO = { out: (t) 
       'Run an on-demand operation in a deployed stage\'s operations function (Lambda): status, plan, migrate, seed, reseed, runs. ' +
         'A protected stage refuses reseed and --reset whoever asks. Exits 1 when the function reports an error.',
     )
-    .addArgument(new Command().createArgument('<action>', 'operation').choices(ACTIONS))
+    // `fleet` starts a DatabaseFleetMigrations execution (bin/commands/fleet.ts), not an operations-function call.
+    .addArgument(new Command().createArgument('<action>', 'operation, or fleet').choices([...ACTIONS, 'fleet']))
+    .option('--state-machine <arn>', 'fleet: the fleet state machine (skips the outputs file)')
     .requiredOption('--stage <stage>', 'stage to operate on (staging, prod)')
     .option('--tenant <slug>', 'tenant (repeatable); required for reseed', collect)
     .option('--reset', 'reseed: delete and recreate the tenants\' seeded data')
@@ -147,7 +149,8 @@ export function registerInvokeCommands(program: Command, io: CliIO = { out: (t) 
     .option('--region <region>', 'AWS region (default from the environment / profile)')
     .option('--actor <name>', 'who asks, for the audit trail (default MIGRATOR_ACTOR, else the OS user)')
     .option('--json', 'print the full result as JSON')
-    .action(async (action: string, o: InvokeOptions) => {
+    .action(async (action: string, o: InvokeOptions & { stateMachine?: string }) => {
+      if (action === 'fleet') return (await import('./fleet.ts')).fleetStart(o, io);
       const payload = await buildPayload(action, o);
       const fn = resolveFunctionName(o);
       const result = await invokeOperation(fn.name, payload, { region: o.region });

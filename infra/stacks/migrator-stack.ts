@@ -12,6 +12,8 @@ import { DatabaseMigrations, type RunOn } from '../database-migrations.ts';
 import { ExampleApplication } from '../example-app.ts';
 import { MigrationObservability } from '../observability.ts';
 import { operationsFunctionName, stackName } from '../names.ts';
+import type { DatabaseFleetMigrations } from '../fleet/database-fleet-migrations.ts';
+import { addTenantFleet } from '../fleet/sample-fleet.ts';
 
 export type StageName = 'staging' | 'prod';
 
@@ -23,6 +25,8 @@ export interface MigratorStackProps extends StackProps {
   readonly seedsDir?: string;
   /** @default 'every-deploy' */
   readonly runOn?: RunOn;
+  /** Tenant-database migrations: adds the fleet stage (DatabaseFleetMigrations). @default no fleet */
+  readonly tenantMigrationsDir?: string;
 }
 
 export { operationsFunctionName, stackName };
@@ -34,6 +38,7 @@ export class MigratorStack extends Stack {
   readonly migrations: DatabaseMigrations;
   readonly observability: MigrationObservability;
   readonly app: ExampleApplication;
+  readonly fleet?: DatabaseFleetMigrations;
 
   constructor(scope: Construct, id: string, props: MigratorStackProps) {
     super(scope, id, props);
@@ -128,6 +133,10 @@ export class MigratorStack extends Stack {
     });
 
     this.observability = new MigrationObservability(this, 'Observability', { migrations: this.migrations });
+    if (props.tenantMigrationsDir) {
+      // Database-per-tenant: every tenant database migrated by Step Functions (infra/fleet/).
+      this.fleet = addTenantFleet(this, { stage: props.stage, vpc: this.vpc, database: this.database, migrationsDir: props.tenantMigrationsDir, observability: this.observability }).fleet;
+    }
     this.app = new ExampleApplication(this, 'App', { vpc: this.vpc, dependsOn: this.migrations, stage: props.stage });
 
     if (!prod) {

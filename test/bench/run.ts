@@ -7,7 +7,8 @@
  * Environment (all optional):
  *   BENCH_DATABASE_URL    server to use (its user needs CREATEDB); default: embedded PostgreSQL, fsync on
  *   BENCH_FAST            1: embedded PostgreSQL with fsync and synchronous_commit off (default: on)
- *   BENCH_ONLY            comma list of sections: migrations,seed,cdk (default all)
+ *   BENCH_ONLY            comma list of sections: migrations,seed,cdk,fleet (default all)
+ *   BENCH_FLEET_TARGETS   databases in the fleet section (default 100)
  *   BENCH_RUNS            repetitions per timed measurement (default 5; cold imports at least 7)
  *   BENCH_MIGRATIONS      generated migrations (default 300)
  *   BENCH_TENANTS         generated tenants (default 10000)
@@ -25,6 +26,7 @@ import { run } from './lib/timing.ts';
 import { benchMigrations } from './migrations/bench.ts';
 import { benchSeed } from './seed/bench.ts';
 import { benchCdk } from './cdk/bench.ts';
+import { benchFleet } from './fleet/bench.ts';
 
 function intEnv(name: string, fallback: number): number {
   const v = process.env[name];
@@ -48,10 +50,10 @@ async function psqlVersion(psql: string): Promise<string> {
 async function main(): Promise<void> {
   // The SDK's notice that future versions need Node 22 would repeat in every child's output; it is known.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const sections = new Set((process.env.BENCH_ONLY ?? 'migrations,seed,cdk').split(',').map((s) => s.trim()).filter(Boolean));
+  const sections = new Set((process.env.BENCH_ONLY ?? 'migrations,seed,cdk,fleet').split(',').map((s) => s.trim()).filter(Boolean));
   for (const s of sections) {
-    if (!['migrations', 'seed', 'cdk'].includes(s)) {
-      console.error(`BENCH_ONLY: unknown section "${s}" (migrations, seed, cdk)`);
+    if (!['migrations', 'seed', 'cdk', 'fleet'].includes(s)) {
+      console.error(`BENCH_ONLY: unknown section "${s}" (migrations, seed, cdk, fleet)`);
       process.exit(2);
     }
   }
@@ -93,6 +95,10 @@ async function main(): Promise<void> {
     if (sections.has('cdk')) {
       console.log('\nC. CDK ...');
       await benchCdk(server, report, { runs: Math.max(runs, 7) });
+    }
+    if (sections.has('fleet')) {
+      console.log('\nF. fleet ...');
+      await benchFleet(server, report, { targets: intEnv('BENCH_FLEET_TARGETS', 100) });
     }
   } finally {
     await server.stop();

@@ -1,0 +1,5 @@
+export * from './types.ts';
+export { MemoryLedger } from './memory-ledger.ts';
+export { DynamoDbLedger, LEDGER_KEYS } from './dynamodb-ledger.ts';
+export { listSecretTargets, mergeTargets, planWaves, restrictTargets, FleetTargetsError, type TargetSource, type CanaryOptions, type Waves } from './targets.ts';
+export { summarize, failedTargetNames, fleetReason, type FleetSummary } from './summary.ts';

@@ -1,0 +1,62 @@
+/** Environment of the fleet functions, set by DatabaseFleetMigrations (infra/fleet/database-fleet-migrations.ts). */
+import * as z from 'zod';
+
+const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const csv = z
+  .string()
+  .optional()
+  .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []));
+
+const Worker = z.object({
+  STAGE: z.string().min(1),
+  LEDGER_TABLE: z.string().min(1),
+  DB_TLS: z.string().optional(),
+  RDS_CA_FILE: z.string().optional(),
+  CONNECT_TIMEOUT_MS: ms(60_000),
+  LOCK_WAIT_TIMEOUT_MS: ms(120_000),
+  LOCK_TIMEOUT_MS: ms(10_000),
+  STATEMENT_TIMEOUT_MS: ms(600_000),
+  ASSET_DIR: z.string().optional(),
+  MIGRATIONS_TABLE: z.string().optional(),
+  RUNS_TABLE: z.string().optional(),
+  LEDGER_RETENTION_DAYS: z.coerce.number().int().positive().default(90),
+});
+
+const List = z.object({
+  STAGE: z.string().min(1),
+  /** JSON array of {name, secretId}. */
+  TARGETS_STATIC: z.string().default('[]'),
+  TARGET_SECRET_PREFIX: z.string().optional(),
+  TARGET_TAG_KEY: z.string().optional(),
+  TARGET_TAG_VALUE: z.string().optional(),
+  TARGET_NAME_TAG: z.string().optional(),
+  CANARY_NAMES: csv,
+  CANARY_COUNT: z.coerce.number().int().min(0).default(1),
+});
+
+const Summary = z.object({
+  STAGE: z.string().min(1),
+  LEDGER_TABLE: z.string().min(1),
+  FLEET_NAME: z.string().min(1),
+});
+
+const Deploy = z.object({
+  STAGE: z.string().min(1),
+  STATE_MACHINE_ARN: z.string().min(1),
+  LEDGER_TABLE: z.string().min(1),
+});
+
+function parse<T extends z.ZodType>(schema: T, which: string, env: NodeJS.ProcessEnv): z.output<T> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.')))].join(', ');
+    throw new Error(`Fleet ${which} function misconfigured: bad or missing environment variable(s) ${fields}`);
+  }
+  return parsed.data;
+}
+
+export const workerEnv = (env = process.env) => parse(Worker, 'worker', env);
+export const listEnv = (env = process.env) => parse(List, 'list-targets', env);
+export const summaryEnv = (env = process.env) => parse(Summary, 'summary', env);
+export const deployEnv = (env = process.env) => parse(Deploy, 'deploy', env);
+export type WorkerEnv = ReturnType<typeof workerEnv>;

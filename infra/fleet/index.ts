@@ -1,0 +1,2 @@
+export { DatabaseFleetMigrations, FLEET_DEFAULTS, type DatabaseFleetMigrationsProps, type FleetTargetsProps, type CanaryProps, type FleetOnDeploy, type FleetMetricName } from './database-fleet-migrations.ts';
+export { FleetObservability, type FleetObservabilityProps } from './fleet-observability.ts';
