@@ -293,7 +293,7 @@ describe('what passes', () => {
 
   it('a no-transaction migration may group statements in balanced BEGIN ... COMMIT blocks', async () => {
     fx.write('0001_blocks.sql', '-- Up Migration\n-- migrator:no-transaction\nBEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\nSTART TRANSACTION;\nCREATE TABLE b (id int);\nSAVEPOINT s;\nEND;\n');
-    const r = await run(['--database-url', db.url, '--dir', fx.dir, 'up']);
+    const r = await run(['--database-url', db.url, '--dir', fx.dir, '--quiet', 'up']); // --quiet: no progress lines, so stderr holds only warnings (none here)
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(await fingerprint()).toEqual(['public.a=0', 'public.b=0', 'public.pgmigrations=1', 'public.pgmigrations_checksums=1']);
   });
@@ -310,7 +310,7 @@ describe('what passes', () => {
     expect(v.code).toBe(0);
     expect(v.stderr).toMatch(/^warning: .*0001_a\.sql, .*0001_b\.sql share the number 0001\. \(Already applied/m);
     expect(v.stderr).toMatch(/^warning: .*0001_a\.sql\.bak looks like a migration/m);
-    const r = await run(['--database-url', db.url, '--dir', fx.dir, 'up']);
+    const r = await run(['--database-url', db.url, '--dir', fx.dir, '--quiet', 'up']); // progress lines off: stderr holds only the warnings
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('Applied 1 migration(s): 0003_next\n');
     expect(r.stderr.split('\n').filter(Boolean).every((l) => l.startsWith('warning: '))).toBe(true);
