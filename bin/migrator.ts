@@ -16,6 +16,10 @@ import { registerInvokeCommands } from './commands/invoke.ts';
 import { registerSeedCommands } from './commands/seed.ts';
 import { addGlobalOptions, ExitCode, registerMigrateCommands, type CliIO } from './commands/migrate.ts';
 
+// The AWS SDK warns on every run under Node < 22 (seed, rotate-key, invoke); the CLI supports Node 20.
+// Honoured by @aws-sdk/core; a user who sets it keeps their value.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const processIO: CliIO = {
   out: (text) => void process.stdout.write(text),
   err: (text) => void process.stderr.write(text),

@@ -4,9 +4,10 @@
  * global options become a MigrationTarget and SafetyOptions.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MigratorError, ValidationError } from '../../functions/core/errors.ts';
+import type { Target } from '../../functions/core/config/targets.ts';
 import { protectedByName } from '../../functions/core/protected-stage.ts';
 import { ProtectedStageError } from '../../functions/core/seed/errors.ts';
 import { activity } from './activity.ts';
@@ -42,6 +43,10 @@ export interface GlobalOptions {
   verbose?: boolean;
   /** No progress lines on stderr (errors, warnings and retry lines still print). */
   quiet?: boolean;
+  /** Config file with named targets (default: migrator.config.yaml|yml|json in the working directory). */
+  config?: string;
+  /** Target of the config file to run on. */
+  target?: string;
 }
 
 /** Thrown by a command that already printed its result, to end with a non-zero exit code and no message. */
@@ -82,7 +87,110 @@ export function addGlobalOptions(program: Command): void {
     .option('--connect-timeout <ms>', 'timeout of one connection attempt', milliseconds, 10_000)
     .option('--connect-retries <n>', 'connection retries (exponential backoff) for a waking database; each retry prints a line', integer, 5)
     .option('--verbose', "node-pg-migrate's own log lines, and stack traces with errors")
-    .option('-q, --quiet', 'no progress lines on stderr (one per migration by default; errors and warnings still print)');
+    .option('-q, --quiet', 'no progress lines on stderr (one per migration by default; errors and warnings still print)')
+    .option('--config <path>', 'config file naming targets (default: migrator.config.yaml, .yml or .json in the working directory)')
+    .addOption(new Option('--target <name>', 'target of the config file to run on (its database URL variable, folders, table, stage)').env('MIGRATOR_TARGET'));
+  // One target chosen (by --target, or the only one in the file): its values become the options' values,
+  // so every command (seed, down, dev, ...) sees them. Command-line flags win over the target; the
+  // target wins over environment defaults (DATABASE_URL, MIGRATOR_STAGE). `--all` commands iterate instead.
+  program.hook('preAction', async (_program, action) => {
+    if (NO_TARGET.has(action.name()) || allTargets(action)) return;
+    const chosen = await configuredTargets(action);
+    if (!chosen) return;
+    if (chosen.length !== 1) throw new Error('unreachable: one target expected');
+    const { databaseUrlOf } = await import('../../functions/core/config/targets.ts');
+    applyTarget(action, chosen[0]!, databaseUrlOf(chosen[0]!));
+  });
+}
+
+/** Commands that use no target (no database, no migrations folder). */
+const NO_TARGET = new Set(['targets', 'invoke', 'seed-schema']);
+
+/** Set the options a target describes, except those given on the command line. */
+function applyTarget(action: Command, target: Target, databaseUrl: string | undefined): void {
+  const program = rootOf(action);
+  const set = (cmd: Command, key: string, value: string | undefined) => {
+    if (value === undefined) return;
+    const source = cmd.getOptionValueSource(key);
+    if (source === 'cli') return;
+    cmd.setOptionValueWithSource(key, value, 'config');
+  };
+  set(program, 'databaseUrl', databaseUrl);
+  set(program, 'dir', target.migrations);
+  set(program, 'migrationsTable', target.migrationsTable);
+  set(program, 'migrationsSchema', target.migrationsSchema);
+  if (action.options.some((o) => o.attributeName() === 'seedsDir')) set(action, 'seedsDir', target.seeds);
+  if (action.options.some((o) => o.attributeName() === 'stage')) set(action, 'stage', target.stage);
+}
+
+function rootOf(cmd: Command): Command {
+  let c = cmd;
+  while (c.parent) c = c.parent;
+  return c;
+}
+
+/** Whether the command was asked to run on every target (`--all`; lint: `--all-targets`). */
+function allTargets(cmd: Command): boolean {
+  return Boolean(cmd.opts().allTargets ?? (cmd.name() !== 'lint' && cmd.opts().all));
+}
+
+/**
+ * The targets the options select from the config file, or undefined when there is no config file (then
+ * the flags alone describe the target). `--target`/`--all` without a config file is an error.
+ */
+async function configuredTargets(cmd: Command): Promise<Target[] | undefined> {
+  const o = cmd.optsWithGlobals<GlobalOptions>();
+  const all = allTargets(cmd);
+  const { findConfigFile, loadTargetsConfig, selectTargets } = await import('../../functions/core/config/targets.ts');
+  const file = findConfigFile(process.cwd(), o.config);
+  if (!file) {
+    if (o.target !== undefined || all) {
+      throw new MigratorError(`${all ? '--all' : '--target'} needs a config file: none of migrator.config.yaml, .yml, .json in ${process.cwd()} (or pass --config PATH).`);
+    }
+    return undefined;
+  }
+  if (all && o.target !== undefined) throw new MigratorError('Pass --target NAME or --all, not both.');
+  if (all) {
+    const flags = ['databaseUrl', 'dir', 'migrationsTable', 'migrationsSchema'].filter((k) => cmd.getOptionValueSourceWithGlobals(k) === 'cli');
+    if (flags.length) throw new MigratorError(`--all runs on each target's own database and folder: drop ${flags.map(flagOf).join(', ')}.`);
+  }
+  return selectTargets(loadTargetsConfig(file), { target: o.target, all });
+}
+
+const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/**
+ * Run `body` on the chosen target, or with `--all` on every target of the config file in turn: a header
+ * line per target, a failing target reported and the next one run, exit 1 if any failed. With --json the
+ * output is one object: {"targets": {"<name>": <the command's JSON> | {"error": "..."}}}.
+ */
+async function eachTarget(cmd: Command, io: CliIO, body: (target: MigrationTarget, io: CliIO) => Promise<void>): Promise<void> {
+  const o = cmd.optsWithGlobals<GlobalOptions & { json?: boolean }>();
+  if (!allTargets(cmd)) return body(targetFrom(o, io), io);
+  const targets = (await configuredTargets(cmd))!;
+  const { migrationTargetOf } = await import('../../functions/core/config/targets.ts');
+  const results: Record<string, unknown> = {};
+  let failed = 0;
+  for (const t of targets) {
+    let captured = '';
+    const sink: CliIO = o.json ? { out: (text) => void (captured += text), err: io.err } : io;
+    if (!o.json) io.out(`== ${t.name} (${t.migrations})\n`);
+    try {
+      await body({ ...migrationTargetOf(t), runsTable: o.runsTable, connect: targetFrom(o, io).connect }, sink);
+      if (o.json) results[t.name] = JSON.parse(captured);
+    } catch (error) {
+      failed++;
+      if (error instanceof ExitCode) {
+        if (o.json) results[t.name] = JSON.parse(captured);
+        continue;
+      }
+      const message = (error as Error).message;
+      if (o.json) results[t.name] = { error: message };
+      else io.err(`error: [${t.name}] ${message}\n`);
+    }
+  }
+  if (o.json) io.out(json({ targets: results }));
+  if (failed) throw new ExitCode(1);
 }
 
 /** The connect options the global options describe; with `io`, one stderr line per retry. */
@@ -147,7 +255,7 @@ async function recorded<T>(
   opts: GlobalOptions,
   io: CliIO,
   start: Omit<RunStart, 'trigger' | 'actor'>,
-  fn: (target: MigrationTarget & { client: import('pg').Client }, runId: string) => Promise<{ result: T; fields?: RunFields }>,
+  fn: (target: MigrationTarget & { client: import('pg').Client }, runId: string, onValidated: () => Promise<void>) => Promise<{ result: T; fields?: RunFields }>,
 ): Promise<T> {
   const [{ withClient }, { recordRun }] = await Promise.all([
     import('../../functions/core/migrate/session.ts'),
@@ -156,15 +264,22 @@ async function recorded<T>(
   const target = targetFrom(opts, io);
   return withClient(target, async (client) => {
     const t = { ...target, client };
-    const { result } = await recordRun(client, { ...start, trigger: 'local', actor: localActor(), runsTable: target.runsTable, target: t }, (runId) => fn(t, runId));
+    // The row opens once the engine validated (onValidated): a refused command writes nothing.
+    const { result } = await recordRun(
+      client,
+      { ...start, trigger: 'local', actor: localActor(), runsTable: target.runsTable, target: t, startWhen: 'validated' },
+      (runId, record) => fn(t, runId, () => record.start()),
+    );
     return result;
   });
 }
 
-/** Folder warnings (problems of already applied migrations) on stderr, one line each. */
+/** Folder warnings (problems of already applied migrations, naming) on stderr, one line each. */
 function printWarnings(io: CliIO, warnings: { message: string }[] | undefined): void {
   for (const w of warnings ?? []) io.err(`warning: ${w.message}\n`);
 }
+const rel = (path: string) => relative(process.cwd(), path) || '.';
+const ALL_HELP = 'run on every target of the config file in turn (exit 1 if any fails)';
 
 /**
  * The --json documents of the commands that print one (stdout holds only that document; progress lines
@@ -226,7 +341,8 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
   program
     .command('up')
     .description('Validate, then apply pending migrations (each in its own transaction), serialized by an advisory lock.')
-    .option('--to <name>', 'apply up to and including this migration')
+    .option('--to <name>', 'apply up to and including this migration (its name or a unique prefix, e.g. 0009)')
+    .option('--all', ALL_HELP)
     .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, a new one sorts before applied ones,\n' +
       'or a pending one is wrong: Down section without Up, COMMIT/BEGIN/ROLLBACK at its top level, a duplicate number, no statements,\n' +
       'not UTF-8, a skipped look-alike file (0009_x.SQL), a symlink out of the folder. The same checks as validate and plan.')
@@ -234,36 +350,38 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .action(async (opts: { to?: string; json?: boolean }, cmd: Command) => {
       const o = g(cmd);
       const { runJob } = await import('../../functions/core/job.ts');
-      const events: MigrationEvent[] = [];
-      const result = await runJob({
-        target: targetFrom(o, io),
-        trigger: 'local',
-        stage: localStage(),
-        actor: localActor(),
-        command: opts.to ? `up --to ${opts.to}` : 'up',
-        to: opts.to,
-        ...safetyFrom(o, io, events),
+      await eachTarget(cmd, io, async (target, io) => {
+        const events: MigrationEvent[] = [];
+        const result = await runJob({
+          target,
+          trigger: 'local',
+          stage: localStage(),
+          actor: localActor(),
+          command: opts.to ? `up --to ${opts.to}` : 'up',
+          to: opts.to,
+          ...safetyFrom(o, io, events),
+        });
+        // Warnings go to stderr always; with --verbose the engine's progress log printed them already.
+        if (!o.verbose) printWarnings(io, result.warnings);
+        if (opts.json) {
+          return io.out(json({
+            applied: events.map(({ name, durationMs }) => ({ name, durationMs })),
+            lastMigration: result.lastMigration,
+            runId: result.runId,
+            warnings: (result.warnings ?? []).map(({ name, kind, message }) => ({ name, kind, message })),
+          }));
+        }
+        io.out(result.applied.length
+          ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}\n`
+          : `Nothing to apply: up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.\n`);
       });
-      // Warnings go to stderr always; with --verbose the engine's progress log printed them already.
-      if (!o.verbose) printWarnings(io, result.warnings);
-      if (opts.json) {
-        return io.out(json({
-          applied: events.map(({ name, durationMs }) => ({ name, durationMs })),
-          lastMigration: result.lastMigration,
-          runId: result.runId,
-          warnings: (result.warnings ?? []).map(({ name, kind, message }) => ({ name, kind, message })),
-        }));
-      }
-      io.out(result.applied.length
-        ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}\n`
-        : `Nothing to apply: up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.\n`);
     });
 
   program
     .command('down')
     .description('Revert the most recent migrations (by count, or all after a named one). For humans; deploys never run down.')
     .option('--count <n>', 'revert this many migrations', integer)
-    .option('--to <name>', 'revert every migration applied after this one (it stays applied)')
+    .option('--to <name>', 'revert every migration applied after this one (it stays applied; name or unique prefix)')
     .addOption(new Option('--stage <name>', 'stage of the database; a protected stage (prod) refuses down').env('MIGRATOR_STAGE').default('local'))
     .option('--seeds-dir <path>', 'folder with stages.yaml (which stages are protected)', 'seeds')
     .option('--json', `print ${JSON_SHAPES.down}`)
@@ -293,64 +411,77 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
   program
     .command('status')
     .description('Show applied and pending migrations and any problems (read-only).')
-    .option('--json', 'print {"applied":[{name,checksum,appliedAt}],"pending":[{name}],"problems":[{name,kind,message}]}')
+    .option('--json', 'print {"applied":[{name,checksum,appliedAt}],"pending":[{name}],"problems":[{name,kind,message}],"warnings":[string]}')
+    .option('--all', ALL_HELP)
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { status } = await engine();
-      const s = await status(targetFrom(g(cmd), io));
-      if (opts.json) io.out(json(s));
-      else {
-        for (const a of s.applied) io.out(`applied  ${a.name}  ${a.appliedAt}  ${a.checksum ? a.checksum.slice(0, 12) : '(no checksum)'}\n`);
-        for (const p of s.pending) io.out(`pending  ${p.name}\n`);
-        for (const p of s.problems) io.out(`PROBLEM  ${p.kind}: ${p.message}\n`);
-        if (!s.applied.length && !s.pending.length) io.out('No migrations.\n');
-      }
-      if (s.problems.length) throw new ExitCode(1);
+      await eachTarget(cmd, io, async (target, io) => {
+        const s = await status(target);
+        printWarnings(io, s.warnings);
+        if (opts.json) io.out(json(s));
+        else {
+          for (const a of s.applied) io.out(`applied  ${a.name}  ${a.appliedAt}  ${a.checksum ? a.checksum.slice(0, 12) : '(no checksum)'}\n`);
+          for (const p of s.pending) io.out(`pending  ${p.name}\n`);
+          for (const p of s.problems) io.out(`PROBLEM  ${p.kind}: ${p.message}\n`);
+          if (!s.applied.length && !s.pending.length) io.out('No migrations.\n');
+        }
+        if (s.problems.length) throw new ExitCode(1);
+      });
     });
 
   program
     .command('history')
     .description('Applied migrations in order: when, by which run id, and how (applied, baseline, adopted, repair). Read-only.')
     .option('--json', 'print a JSON array of {name, appliedAt, runId, checksum, source}')
+    .option('--all', ALL_HELP)
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { history } = await engine();
-      const h = await history(targetFrom(g(cmd), io));
-      if (opts.json) io.out(json(h));
-      else if (!h.length) io.out('No migrations applied.\n');
-      else for (const e of h) io.out(`${e.appliedAt}  ${e.name}  ${e.source ?? '-'}  run ${e.runId ?? '-'}\n`);
+      await eachTarget(cmd, io, async (target, io) => {
+        const h = await history(target);
+        if (opts.json) io.out(json(h));
+        else if (!h.length) io.out('No migrations applied.\n');
+        else for (const e of h) io.out(`${e.appliedAt}  ${e.name}  ${e.source ?? '-'}  run ${e.runId ?? '-'}\n`);
+      });
     });
 
   program
     .command('plan')
     .description('Show pending migrations and the exact SQL they would run. Writes nothing (not even the migrations table).')
-    .option('--to <name>', 'plan up to and including this migration')
+    .option('--to <name>', 'plan up to and including this migration (name or unique prefix)')
     .option('--json', 'print {"pending":[{name, file, transaction, sql}]}')
+    .option('--all', ALL_HELP)
     .action(async (opts: { to?: string; json?: boolean }, cmd: Command) => {
       const { plan } = await engine();
-      const p = await plan(targetFrom(g(cmd), io), { to: opts.to });
-      printWarnings(io, p.warnings);
-      if (opts.json) return io.out(json(p));
-      if (!p.pending.length) return io.out('Nothing to apply.\n');
-      for (const m of p.pending) {
-        io.out(`-- ${m.name} (${m.file})${m.transaction ? '' : ' -- runs WITHOUT a transaction'}\n${m.sql}\n\n`);
-      }
+      await eachTarget(cmd, io, async (target, io) => {
+        const p = await plan(target, { to: opts.to });
+        printWarnings(io, p.warnings);
+        if (opts.json) return io.out(json(p));
+        if (!p.pending.length) return io.out('Nothing to apply.\n');
+        for (const m of p.pending) {
+          io.out(`-- ${m.name} (${m.file})${m.transaction ? '' : ' -- runs WITHOUT a transaction'}\n${m.sql}\n\n`);
+        }
+      });
     });
 
   program
     .command('validate')
     .description('Check the migrations folder and that applied migrations are unchanged and present and no new one sorts before them (read-only). Exit 1 on problems (the ones up refuses on).')
     .option('--json', `print ${JSON_SHAPES.validate} (exit 1 when problems is not empty)`)
+    .option('--all', ALL_HELP)
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { validate } = await engine();
-      const { problems, warnings } = await validate(targetFrom(g(cmd), io));
-      if (opts.json) {
-        const pick = (p: { name: string; kind: string; message: string }) => ({ name: p.name, kind: p.kind, message: p.message });
-        io.out(json({ ok: problems.length === 0, problems: problems.map(pick), warnings: warnings.map(pick) }));
-        if (problems.length) throw new ExitCode(1);
-        return;
-      }
-      printWarnings(io, warnings);
-      if (problems.length) throw new ValidationError(problems, 'validate');
-      io.out('OK: migration files match the database.\n');
+      await eachTarget(cmd, io, async (target, io) => {
+        const { problems, warnings } = await validate(target);
+        if (opts.json) {
+          const pick = (p: { name: string; kind: string; message: string }) => ({ name: p.name, kind: p.kind, message: p.message });
+          io.out(json({ ok: problems.length === 0, problems: problems.map(pick), warnings: warnings.map(pick) }));
+          if (problems.length) throw new ExitCode(1);
+          return;
+        }
+        printWarnings(io, warnings);
+        if (problems.length) throw new ValidationError(problems, 'validate');
+        io.out('OK: migration files match the database.\n');
+      });
     });
 
   program
@@ -386,7 +517,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
   program
     .command('baseline')
     .description('Mark pending migrations up to and including <name> as applied without running them (adopt an existing database). Shows the migrations and asks first.')
-    .requiredOption('--to <name>', 'last migration the database already has')
+    .requiredOption('--to <name>', 'last migration the database already has (name or unique prefix)')
     .option('-y, --yes', 'mark them without asking (scripts, CI)')
     .option('--json', `print ${JSON_SHAPES.baseline} (also when not confirmed: written false, exit 1)`)
     .addHelpText('after', CONFIRM_HELP)
@@ -414,6 +545,74 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     });
 
   program
+    .command('unlock')
+    .description("End the session holding the migration lock when the run behind it is gone, and record it in migration_runs.")
+    .option('--yes', "confirm: end the holder's session (without it, only show who holds the lock)")
+    .option('--force', 'also end a holder that is running a statement right now (its transaction rolls back)')
+    .option('--json', 'print {"holders":[{pid, applicationName, user, clientAddr, backendStart, stateChange, state, query}],"ended":[pid],"runId"}')
+    .addHelpText('after', '\nA healthy run holds the lock too: check `migrator runs` and the holder shown (application_name migrator:<runId> names the run) first.\n' +
+      'Needs the right to end the session (the same role, a superuser, or pg_signal_backend, e.g. RDS\'s rds_superuser).')
+    .action(async (opts: { yes?: boolean; force?: boolean; json?: boolean }, cmd: Command) => {
+      const o = g(cmd);
+      const { unlock } = await import('../../functions/core/migrate/unlock.ts');
+      const { describeHolder } = await import('../../functions/core/migrate/lock-holder.ts');
+      let r: Awaited<ReturnType<typeof unlock>> & { runId?: string };
+      if (!opts.yes) r = await unlock(targetFrom(o, io), { dryRun: true });
+      else {
+        // A recorded run: who ended which session, in the same history as every other run.
+        let runId = '';
+        const result = await recorded(o, io, { stage: localStage(), command: `unlock${opts.force ? ' --force' : ''}` }, async (target, id) => {
+          runId = id;
+          const u = await unlock(target, { force: opts.force });
+          return { result: u, fields: { details: { ended: u.ended, holders: u.holders.map(describeHolder) } } };
+        });
+        r = { ...result, runId };
+      }
+      if (opts.json) io.out(json(r));
+      else if (!r.holders.length) io.out('Nobody holds the migration lock.\n');
+      else {
+        for (const h of r.holders) io.out(`${r.ended.includes(h.pid) ? 'ended' : 'held by'}  ${describeHolder(h)}\n`);
+        if (r.runId) io.out(`Recorded as run ${r.runId}.\n`);
+      }
+      if (r.holders.length && !opts.yes) {
+        io.err('Nothing was ended: pass --yes to end the session holding the lock.\n');
+        throw new ExitCode(1);
+      }
+    });
+
+  program
+    .command('targets')
+    .description('List the targets of the config file (migrator.config.yaml, or --config): URL variable, folders, table, stage.')
+    .option('--json', 'print {"file", "targets":[{name, databaseUrlEnv?, url?, migrations, migrationsTable, migrationsSchema, seeds?, stage?}]}')
+    .option('--write-schema', 'write the JSON Schema for editors (schema/migrator.config.schema.json in this package) and exit')
+    .addHelpText('after', `
+Example migrator.config.yaml (no passwords: each target names the variable holding its URL):
+  targets:
+    auth:
+      databaseUrlEnv: AUTH_DATABASE_URL
+      migrations: db/auth/migrations
+    ecs:
+      databaseUrlEnv: ECS_DATABASE_URL
+      migrations: db/ecs/migrations
+      migrationsTable: ecs_migrations
+      stage: local
+Then: migrator up --target auth; migrator status --all.`)
+    .action(async (opts: { json?: boolean; writeSchema?: boolean }, cmd: Command) => {
+      if (opts.writeSchema) {
+        const { writeConfigSchema } = await import('../../functions/core/config/json-schema.ts');
+        return io.out(`Wrote ${writeConfigSchema()}\n`);
+      }
+      const { findConfigFile, loadTargetsConfig } = await import('../../functions/core/config/targets.ts');
+      const file = findConfigFile(process.cwd(), g(cmd).config);
+      if (!file) throw new MigratorError(`No config file: none of migrator.config.yaml, .yml, .json in ${process.cwd()} (or pass --config PATH).`);
+      const config = loadTargetsConfig(file);
+      if (opts.json) return io.out(json(config));
+      for (const t of config.targets) {
+        io.out(`${t.name}  ${t.databaseUrlEnv ? `$${t.databaseUrlEnv}` : t.url ?? '(--database-url)'}  ${rel(t.migrations)}  ${t.migrationsSchema}.${t.migrationsTable}${t.stage ? `  stage ${t.stage}` : ''}\n`);
+      }
+    });
+
+  program
     .command('create')
     .description("Scaffold a migration continuing the folder's naming (next NNNN_ index, or a timestamp prefix).")
     .argument('<name>', 'what the migration does, e.g. add_tenant_plan')
@@ -429,6 +628,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .command('lint')
     .description('Run squawk over the up SQL of pending migrations (TypeScript rendered first); exit 1 on findings.')
     .option('--all', 'lint every migration (also the default when no database is given)')
+    .option('--all-targets', 'run on every target of the config file (lint\'s --all means every migration)')
     .option('--json', 'print {"checked":[...],"findings":[{migration,file,line,rule,message}]}')
     .addHelpText('after', `
 Acknowledge a finding in the migration itself, with a reason:
@@ -438,12 +638,14 @@ Acknowledge a finding in the migration itself, with a reason:
 require-lock-timeout and require-statement-timeout are not checked: the migrator sets both.`)
     .action(async (opts: { all?: boolean; json?: boolean }, cmd: Command) => {
       const { lint } = await import('../../functions/core/migrate/lint.ts');
-      const r = await lint(targetFrom(g(cmd), io), { all: opts.all });
-      if (opts.json) io.out(json(r));
-      else {
-        for (const f of r.findings) io.out(`${f.file}:${f.line}: ${f.rule}: ${f.message}${f.help ? ` (${f.help})` : ''}\n`);
-        io.out(`${r.findings.length} finding(s) in ${r.checked.length} migration(s).\n`);
-      }
-      if (r.findings.length) throw new ExitCode(1);
+      await eachTarget(cmd, io, async (target, io) => {
+        const r = await lint(target, { all: opts.all });
+        if (opts.json) io.out(json(r));
+        else {
+          for (const f of r.findings) io.out(`${f.file}:${f.line}: ${f.rule}: ${f.message}${f.help ? ` (${f.help})` : ''}\n`);
+          io.out(`${r.findings.length} finding(s) in ${r.checked.length} migration(s).\n`);
+        }
+        if (r.findings.length) throw new ExitCode(1);
+      });
     });
 }

@@ -22,7 +22,7 @@ describe('migrator in-process', () => {
     const r = await cli([...g, 'status', '--json']);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
-    expect(Object.keys(s)).toEqual(['applied', 'pending', 'problems']);
+    expect(Object.keys(s)).toEqual(['applied', 'pending', 'problems', 'warnings']);
     expect(s.applied).toEqual([{ name: '0001_widgets', checksum: expect.stringMatching(/^[0-9a-f]{64}$/), appliedAt: expect.any(String) }]);
     expect(Object.keys(s.applied[0])).toEqual(['name', 'checksum', 'appliedAt']);
     expect(s.pending).toEqual([{ name: '0002_gadgets' }, { name: '0003_widget_color' }]);
