@@ -70,7 +70,13 @@ export function buildProgram(io: CliIO = processIO, onCommanderOutput?: () => vo
       },
     })
     .showHelpAfterError('(run with --help for usage)')
-    .showSuggestionAfterError();
+    .showSuggestionAfterError()
+    .addHelpText('after', `
+Exit codes: 0 success; 1 failure (one paragraph on stderr; also validation problems, lint findings, an
+unconfirmed repair/baseline); 2 usage error; 130/143 interrupted by SIGINT/SIGTERM (the database session
+ends: the migration in progress is rolled back and the lock released).
+Progress: one line per migration on stderr (--quiet: none). --json: one JSON document on stdout.
+Local database: export DATABASE_URL=$(migrator db start); ...; migrator db stop.`);
   addGlobalOptions(program);
   program.hook('preAction', (_program, action) => void (activity.command = action.name()));
   registerMigrateCommands(program, io);

@@ -92,7 +92,7 @@ describe('config file', () => {
 describe('--target and --all (real CLI, Reynard-like layout)', () => {
   it('up --all migrates each database from its own folder into its own table; status/history/validate/plan --all report per target', async () => {
     const cwd = join(root, 'reynard');
-    const up = await migrator(cwd, ['up', '--all'], env());
+    const up = await migrator(cwd, ['--quiet', 'up', '--all'], env()); // --quiet: no per-migration progress lines on stderr
     expect(up.stderr).toBe('');
     expect(up.code).toBe(0);
     expect(up.stdout).toBe([
@@ -121,7 +121,7 @@ describe('--target and --all (real CLI, Reynard-like layout)', () => {
     const down = await migrator(cwd, ['down', '--target', 'ecs', '--count', '1'], env());
     expect(down).toMatchObject({ code: 0, stdout: 'Reverted 1 migration(s): 0002_naming\n' });
     const { AUTH_DATABASE_URL, ECS_DATABASE_URL } = env();
-    const partial = await migrator(cwd, ['up', '--all'], { AUTH_DATABASE_URL, ECS_DATABASE_URL });
+    const partial = await migrator(cwd, ['--quiet', 'up', '--all'], { AUTH_DATABASE_URL, ECS_DATABASE_URL });
     expect(partial.code).toBe(1);
     expect(partial.stderr).toBe('error: [main] Target "main" reads its database URL from MAIN_DATABASE_URL, which is not set.\n');
     expect(partial.stdout).toContain('Applied 1 migration(s): 0002_naming');
