@@ -188,7 +188,7 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
       failure.message = `Stopped at the invocation deadline (${Math.round((Date.now() - started) / 1000)} s): ${failure.message}`;
     }
     if (failure && connection) {
-      const lost = { runId, trigger: 'deploy' as const, stage: env.STAGE, actor, command: deployCommand(event.RequestType, fingerprint(props)), message: failure.message };
+      const lost = { runId, trigger: 'deploy' as const, stage: env.STAGE, actor, command: deployCommand(event.RequestType, fingerprint(props)), fingerprint: fingerprint(props), message: failure.message };
       if (await closeLostRun(connection.config, lost, env.RUNS_TABLE)) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
     }
 
