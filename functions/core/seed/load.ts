@@ -131,16 +131,7 @@ const sameKey = (a: unknown, b: unknown) => a === b || (isScalar(a) && isScalar(
  * several documents, unknown tags (`!!js/function`) and aliases that do not resolve are issues with
  * their line; yaml's warnings count as errors (the recovered value is never used). Exported for tests.
  */
-export function parseSeedText<S extends z.ZodType>(
-  file: string,
-  text: string,
-  schema: S,
-  /**
-   * Collects values recognised as secrets; when given, every string is checked (secrets where names
-   * belong, see core/secret-like.ts) before the schema. The seed loader always passes it.
-   */
-  found?: Set<string>,
-): Parsed<z.output<S>> {
+export function parseSeedText<S extends z.ZodType>(file: string, text: string, schema: S, found: Set<string> = new Set()): Parsed<z.output<S>> {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: sameKey });
   const problems = [...doc.errors, ...doc.warnings];
@@ -161,7 +152,7 @@ export function parseSeedText<S extends z.ZodType>(
     // An alias to a missing anchor, or too many aliases (a "billion laughs" bomb).
     return { issues: [{ file, path: '', message: `malformed YAML: ${(e as Error).message.split('\n')[0]}` }] };
   }
-  const secrets = found ? secretIssues(file, value, doc, lc, found) : [];
+  const secrets = secretIssues(file, value, doc, lc, found);
   // A file holding a secret is not validated further: no other message may quote one of its values.
   if (secrets.length > 0) return { issues: secrets };
   const result = schema.safeParse(value);
@@ -181,7 +172,7 @@ export function parseSeedText<S extends z.ZodType>(
 }
 
 /** Reads one seed file through the strict input reader (regular file inside the folder, size, UTF-8). */
-function readSeedFile<S extends z.ZodType>(dir: string, file: string, schema: S, found: Set<string>): Parsed<z.output<S>> {
+function readSeedFile<S extends z.ZodType>(dir: string, file: string, schema: S, found?: Set<string>): Parsed<z.output<S>> {
   let text: string;
   try {
     text = readInputFile(dir, file, { maxBytes: MAX_SEED_FILE_BYTES, display: file });
