@@ -4,7 +4,7 @@
  * no code to execute; validated with zod; JSON Schema for editors in schema/migrator.config.schema.json.
  *
  * A target names the environment variable holding its database URL, never the password itself: a `url`
- * with a password (or a `password=` parameter) is refused. Stage facts (protection, keys) stay in the
+ * with credentials (or a `password=` parameter) is refused. Stage facts (protection, keys) stay in the
  * seeds folder's stages.yaml; a target only says which stage it is.
  */
 import { existsSync } from 'node:fs';
@@ -21,19 +21,22 @@ export const CONFIG_FILES = ['migrator.config.yaml', 'migrator.config.yml', 'mig
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
-/** A URL without any password: the user (and host, database) may be written down, the secret may not. */
+/**
+ * A URL without credentials: host, port, database and options may be written down; user and password come
+ * from PGUSER / PGPASSWORD or ~/.pgpass. (The shared reader refuses any `scheme://...@` value as a secret.)
+ */
 const PasswordlessUrl = z
   .string()
   .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), 'expected a postgres:// URL')
-  .refine((v) => !URL.canParse(v) || (new URL(v).password === '' && !new URL(v).searchParams.has('password')),
-    'must not contain a password: put the URL in an environment variable and name it in databaseUrlEnv (or use PGPASSWORD / ~/.pgpass)');
+  .refine((v) => !URL.canParse(v) || (new URL(v).username === '' && new URL(v).password === '' && !new URL(v).searchParams.has('password')),
+    'must not contain credentials: put the URL in an environment variable and name it in databaseUrlEnv (or use PGUSER, PGPASSWORD / ~/.pgpass)');
 
 export const TargetSchema = z
   .strictObject({
     databaseUrlEnv: z.string().regex(ENV_NAME, 'an environment variable name (A-Z, 0-9, _)').optional()
       .describe('Environment variable holding the database URL (with its password), e.g. AUTH_DATABASE_URL.'),
     url: PasswordlessUrl.optional()
-      .describe('Database URL without a password (the password comes from PGPASSWORD or ~/.pgpass). Prefer databaseUrlEnv.'),
+      .describe('Database URL without user or password (they come from PGUSER, PGPASSWORD or ~/.pgpass). Prefer databaseUrlEnv.'),
     migrations: z.string().min(1).default('migrations').describe('Migrations folder, relative to the config file.'),
     migrationsTable: z.string().min(1).max(63).default('pgmigrations')
       .describe("node-pg-migrate's table; checksums go to <table>_checksums."),
@@ -92,7 +95,11 @@ export function loadTargetsConfig(file: string): TargetsConfig {
   const parsed = parseSeedText(file, text, ConfigSchema);
   if (!parsed.value) {
     const lines = parsed.issues.map((i) => `${file}${i.line ? `:${i.line}` : ''}: ${i.path ? `${i.path}: ` : ''}${i.message}`);
-    throw new MigratorError(`Invalid config file:\n  ${lines.join('\n  ')}`);
+    // The shared parser refuses secrets in any field before validating (and never shows them).
+    const hint = parsed.issues.some((i) => /(^|\.)url$/.test(i.path))
+      ? '\nA target names the environment variable holding its URL (databaseUrlEnv); a url in the file may not hold a password.'
+      : '';
+    throw new MigratorError(`Invalid config file:\n  ${lines.join('\n  ')}${hint}`);
   }
   const targets = Object.entries(parsed.value.targets).map(([name, t]): Target => ({
     name,

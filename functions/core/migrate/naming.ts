@@ -26,7 +26,9 @@ const digits = (name: string) => /^\d+/.exec(name)![0];
  * review tools list `10_x` first. (Several files with one number are the folder check's `duplicate-number`.)
  */
 export function namingWarnings(names: string[]): Problem[] {
-  const indexed = names.filter((n) => digits(n).length !== 17); // 17 digits: node-pg-migrate's timestamps
+  // 17 digits: node-pg-migrate's timestamps. One name per number: equal numbers are the folder check's.
+  const seen = new Set<number>();
+  const indexed = names.filter((n) => digits(n).length !== 17 && !seen.has(Number(digits(n))) && seen.add(Number(digits(n))));
   if (new Set(indexed.map((n) => digits(n).length)).size < 2) return [];
   const listed = [...indexed].sort();
   const first = indexed.findIndex((n, i) => n !== listed[i]);
