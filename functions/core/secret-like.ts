@@ -30,6 +30,7 @@ export function providerKeyKind(value: string): string | undefined {
 
 /** Why a URL carries a credential (user info, or a key/token query parameter); undefined when it does not. */
 export function urlCredentialKind(value: string): string | undefined {
+  if (!value.includes('://')) return undefined;
   // Any scheme://userinfo@ anywhere in the text, even when the whole text is not a URL.
   if (/[a-z][a-z0-9+.-]*:\/\/[^\s/?#@]+@/i.test(value)) return 'a URL with credentials in it (user:password@host)';
   if (!/^\s*[a-z][a-z0-9+.-]*:\/\//i.test(value) || !value.includes('?')) return undefined;
@@ -57,7 +58,7 @@ export function randomTokenKind(value: string): string | undefined {
     if (s.length < 20 || !/[a-z]/.test(s) || !/[A-Z]/.test(s) || !/\d/.test(s)) continue;
     let switches = 0;
     for (let i = 1; i < s.length; i++) if (charClass(s[i]!) !== charClass(s[i - 1]!)) switches++;
-    if (switches / s.length >= 0.3 && entropy(s) >= 3.5) return 'a long random-looking string (like an API key or token)';
+    if (switches / s.length >= 0.45 && entropy(s) >= 3.5) return 'a long random-looking string (like an API key or token)';
   }
   return undefined;
 }

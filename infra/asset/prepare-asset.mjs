@@ -6,7 +6,8 @@
 // usage: node prepare-asset.mjs --out DIR --migrations DIR [--seeds DIR] --hash HEX
 import { build } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -48,6 +49,18 @@ if (tsMigrations.length > 0) {
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: 'warning',
   });
+}
+
+// Packages the bundle keeps external and the runtime lacks: libpg-query (PostgreSQL's parser as
+// WebAssembly, loaded only when pending migrations are checked) and its one runtime dependency. Only
+// their runtime files (no type declarations, docs or ESM copies). Resolved from this package, so a
+// consumer's app ships the versions we were tested with.
+const runtimeFiles = (src) => !/\.(d\.ts|md)$/.test(src) && !/[\\/]esm$/.test(src);
+const requireHere = createRequire(import.meta.url);
+const libpgQuery = dirname(requireHere.resolve('libpg-query/package.json'));
+const pgsqlTypes = dirname(createRequire(join(libpgQuery, 'package.json')).resolve('@pgsql/types/package.json'));
+for (const [name, src] of [['libpg-query', libpgQuery], ['@pgsql/types', pgsqlTypes]]) {
+  cpSync(src, join(values.out, 'node_modules', name), { recursive: true, filter: runtimeFiles });
 }
 
 let seeds = [];

@@ -261,6 +261,29 @@ describe('the engine API refuses the same way', () => {
   });
 });
 
+describe('the parser loads lazily', () => {
+  /** In a fresh process: `up` then `validate`; whether libpg-query was loaded. */
+  const parserLoaded = (dir: string) => {
+    const code =
+      `const { up, validate } = await import(${JSON.stringify(join(ROOT, 'functions/core/migrate/engine.ts'))});\n` +
+      `const target = { databaseUrl: process.env.DB_URL, dir: process.env.DIR };\n` +
+      `const r = await up(target); await validate(target);\n` +
+      `const { createRequire } = await import('node:module');\n` +
+      `const cache = Object.keys(createRequire(${JSON.stringify(`${ROOT}/`)}).cache);\n` +
+      `console.log(JSON.stringify({ applied: r.applied, parser: cache.some((k) => k.includes('libpg-query')) }));\n`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: ROOT, encoding: 'utf8', env: { ...process.env, DB_URL: db.url, DIR: dir },
+    });
+    return JSON.parse(out.trim().split('\n').at(-1)!) as { applied: string[]; parser: boolean };
+  };
+
+  it('is imported when pending migrations are checked, and not by a run with nothing to apply', () => {
+    fx.write('0001_a.sql', '-- Up Migration\nCREATE TABLE a (id int);\n');
+    expect(parserLoaded(fx.dir)).toEqual({ applied: ['0001_a'], parser: true });
+    expect(parserLoaded(fx.dir)).toEqual({ applied: [], parser: false });
+  });
+});
+
 describe('what passes', () => {
   it("the project's own migrations (0008 has BEGIN inside a DO block) validate and apply", async () => {
     const target = { databaseUrl: db.url, dir: join(ROOT, 'migrations') };

@@ -95,12 +95,12 @@ describe('runJob', () => {
     expect(failed.error).not.toContain('hunter2-job');
   });
 
-  it('runs without recording when the target has no migration_runs table', async () => {
+  it('records runs of a foreign folder (no run-history migration): the engine creates the table', async () => {
     fx = fixture(BASIC);
     const c = await db.client();
     const result = await runJob({ target: { client: c, dir: fx.dir }, trigger: 'local', stage: 'local', command: 'dev' });
     expect(result.applied).toHaveLength(3);
-    expect((await c.query(`SELECT to_regclass('migration_runs') AS t`)).rows[0].t).toBeNull();
+    expect(await runs()).toEqual([expect.objectContaining({ id: result.runId, outcome: 'succeeded', migrations_applied: result.applied })]);
     expect((await c.query('SELECT 1 AS ok')).rows[0].ok).toBe(1); // the caller's client is left open and usable
   });
 });

@@ -123,7 +123,7 @@ export function fakeSecret(prefix: string, length: number, alphabet = 'ABCDEFGHJ
   let out = prefix;
   while (out.length < prefix.length + length) {
     x = (x * 1103515245 + 12345) % 2147483648;
-    out += alphabet[x % alphabet.length];
+    out += alphabet[(x >>> 12) % alphabet.length];
   }
   return out;
 }

@@ -25,7 +25,7 @@ function writer(stateFile: string, prefix: string, count: number, holdMs = 0) {
   let err = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
-  const started = new Promise<void>((ok) => child.stdout.on('data', () => out.includes('started') && ok()));
+  const started = new Promise<void>((ok) => child.stdout.on('data', () => out.includes('ready') && ok()));
   const done = new Promise<{ code: number | null; err: string }>((ok) => child.on('close', (code) => ok({ code, err })));
   return { child, started, done };
 }

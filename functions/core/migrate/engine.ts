@@ -37,7 +37,7 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
       if (toRun.length > 0 || state.exists) {
         // Both tables there (every run after the first): skip the CREATE ... IF NOT EXISTS round trips.
         if (!state.exists || !state.checksumsExist) await ensureTables(client, t);
-        if (unrecorded(files, state).length > 0) await transaction(client, () => adoptUnrecorded(client, t, files, state).then(() => {}));
+        if (unrecorded(files, state).length > 0) await transaction(client, () => adoptUnrecorded(client, t, files, state, runId).then(() => {}));
       }
       if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId, warnings };
       const applied = await run(client, target, t, files, { direction: 'up', count: toRun.length, runId, log: options.log });
@@ -241,7 +241,7 @@ export interface RepairChange {
  * the current checksum, rows of deleted migrations are removed from the table (their schema changes stay),
  * out-of-order files are allowed to run, applied rows without checksum get one. One transaction.
  */
-export async function repair(target: MigrationTarget, options: SafetyOptions = {}): Promise<{ changes: RepairChange[] }> {
+export async function repair(target: MigrationTarget, options: SafetyOptions & { runId?: string } = {}): Promise<{ changes: RepairChange[] }> {
   const t = tablesOf(target);
   const files = await listMigrations(target.dir); // a missing folder is an error
   if (files.length === 0) {
@@ -266,11 +266,11 @@ export async function repair(target: MigrationTarget, options: SafetyOptions = {
             changes.push({ name: p.name, action: 'deleted-row-removed' });
           } else if (file) {
             const source = p.kind === 'edited' ? 'repair' : 'allow-out-of-order';
-            await recordChecksum(client, t, { name: p.name, checksum: file.checksum, source });
+            await recordChecksum(client, t, { name: p.name, checksum: file.checksum, runId: options.runId, source });
             changes.push({ name: p.name, action: p.kind === 'edited' ? 'checksum-updated' : 'out-of-order-allowed' });
           }
         }
-        for (const name of await adoptUnrecorded(client, t, files, state)) changes.push({ name, action: 'checksum-recorded' });
+        for (const name of await adoptUnrecorded(client, t, files, state, options.runId)) changes.push({ name, action: 'checksum-recorded' });
       });
       return { changes };
     }),
@@ -360,11 +360,11 @@ function unrecorded(files: MigrationFile[], state: DbState) {
  * name (so its runner, which we drive, sees them as applied) and record their checksums (trust on first
  * use). Each keeps its `run_on`: when it ran. Run inside the caller's transaction.
  */
-async function adoptUnrecorded(client: pg.ClientBase, t: Tables, files: MigrationFile[], state: DbState): Promise<string[]> {
+async function adoptUnrecorded(client: pg.ClientBase, t: Tables, files: MigrationFile[], state: DbState, runId?: string): Promise<string[]> {
   const adopted: string[] = [];
   for (const { row, file } of unrecorded(files, state)) {
     if (row.recordedAs) await client.query(`UPDATE ${t.migrations} SET name = $1 WHERE name = $2`, [row.name, row.recordedAs]);
-    await recordChecksum(client, t, { name: row.name, checksum: file.checksum, source: 'adopted' });
+    await recordChecksum(client, t, { name: row.name, checksum: file.checksum, runId, source: 'adopted' });
     adopted.push(row.name);
   }
   return adopted;
