@@ -12,7 +12,7 @@ import { protectedByName } from '../../functions/core/protected-stage.ts';
 import { ProtectedStageError } from '../../functions/core/seed/errors.ts';
 import { activity } from './activity.ts';
 import type { ConnectOptions } from '../../functions/core/db.ts';
-import type { MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
+import type { MigrationEvent, MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
 import type { RunFields, RunStart } from '../../functions/core/run-history.ts';
 import { localActor } from './actor.ts';
 
@@ -24,6 +24,8 @@ const engine = () => import('../../functions/core/migrate/engine.ts');
 export interface CliIO {
   out(text: string): void;
   err(text: string): void;
+  /** Ask the person at the terminal; absent when stdin is not a TTY (scripts, CI, tests). */
+  ask?(question: string): Promise<string>;
 }
 
 /** Global options, available to every command through `command.optsWithGlobals()`. */
@@ -39,6 +41,8 @@ export interface GlobalOptions {
   connectTimeout: number;
   connectRetries: number;
   verbose?: boolean;
+  /** No progress lines on stderr (errors, warnings and retry lines still print). */
+  quiet?: boolean;
   /** Config file with named targets (default: migrator.config.yaml|yml|json in the working directory). */
   config?: string;
   /** Target of the config file to run on. */
@@ -82,7 +86,8 @@ export function addGlobalOptions(program: Command): void {
     .option('--statement-timeout <ms>', 'statement_timeout for migration statements', milliseconds, 600_000)
     .option('--connect-timeout <ms>', 'timeout of one connection attempt', milliseconds, 10_000)
     .option('--connect-retries <n>', 'connection retries (exponential backoff) for a waking database; each retry prints a line', integer, 5)
-    .option('--verbose', 'progress lines, and stack traces with errors')
+    .option('--verbose', "node-pg-migrate's own log lines, and stack traces with errors")
+    .option('-q, --quiet', 'no progress lines on stderr (one per migration by default; errors and warnings still print)')
     .option('--config <path>', 'config file naming targets (default: migrator.config.yaml, .yml or .json in the working directory)')
     .addOption(new Option('--target <name>', 'target of the config file to run on (its database URL variable, folders, table, stage)').env('MIGRATOR_TARGET'));
   // One target chosen (by --target, or the only one in the file): its values become the options' values,
@@ -213,16 +218,30 @@ export function targetFrom(opts: GlobalOptions, io?: CliIO): MigrationTarget {
 }
 
 /** The deadlines the global options describe (progress goes to stderr with --verbose). */
-export function safetyFrom(opts: GlobalOptions, io: CliIO): SafetyOptions {
+export function safetyFrom(opts: GlobalOptions, io: CliIO, events?: MigrationEvent[]): SafetyOptions {
   return {
     lockWaitTimeoutMs: opts.lockWaitTimeout,
     lockTimeoutMs: opts.lockTimeout,
     statementTimeoutMs: opts.statementTimeout,
     log: (line) => {
       activity.last = line; // named by the interrupt line if a signal ends the run
-      if (opts.verbose) io.err(`${line}\n`);
+      // "applied X" / "reverted X" are the progress lines below (with their time).
+      if (opts.verbose && !/^(applied|reverted) /.test(line)) io.err(`${line}\n`);
+    },
+    // One progress line per migration on stderr, terminal or not (CI logs show what ran and how long).
+    onMigration: (e) => {
+      events?.push(e);
+      if (!opts.quiet) io.err(`${e.direction === 'up' ? 'applied' : 'reverted'} ${e.name} (${formatMs(e.durationMs)})\n`);
     },
   };
+}
+
+/** 850 ms, 12.3 s, 4 min 05 s. */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
 }
 
 /** Stage recorded in run rows of commands that have no --stage option. */
@@ -236,7 +255,7 @@ async function recorded<T>(
   opts: GlobalOptions,
   io: CliIO,
   start: Omit<RunStart, 'trigger' | 'actor'>,
-  fn: (target: MigrationTarget & { client: import('pg').Client }, runId: string) => Promise<{ result: T; fields?: RunFields }>,
+  fn: (target: MigrationTarget & { client: import('pg').Client }, runId: string, onValidated: () => Promise<void>) => Promise<{ result: T; fields?: RunFields }>,
 ): Promise<T> {
   const [{ withClient }, { recordRun }] = await Promise.all([
     import('../../functions/core/migrate/session.ts'),
@@ -245,7 +264,12 @@ async function recorded<T>(
   const target = targetFrom(opts, io);
   return withClient(target, async (client) => {
     const t = { ...target, client };
-    const { result } = await recordRun(client, { ...start, trigger: 'local', actor: localActor(), runsTable: target.runsTable, target: t }, (runId) => fn(t, runId));
+    // The row opens once the engine validated (onValidated): a refused command writes nothing.
+    const { result } = await recordRun(
+      client,
+      { ...start, trigger: 'local', actor: localActor(), runsTable: target.runsTable, target: t, startWhen: 'validated' },
+      (runId, record) => fn(t, runId, () => record.start()),
+    );
     return result;
   });
 }
@@ -257,8 +281,58 @@ function printWarnings(io: CliIO, warnings: { message: string }[] | undefined): 
 const rel = (path: string) => relative(process.cwd(), path) || '.';
 const ALL_HELP = 'run on every target of the config file in turn (exit 1 if any fails)';
 
+/**
+ * The --json documents of the commands that print one (stdout holds only that document; progress lines
+ * and errors stay on stderr). The README's CLI section lists the same shapes.
+ */
+export const JSON_SHAPES = {
+  up: '{"applied":[{"name","durationMs"}],"lastMigration","runId","warnings":[{"name","kind","message"}]}',
+  down: '{"reverted":[{"name","durationMs"}],"lastMigration"}',
+  validate: '{"ok","problems":[{"name","kind","message"}],"warnings":[{"name","kind","message"}]}',
+  repair: '{"changes":[{"name","action"}],"written"}',
+  baseline: '{"marked":["name"],"written"}',
+  create: '{"file"}',
+  dev: '{"runId","applied":[{"name","durationMs"}],"lastMigration","seed","rowCounts":{"table":n},"durationMs"}',
+} as const;
+
 /** A command's --json output: indented, one trailing newline. */
 export const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+const CONFIRM_HELP = `
+Without --yes the changes are listed first; on a terminal you are asked to confirm, otherwise nothing is
+changed and the command exits 1 (run it again with --yes).`;
+
+const REPAIR_ACTIONS: Record<string, string> = {
+  'checksum-updated': "accept the edited file's current checksum",
+  'checksum-recorded': 'record the checksum of a migration applied without one',
+  'deleted-row-removed': 'forget a migration whose file is gone; its schema changes stay',
+  'out-of-order-allowed': 'allow a migration that sorts before applied ones',
+};
+
+/**
+ * The confirmation of repair/baseline: --yes accepts; otherwise the changes are printed, and on a terminal
+ * the user is asked (the command holds its lock and open transaction meanwhile), else they are declined.
+ */
+async function confirm(io: CliIO, opts: { yes?: boolean; json?: boolean }, command: string, lines: string[]): Promise<boolean> {
+  if (opts.yes) return true;
+  // With --json, stdout is the JSON document only: the list goes to stderr.
+  (opts.json ? io.err : io.out)(`${command} would make ${lines.length} change(s) (nothing written yet):\n${lines.map((l) => `  ${l}\n`).join('')}`);
+  if (!io.ask) return false;
+  return /^\s*y(es)?\s*$/i.test(await io.ask(`Apply these ${lines.length} change(s)? [y/N] `));
+}
+
+/** repair/baseline listed their changes but were not confirmed: nothing was written (exit 1). */
+export class NotConfirmedError extends MigratorError {
+  override name = 'NotConfirmedError';
+  constructor(command: string, count: number, declined: boolean) {
+    super(
+      declined
+        ? `Nothing was changed: the ${count} change(s) above were declined.`
+        : `Nothing was changed: \`migrator ${command}\` changes the migration history, so it asks first; this is not a terminal. ` +
+            `Check the ${count} change(s) above, then run it again with --yes.`,
+    );
+  }
+}
 
 /** Register the migration commands on `program`. */
 export function registerMigrateCommands(program: Command, io: CliIO): void {
@@ -272,10 +346,12 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, a new one sorts before applied ones,\n' +
       'or a pending one is wrong: Down section without Up, COMMIT/BEGIN/ROLLBACK at its top level, a duplicate number, no statements,\n' +
       'not UTF-8, a skipped look-alike file (0009_x.SQL), a symlink out of the folder. The same checks as validate and plan.')
-    .action(async (opts: { to?: string }, cmd: Command) => {
+    .option('--json', `print ${JSON_SHAPES.up}`)
+    .action(async (opts: { to?: string; json?: boolean }, cmd: Command) => {
       const o = g(cmd);
       const { runJob } = await import('../../functions/core/job.ts');
       await eachTarget(cmd, io, async (target, io) => {
+        const events: MigrationEvent[] = [];
         const result = await runJob({
           target,
           trigger: 'local',
@@ -283,10 +359,18 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
           actor: localActor(),
           command: opts.to ? `up --to ${opts.to}` : 'up',
           to: opts.to,
-          ...safetyFrom(o, io),
+          ...safetyFrom(o, io, events),
         });
         // Warnings go to stderr always; with --verbose the engine's progress log printed them already.
         if (!o.verbose) printWarnings(io, result.warnings);
+        if (opts.json) {
+          return io.out(json({
+            applied: events.map(({ name, durationMs }) => ({ name, durationMs })),
+            lastMigration: result.lastMigration,
+            runId: result.runId,
+            warnings: (result.warnings ?? []).map(({ name, kind, message }) => ({ name, kind, message })),
+          }));
+        }
         io.out(result.applied.length
           ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}\n`
           : `Nothing to apply: up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.\n`);
@@ -300,7 +384,8 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .option('--to <name>', 'revert every migration applied after this one (it stays applied; name or unique prefix)')
     .addOption(new Option('--stage <name>', 'stage of the database; a protected stage (prod) refuses down').env('MIGRATOR_STAGE').default('local'))
     .option('--seeds-dir <path>', 'folder with stages.yaml (which stages are protected)', 'seeds')
-    .action(async (opts: { count?: number; to?: string; stage: string; seedsDir: string }, cmd: Command) => {
+    .option('--json', `print ${JSON_SHAPES.down}`)
+    .action(async (opts: { count?: number; to?: string; stage: string; seedsDir: string; json?: boolean }, cmd: Command) => {
       if ((opts.count === undefined) === (opts.to === undefined)) cmd.error('error: down needs exactly one of --count <n> or --to <name>.');
       // Refuse before connecting: a protected stage never runs down, whoever asks.
       if (existsSync(join(opts.seedsDir, 'stages.yaml'))) {
@@ -309,11 +394,15 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       } else if (protectedByName(opts.stage)) throw new ProtectedStageError(opts.stage, 'down');
       const o = g(cmd);
       const { down } = await engine();
+      const events: MigrationEvent[] = [];
       const command = opts.to !== undefined ? `down --to ${opts.to}` : `down --count ${opts.count}`;
       const result = await recorded(o, io, { stage: opts.stage, command }, async (target) => {
-        const r = await down(target, { ...safetyFrom(o, io), count: opts.count, to: opts.to });
+        const r = await down(target, { ...safetyFrom(o, io, events), count: opts.count, to: opts.to });
         return { result: r, fields: { lastMigration: r.lastMigration, details: { reverted: r.reverted } } };
       });
+      if (opts.json) {
+        return io.out(json({ reverted: events.map(({ name, durationMs }) => ({ name, durationMs })), lastMigration: result.lastMigration }));
+      }
       io.out(result.reverted.length
         ? `Reverted ${result.reverted.length} migration(s): ${result.reverted.join(', ')}\n`
         : 'Nothing to revert.\n');
@@ -377,11 +466,18 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
   program
     .command('validate')
     .description('Check the migrations folder and that applied migrations are unchanged and present and no new one sorts before them (read-only). Exit 1 on problems (the ones up refuses on).')
+    .option('--json', `print ${JSON_SHAPES.validate} (exit 1 when problems is not empty)`)
     .option('--all', ALL_HELP)
-    .action(async (_opts: object, cmd: Command) => {
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { validate } = await engine();
       await eachTarget(cmd, io, async (target, io) => {
         const { problems, warnings } = await validate(target);
+        if (opts.json) {
+          const pick = (p: { name: string; kind: string; message: string }) => ({ name: p.name, kind: p.kind, message: p.message });
+          io.out(json({ ok: problems.length === 0, problems: problems.map(pick), warnings: warnings.map(pick) }));
+          if (problems.length) throw new ExitCode(1);
+          return;
+        }
         printWarnings(io, warnings);
         if (problems.length) throw new ValidationError(problems, 'validate');
         io.out('OK: migration files match the database.\n');
@@ -390,30 +486,98 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
 
   program
     .command('repair')
-    .description('Accept the current files after a human decided they are right: record checksums of edited files, drop rows of deleted ones, allow out-of-order ones.')
-    .action(async (_opts: object, cmd: Command) => {
+    .description('Accept the current files after a human decided they are right: record checksums of edited files, drop rows of deleted ones, allow out-of-order ones. Shows the changes and asks first.')
+    .option('-y, --yes', 'make the changes without asking (scripts, CI)')
+    .option('--json', `print ${JSON_SHAPES.repair} (also when not confirmed: written false, exit 1)`)
+    .addHelpText('after', CONFIRM_HELP)
+    .action(async (opts: { yes?: boolean; json?: boolean }, cmd: Command) => {
       const o = g(cmd);
       const { repair } = await engine();
-      const { changes } = await recorded(o, io, { stage: localStage(), command: 'repair' }, async (target, runId) => {
-        const r = await repair(target, { ...safetyFrom(o, io), runId });
-        return { result: r, fields: { details: { changes: r.changes } } };
-      });
-      if (!changes.length) io.out('Nothing to repair.\n');
-      for (const c of changes) io.out(`${c.action}  ${c.name}\n`);
+      // A change list that was not confirmed ends the recorded run as failed ("Nothing was changed"), exit 1.
+      let r: { changes: { name: string; action: string }[]; written: boolean } | undefined;
+      try {
+        await recorded(o, io, { stage: localStage(), command: 'repair' }, async (target, runId) => {
+          const res = await repair(target, {
+            ...safetyFrom(o, io),
+            runId,
+            confirm: (c) => confirm(io, opts, 'repair', c.map((x) => `${x.action}  ${x.name}  (${REPAIR_ACTIONS[x.action]})`)),
+          });
+          r = res;
+          if (res.changes.length && !res.written) throw new NotConfirmedError('repair', res.changes.length, !!io.ask && !opts.yes);
+          return { result: res, fields: { details: { changes: res.changes } } };
+        });
+      } finally {
+        if (opts.json && r) io.out(json({ changes: r.changes.map(({ name, action }) => ({ name, action })), written: r.written }));
+      }
+      if (opts.json || !r) return;
+      if (!r.changes.length) io.out('Nothing to repair.\n');
+      for (const c of r.changes) io.out(`${c.action}  ${c.name}\n`);
     });
 
   program
     .command('baseline')
-    .description('Mark pending migrations up to and including <name> as applied without running them (adopt an existing database).')
+    .description('Mark pending migrations up to and including <name> as applied without running them (adopt an existing database). Shows the migrations and asks first.')
     .requiredOption('--to <name>', 'last migration the database already has (name or unique prefix)')
-    .action(async (opts: { to: string }, cmd: Command) => {
+    .option('-y, --yes', 'mark them without asking (scripts, CI)')
+    .option('--json', `print ${JSON_SHAPES.baseline} (also when not confirmed: written false, exit 1)`)
+    .addHelpText('after', CONFIRM_HELP)
+    .action(async (opts: { to: string; yes?: boolean; json?: boolean }, cmd: Command) => {
       const o = g(cmd);
       const { baseline } = await engine();
-      const { marked } = await recorded(o, io, { stage: localStage(), command: `baseline --to ${opts.to}` }, async (target, runId) => {
-        const r = await baseline(target, { ...safetyFrom(o, io), to: opts.to, runId });
-        return { result: r, fields: { details: { marked: r.marked } } };
-      });
-      io.out(marked.length ? `Marked as applied: ${marked.join(', ')}\n` : 'Nothing to mark.\n');
+      let r: { marked: string[]; written: boolean } | undefined;
+      try {
+        await recorded(o, io, { stage: localStage(), command: `baseline --to ${opts.to}` }, async (target, runId) => {
+          const res = await baseline(target, {
+            ...safetyFrom(o, io),
+            to: opts.to,
+            runId,
+            confirm: (names) => confirm(io, opts, 'baseline', names.map((n) => `mark-applied  ${n}  (recorded as applied; its SQL is not run)`)),
+          });
+          r = res;
+          if (res.marked.length && !res.written) throw new NotConfirmedError('baseline', res.marked.length, !!io.ask && !opts.yes);
+          return { result: res, fields: { details: { marked: res.marked } } };
+        });
+      } finally {
+        if (opts.json && r) io.out(json({ marked: r.marked, written: r.written }));
+      }
+      if (opts.json || !r) return;
+      io.out(r.marked.length ? `Marked as applied: ${r.marked.join(', ')}\n` : 'Nothing to mark.\n');
+    });
+
+  program
+    .command('unlock')
+    .description("End the session holding the migration lock when the run behind it is gone, and record it in migration_runs.")
+    .option('--yes', "confirm: end the holder's session (without it, only show who holds the lock)")
+    .option('--force', 'also end a holder that is running a statement right now (its transaction rolls back)')
+    .option('--json', 'print {"holders":[{pid, applicationName, user, clientAddr, backendStart, stateChange, state, query}],"ended":[pid],"runId"}')
+    .addHelpText('after', '\nA healthy run holds the lock too: check `migrator runs` and the holder shown (application_name migrator:<runId> names the run) first.\n' +
+      'Needs the right to end the session (the same role, a superuser, or pg_signal_backend, e.g. RDS\'s rds_superuser).')
+    .action(async (opts: { yes?: boolean; force?: boolean; json?: boolean }, cmd: Command) => {
+      const o = g(cmd);
+      const { unlock } = await import('../../functions/core/migrate/unlock.ts');
+      const { describeHolder } = await import('../../functions/core/migrate/lock-holder.ts');
+      let r: Awaited<ReturnType<typeof unlock>> & { runId?: string };
+      if (!opts.yes) r = await unlock(targetFrom(o, io), { dryRun: true });
+      else {
+        // A recorded run: who ended which session, in the same history as every other run.
+        let runId = '';
+        const result = await recorded(o, io, { stage: localStage(), command: `unlock${opts.force ? ' --force' : ''}` }, async (target, id) => {
+          runId = id;
+          const u = await unlock(target, { force: opts.force });
+          return { result: u, fields: { details: { ended: u.ended, holders: u.holders.map(describeHolder) } } };
+        });
+        r = { ...result, runId };
+      }
+      if (opts.json) io.out(json(r));
+      else if (!r.holders.length) io.out('Nobody holds the migration lock.\n');
+      else {
+        for (const h of r.holders) io.out(`${r.ended.includes(h.pid) ? 'ended' : 'held by'}  ${describeHolder(h)}\n`);
+        if (r.runId) io.out(`Recorded as run ${r.runId}.\n`);
+      }
+      if (r.holders.length && !opts.yes) {
+        io.err('Nothing was ended: pass --yes to end the session holding the lock.\n');
+        throw new ExitCode(1);
+      }
     });
 
   program
@@ -453,9 +617,11 @@ Then: migrator up --target auth; migrator status --all.`)
     .description("Scaffold a migration continuing the folder's naming (next NNNN_ index, or a timestamp prefix).")
     .argument('<name>', 'what the migration does, e.g. add_tenant_plan')
     .addOption(new Option('--type <type>', 'SQL (-- Up/-- Down sections) or TypeScript (node-pg-migrate builder)').choices(['sql', 'ts']).default('sql'))
-    .action(async (name: string, opts: { type: 'sql' | 'ts' }, cmd: Command) => {
+    .option('--json', `print ${JSON_SHAPES.create}`)
+    .action(async (name: string, opts: { type: 'sql' | 'ts'; json?: boolean }, cmd: Command) => {
       const { create } = await import('../../functions/core/migrate/create.ts');
-      io.out(`${await create(g(cmd).dir, name, { type: opts.type })}\n`);
+      const file = await create(g(cmd).dir, name, { type: opts.type });
+      io.out(opts.json ? json({ file }) : `${file}\n`);
     });
 
   program

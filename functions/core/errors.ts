@@ -96,10 +96,12 @@ function hintFor(d: { sqlstate?: string; file: string }): string {
 /** Another run held the migration lock for longer than the configured wait. */
 export class LockWaitTimeoutError extends MigratorError {
   override name = 'LockWaitTimeoutError';
-  constructor(readonly table: string, readonly waitedMs: number) {
+  constructor(readonly table: string, readonly waitedMs: number, readonly holder?: string) {
     super(
-      `Another migration run is holding the lock for ${table} and did not finish within ${waitedMs} ms. ` +
-        'Nothing was changed. Wait for it to finish (see `migrator history`) and retry, or raise --lock-wait-timeout.',
+      `Another migration run is holding the lock for ${table} and did not finish within ${waitedMs} ms` +
+        (holder ? ` (held by ${holder})` : '') +
+        '. Nothing was changed. Wait for it to finish (see `migrator runs`) and retry, or raise --lock-wait-timeout; ' +
+        'a holder left behind by a dead run can be ended with `migrator unlock --yes`.',
     );
   }
 }

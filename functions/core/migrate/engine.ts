@@ -34,13 +34,17 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
       for (const w of warnings) options.log?.(`warning: ${w.message}`);
       const pending = pendingOf(files, state);
       const toRun = options.to === undefined ? pending : upTo(pending, files, state, options.to);
+      await options.onValidated?.();
       if (toRun.length > 0 || state.exists) {
         // Both tables there (every run after the first): skip the CREATE ... IF NOT EXISTS round trips.
         if (!state.exists || !state.checksumsExist) await ensureTables(client, t);
         if (unrecorded(files, state).length > 0) await transaction(client, () => adoptUnrecorded(client, t, files, state, runId).then(() => {}));
       }
       if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId, warnings };
-      const applied = await run(client, target, t, files, { direction: 'up', count: toRun.length, runId, log: options.log });
+      const applied = await run(client, target, t, files, {
+        direction: 'up', count: toRun.length, runId, log: options.log, onMigration: options.onMigration,
+        alreadyApplied: new Set(state.applied.map((r) => r.name)),
+      });
       return { applied, lastMigration: applied.at(-1) ?? last(state), runId, warnings };
     }),
   );
@@ -66,9 +70,10 @@ export async function down(target: MigrationTarget, options: DownOptions = {}): 
       }
       if (!Number.isInteger(count) || count < 0) throw new MigratorError(`Invalid count ${count}: expected a whole number >= 0.`);
       count = Math.min(count, names.length);
+      await options.onValidated?.();
       if (count === 0) return { reverted: [], lastMigration: last(state) };
       await assertReversible(files, names.slice(names.length - count));
-      const reverted = await run(client, target, t, files, { direction: 'down', count, log: options.log });
+      const reverted = await run(client, target, t, files, { direction: 'down', count, log: options.log, onMigration: options.onMigration });
       const remaining = names.slice(0, names.length - reverted.length);
       return { reverted, lastMigration: remaining.at(-1) ?? null };
     }),
@@ -210,22 +215,24 @@ async function renderSteps(files: MigrationFile[], chosen: MigrationFile[], opti
  */
 export async function baseline(
   target: MigrationTarget,
-  options: SafetyOptions & { to: string; runId?: string },
-): Promise<{ marked: string[] }> {
+  options: SafetyOptions & { to: string; runId?: string; confirm?: Confirm<string[]> },
+): Promise<{ marked: string[]; written: boolean }> {
   const t = tablesOf(target);
   const files = await listMigrations(target.dir);
   return withClient(target, (client) =>
     withLock(client, t, options, async () => {
       const state = await checkedState(client, t, files);
       const chosen = upTo(pendingOf(files, state), files, state, options.to);
-      await ensureTables(client, t);
-      await transaction(client, async () => {
+      await options.onValidated?.();
+      const marked = chosen.map((f) => f.name);
+      const written = await confirmedTransaction(client, marked.length ? options.confirm : undefined, marked, async () => {
+        await ensureTables(client, t);
         for (const f of chosen) {
           await client.query(`INSERT INTO ${t.migrations} (name, run_on) VALUES ($1, now())`, [f.name]);
           await recordChecksum(client, t, { name: f.name, checksum: f.checksum, runId: options.runId, source: 'baseline' });
         }
       });
-      return { marked: chosen.map((f) => f.name) };
+      return { marked, written };
     }),
   );
 }
@@ -237,11 +244,35 @@ export interface RepairChange {
 }
 
 /**
+ * Asked with the exact changes a command is about to commit (inside its transaction, under the lock);
+ * false rolls them back. The CLI answers from --yes or an interactive prompt.
+ */
+export type Confirm<T> = (changes: T) => boolean | Promise<boolean>;
+
+/** Run `work` in a transaction, then commit only if `confirm` (when given) accepts `changes`. */
+async function confirmedTransaction<T>(client: pg.ClientBase, confirm: Confirm<T> | undefined, changes: T, work: () => Promise<void>): Promise<boolean> {
+  const declined = new Error('declined');
+  try {
+    await transaction(client, async () => {
+      await work();
+      if (confirm && !(await confirm(changes))) throw declined;
+    });
+    return true;
+  } catch (error) {
+    if (error === declined) return false;
+    throw error;
+  }
+}
+
+/**
  * Accept the current files after a human decided they are right (Flyway's repair): edited migrations get
  * the current checksum, rows of deleted migrations are removed from the table (their schema changes stay),
  * out-of-order files are allowed to run, applied rows without checksum get one. One transaction.
  */
-export async function repair(target: MigrationTarget, options: SafetyOptions & { runId?: string } = {}): Promise<{ changes: RepairChange[] }> {
+export async function repair(
+  target: MigrationTarget,
+  options: SafetyOptions & { runId?: string; confirm?: Confirm<RepairChange[]> } = {},
+): Promise<{ changes: RepairChange[]; written: boolean }> {
   const t = tablesOf(target);
   const files = await listMigrations(target.dir); // a missing folder is an error
   if (files.length === 0) {
@@ -254,10 +285,12 @@ export async function repair(target: MigrationTarget, options: SafetyOptions & {
   return withClient(target, (client) =>
     withLock(client, t, options, async () => {
       const state = await readState(client, t, files);
+      await options.onValidated?.();
       const changes: RepairChange[] = [];
-      if (!state.exists) return { changes };
-      await ensureTables(client, t);
-      await transaction(client, async () => {
+      if (!state.exists) return { changes, written: false };
+      // The changes are computed by making them; the confirmation sees them before the commit.
+      const written = await confirmedTransaction(client, options.confirm && ((c: RepairChange[]) => c.length === 0 || options.confirm!(c)), changes, async () => {
+        await ensureTables(client, t);
         for (const p of findProblems(files, state)) {
           const file = byName.get(p.name);
           if (p.kind === 'deleted') {
@@ -272,7 +305,7 @@ export async function repair(target: MigrationTarget, options: SafetyOptions & {
         }
         for (const name of await adoptUnrecorded(client, t, files, state, options.runId)) changes.push({ name, action: 'checksum-recorded' });
       });
-      return { changes };
+      return { changes, written: written && changes.length > 0 };
     }),
   );
 }
@@ -386,6 +419,12 @@ interface RunOptions {
   count: number;
   runId?: string;
   log?: (line: string) => void;
+  /**
+   * On up: applied migrations. Their SQL files are not read (the runner never runs them and SQL has no
+   * shorthands), so an adopted history with, say, a Latin-1 file only warns and never blocks.
+   */
+  alreadyApplied?: ReadonlySet<string>;
+  onMigration?: SafetyOptions['onMigration'];
 }
 
 /**
@@ -410,11 +449,20 @@ async function run(
   /** Our bookkeeping statements (exact text) and the migration each belongs to. */
   const ours = new Map<string, string>();
   let held: string | undefined;
+  // When each migration's action was called (its statements run next), for its duration.
+  const startedAt = new Map<string, number>();
+  let previousEnd = performance.now();
+  const finished = (name: string, direction: 'up' | 'down') => {
+    const now = performance.now();
+    options.onMigration?.({ name, direction, durationMs: Math.round(now - (startedAt.get(name) ?? previousEnd)) });
+    previousEnd = now;
+  };
   const settle = (sql: string) => {
     const name = ours.get(sql);
     if (name === undefined) return;
     done.push(name);
     options.log?.(`applied ${name}`);
+    finished(name, 'up');
   };
 
   const wrapped = {
@@ -448,10 +496,12 @@ async function run(
     for (const path of paths) {
       const file = files.find((f) => f.files.includes(path) || f.id === path);
       if (!file || units.has(file.name)) continue;
-      const actions = await file.load();
+      const skip = file.kind === 'sql' && options.alreadyApplied?.has(file.name);
+      const actions: MigrationActions = skip ? { up: false, down: false } : await file.load();
       const begin = (pgm: MigrationBuilder) => {
         if (options.direction === 'down' && current && current.file !== file) settleDown(current.file.name);
         current = { file, pgm };
+        startedAt.set(file.name, performance.now());
       };
       const up = actions.up;
       const down = actions.down === undefined && typeof up === 'function'
@@ -480,6 +530,7 @@ async function run(
   const settleDown = (name: string) => {
     done.push(name);
     options.log?.(`reverted ${name}`);
+    finished(name, 'down');
   };
 
   const { runner } = await nodePgMigrate();

@@ -36,6 +36,20 @@ export interface SafetyOptions {
   statementTimeoutMs?: number;
   /** Receives progress lines (which migration runs). Default: silent. */
   log?: (line: string) => void;
+  /**
+   * Called once files and database were checked, before the first write: a refused run writes nothing,
+   * so the run history opens its row here.
+   */
+  onValidated?: () => Promise<void>;
+  /** Called as each migration is applied or reverted (in its transaction, before its commit), with its duration. */
+  onMigration?: (event: MigrationEvent) => void;
+}
+
+/** One migration applied or reverted, for progress lines and `up --json`. */
+export interface MigrationEvent {
+  name: string;
+  direction: 'up' | 'down';
+  durationMs: number;
 }
 
 export const DEFAULT_SAFETY = {
