@@ -1,5 +1,3 @@
 #!/usr/bin/env node
-// Thin launcher: registers tsx so the TypeScript CLI (and TypeScript migrations) load without a build step.
-import { register } from 'tsx/esm/api';
-register();
-await import('./migrator.ts');
+// Thin launcher: runs the compiled CLI (dist/, built by `npm run build`; `npm ci` and `npm pack` build it).
+await import('../dist/bin/migrator.js');

@@ -1,12 +1,13 @@
 /**
  * `migrator`: the command line over the migration core. Run it as `npx migrator <command>` or
- * `node bin/migrator.mjs <command>` (the launcher registers tsx). Exit codes: 0 success, 1 failure
+ * `node bin/migrator.mjs <command>` (the launcher runs the compiled dist/bin/migrator.js). Exit codes: 0 success, 1 failure
  * (including validation problems and lint findings), 2 usage error. Errors print as one paragraph on
  * stderr; the stack only with --verbose.
  *
  * Command modules register themselves here: `registerXCommands(program, io)` in bin/commands/*.ts.
  */
-import { resolve } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { MigratorError } from '../functions/core/errors.ts';
@@ -56,9 +57,11 @@ export async function main(argv: string[] = process.argv, io: CliIO = processIO)
 }
 
 // Run when this module is the program (through the launcher), not when a test imports it.
-const entry = process.argv[1] ? resolve(process.argv[1]) : '';
+// realpath: npx and node_modules/.bin start the launcher through a symlink.
+const entry = process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : '';
 const here = fileURLToPath(import.meta.url);
-if (entry === here || entry === here.replace(/\.ts$/, '.mjs')) {
+const launcher = resolve(dirname(here), '../../bin/migrator.mjs'); // dist/bin/migrator.js -> bin/migrator.mjs
+if (entry === here || entry === here.replace(/\.ts$/, '.mjs') || entry === launcher) {
   // `migrator plan | head` closes the pipe early: that is not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(0) : undefined));
   const code = await main();

