@@ -11,12 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { shipped } from '../content-hash.ts';
 
 /**
- * The prebuilt handler bundle: next to the compiled construct in the package (dist/infra -> dist/lambda),
+ * The prebuilt handler bundle: next to the compiled construct in the package (dist/infra/asset -> dist/lambda),
  * or dist/lambda in a source checkout (tests and the sample app run the construct from its .ts source).
  */
 export function handlerBundlePath(): string {
   const fromSource = import.meta.url.endsWith('.ts');
-  return fileURLToPath(new URL(fromSource ? '../../dist/lambda/index.mjs' : '../lambda/index.mjs', import.meta.url));
+  return fileURLToPath(new URL(fromSource ? '../../dist/lambda/index.mjs' : '../../lambda/index.mjs', import.meta.url));
 }
 
 export interface StageAssetOptions {
