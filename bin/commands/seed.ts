@@ -13,7 +13,7 @@ import { protectedByName } from '../../functions/core/protected-stage.ts';
 import type { ConfirmResult, RotateResult, SeedAwsClients, SeedSummary } from '../../functions/core/seed/index.ts';
 import { localActor } from './actor.ts';
 import { devHooks } from './dev.ts';
-import { ExitCode, integer, json, type CliIO, type GlobalOptions } from './migrate.ts';
+import { connectFrom, ExitCode, integer, json, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
 
 // The seed core (yaml, zod, AWS SDK clients) and pg load inside the actions that need them, so startup
 // (`migrator --help`, `migrator up`) does not pay for them.
@@ -73,10 +73,10 @@ async function withClients<T>(aws: SeedAwsClients, fn: (aws: SeedAwsClients) => 
   }
 }
 
-async function withClient<T>(opts: GlobalOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+async function withClient<T>(opts: GlobalOptions, io: CliIO, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   if (!opts.databaseUrl) throw new InvalidArgumentError('no database: pass --database-url or set DATABASE_URL.');
   const { connect } = await import('../../functions/core/db.ts');
-  const client = await connect(opts.databaseUrl, { connectTimeoutMs: opts.connectTimeout, retries: opts.connectRetries });
+  const client = await connect(opts.databaseUrl, connectFrom(opts, io));
   try {
     return await fn(client);
   } finally {
@@ -107,7 +107,7 @@ interface SeedCmdOptions extends StageOptions {
 
 async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmdOptions, io: CliIO): Promise<void> {
   const tenants = opts.tenant ?? [];
-  const { formatSummary, loadSeeds, loadStage, recordRun, seed, ProtectedStageError } = await seedCore();
+  const { formatSummary, loadSeeds, loadStage, seed, ProtectedStageError } = await seedCore();
   // Refuse before connecting or starting anything: a protected stage never reseeds, whoever asks.
   const stage = loadStage(opts.seedsDir, opts.stage);
   if (command === 'reseed' && (stage.protected || protectedByName(stage.name))) {
@@ -116,10 +116,10 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
   // Validate every file before connecting: invalid seeds write nothing, not even a failed-run row.
   const seedSet = loadSeeds({ dir: opts.seedsDir, stage: opts.stage, tenants });
   const log = opts.verbose ? (line: string) => io.err(`${line}\n`) : undefined;
-  const summary = await withClient(opts, (client) =>
+  const summary = await withClient(opts, io, (client) =>
     withSeedAws(opts.stage, io, async (aws) => {
-      const run = (runId?: string) =>
-        seed(client, {
+      const run = (c: pg.ClientBase, runId?: string) =>
+        seed(c, {
           stage: opts.stage,
           seedSet,
           plan: opts.plan,
@@ -130,10 +130,20 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
           runId,
           log,
         });
-      // A plan writes nothing, not even its migration_runs row.
-      if (opts.plan) return run();
-      const trigger = 'local' as const;
-      return (await recordRun(client, { trigger, stage: opts.stage, actor: localActor(), command: commandLine(command, opts) }, run)).result;
+      // A plan writes nothing, not even its run row.
+      if (opts.plan) return run(client);
+      // As `invoke seed` does: one recorded run that applies pending migrations first (seeds need the schema).
+      const { runJob } = await import('../../functions/core/job.ts');
+      const job = await runJob({
+        target: { ...targetFrom(opts, io), client },
+        trigger: 'local',
+        stage: opts.stage,
+        actor: localActor(),
+        command: commandLine(command, opts),
+        ...safetyFrom(opts, io),
+        seed: (c, runId) => run(c, runId) as unknown as Promise<Record<string, unknown>>,
+      });
+      return job.seed as unknown as SeedSummary;
     }),
   );
   io.out(opts.json ? json(summary) : `${formatSummary(summary)}\n`);
@@ -190,11 +200,12 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
     const opts = cmd.optsWithGlobals<GlobalOptions & StageOptions & { tenant: string; confirm?: boolean; graceHours?: number; json?: boolean }>();
     const { confirmTenantApiKey, loadStage, recordRun, rotateTenantApiKey } = await seedCore();
     const stage = loadStage(opts.seedsDir, opts.stage);
-    const result = await withClient(opts, (client) =>
-      recordRun(client, { trigger: 'local', stage: stage.name, actor: localActor(), command: `rotate-key --tenant ${opts.tenant}${opts.confirm ? ' --confirm' : ''}` }, (runId): Promise<RotateResult | ConfirmResult> =>
-        opts.confirm
-          ? confirmTenantApiKey(client, { slug: opts.tenant, actor: localActor(), runId })
-          : withSeedAws(stage.name, io, (aws) =>
+    const command = `rotate-key --tenant ${opts.tenant}${opts.confirm ? ' --confirm' : ''} --stage ${stage.name}`;
+    const result = await withClient(opts, io, (client) =>
+      recordRun(client, { trigger: 'local', stage: stage.name, actor: localActor(), command, runsTable: opts.runsTable }, async (runId) => {
+        const r: RotateResult | ConfirmResult = opts.confirm
+          ? await confirmTenantApiKey(client, { slug: opts.tenant, actor: localActor(), runId })
+          : await withSeedAws(stage.name, io, (aws) =>
               rotateTenantApiKey(client, {
                 slug: opts.tenant,
                 aws,
@@ -204,8 +215,11 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
                 actor: localActor(),
                 runId,
               }),
-            ),
-      ),
+            );
+        // Prefixes and expiry only: the plaintext key never reaches the run history.
+        const details = 'newPrefix' in r ? { tenant: r.tenant, newPrefix: r.newPrefix } : { tenant: r.tenant, activePrefix: r.activePrefix, revoked: r.revoked };
+        return { result: r, fields: { details } };
+      }),
     );
     const r = result.result;
     if (opts.json) io.out(json(r));
@@ -220,15 +234,23 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
 
   program
     .command('runs')
-    .description('The audit history of migrate/seed runs (migration_runs), newest first.')
+    .description(
+      'The run history (--runs-table, default public.migration_runs), newest first: every state-changing command ' +
+        '(up, down, repair, baseline, seed, reseed, rotate-key, dev, deploys and invokes) with actor, outcome and error.',
+    )
     .option('--limit <n>', 'how many runs', integer, 20)
+    .option('--id <run-id>', 'only this run (the run ids `history` and deploy outputs show)')
     .option('--json', 'print a JSON array of runs (with seed summaries)')
     .action(async (_o, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<GlobalOptions & { limit: number; json?: boolean }>();
+      const opts = cmd.optsWithGlobals<GlobalOptions & { limit: number; id?: string; json?: boolean }>();
       const { listRuns } = await seedCore();
-      const runs = await withClient(opts, (client) => listRuns(client, opts.limit));
+      const runs = await withClient(opts, io, (client) => listRuns(client, { runsTable: opts.runsTable, limit: opts.limit, id: opts.id }));
       if (opts.json) return void io.out(json(runs));
-      if (runs.length === 0) return void io.out('No runs recorded.\n');
+      if (runs.length === 0 && opts.id) {
+        io.err(`No run ${opts.id} in ${opts.runsTable}.\n`);
+        throw new ExitCode(1);
+      }
+      if (runs.length === 0) return void io.out(`No runs recorded in ${opts.runsTable}.\n`);
       for (const r of runs) {
         const s = r.seedSummary as Partial<SeedSummary> | null;
         const seeded = s && typeof s.rowsWritten === 'number' ? `, seed: ${s.rowsWritten} rows written` : '';

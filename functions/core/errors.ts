@@ -9,23 +9,36 @@ export class MigratorError extends Error {
   override name = 'MigratorError';
 }
 
-/** A problem found by validation: an applied migration edited or deleted, or a new one sorting before applied ones. */
+/**
+ * A problem found by validation. Between folder and database: an applied migration edited or deleted, a
+ * new one sorting before applied ones. In the folder itself (see migrate/folder-check.ts): a SQL file with
+ * a Down section and no Up section, transaction control in a migration, two migrations with one number,
+ * an empty migration, a file that looks like a migration but would be skipped, text that is not UTF-8,
+ * no migrations at all.
+ */
 export interface Problem {
-  /** Migration name (file name without extension). */
+  /** Migration name (file name without extension), or the file name for files that are not migrations. */
   name: string;
-  kind: 'edited' | 'deleted' | 'out-of-order';
+  kind:
+    | 'edited' | 'deleted' | 'out-of-order'
+    | 'down-only' | 'transaction-control' | 'duplicate-number' | 'empty' | 'skipped-file' | 'not-utf8' | 'no-migrations';
   message: string;
 }
 
-/** The migrations folder disagrees with what the database says was applied; nothing was changed. */
+/** Which command refused: `up` (and `down`, `baseline`) refuse to migrate; `validate` and `plan` only report. */
+export type ValidationCommand = 'up' | 'validate' | 'plan';
+
+/** The migrations folder is wrong, or disagrees with what the database says was applied; nothing was changed. */
 export class ValidationError extends MigratorError {
   override name = 'ValidationError';
-  constructor(readonly problems: Problem[]) {
-    super(
-      `Refusing to migrate: ${problems.length} problem(s) between the migration files and the database: ` +
-        problems.map((p) => p.message).join(' ') +
-        ' Nothing was changed. Restore the files, or after deciding the current files are right run `migrator repair`.',
-    );
+  constructor(readonly problems: Problem[], readonly command: ValidationCommand = 'up') {
+    const folderOnly = problems.every((p) => !['edited', 'deleted', 'out-of-order'].includes(p.kind));
+    const head = command === 'up' ? `Refusing to migrate: ${problems.length} problem(s)` : `${problems.length} problem(s) found`;
+    const between = folderOnly ? 'in the migrations folder' : 'between the migration files and the database';
+    const advice = folderOnly
+      ? ' Fix the files named above.'
+      : ' Restore the files, or after deciding the current files are right run `migrator repair`.';
+    super(`${head} ${between}: ${problems.map((p) => p.message).join(' ')} Nothing was changed.${advice}`);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * CloudFormation custom resource (through the CDK Provider framework): Create and Update validate, migrate up
- * and seed; Delete drops nothing; the rollback Update after a failed stack update is recognised and skipped.
+ * and seed; Delete drops nothing; the rollback Update after a failed stack update is recognised (from the
+ * stack status CloudFormation reports, so without the database) and skipped.
  * A thin shell over the same core as the CLI (runJob, seed).
  *
  * Contract with the Provider framework: returning means SUCCESS, throwing means FAILED with the error's
@@ -13,11 +14,13 @@ import { runJob, type JobResult } from '../core/job.ts';
 import { status } from '../core/migrate/engine.ts';
 import { seed } from '../core/seed/seed.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
-import { createLogger, publishRunMetrics } from '../core/aws/observability.ts';
+import { publishRunMetrics, runLogger } from '../core/aws/observability.ts';
+import { stackPhase } from '../core/aws/stack-status.ts';
+import { createAwsClients } from '../core/seed/aws.ts';
 import { computeDeadlines } from './deadlines.ts';
 import { failureReason, reasonError, redact } from './reason.ts';
 import { deployCommand, deployHistory, judgeUpdate, type Fingerprint } from './rollback.ts';
-import { assetLayout, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
+import { assetLayout, closeLostRun, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
 import { startWatchdog } from './watchdog.ts';
 
 /** What the Provider framework expects back. Data stays far below CloudFormation's 4 KB response. */
@@ -36,6 +39,8 @@ const Props = z.object({
   RunOn: z.enum(['every-deploy', 'content-change']).default('every-deploy'),
   ResourceName: z.string().min(1),
   DeployNonce: z.string().optional(),
+  /** Newest migration in this content (set by the construct; the rollback answer without a database). */
+  LastMigration: z.string().optional(),
 });
 type Props = z.output<typeof Props>;
 
@@ -57,7 +62,7 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, context:
     // Anything unexpected (configuration, asset) still fails the deploy with a short, stack-free reason.
     if ((e as Error).name === 'MigrationFailed') throw e;
     const err = e as Error;
-    createLogger({ stage: process.env.STAGE ?? '?', trigger: 'deploy' }).error('custom resource failed before the run', { error: redact(err.message) });
+    runLogger({ stage: process.env.STAGE ?? '?', trigger: 'deploy' }, context).error('custom resource failed before the run', { error: redact(err.message) });
     throw reasonError(failureReason({ message: err.message, logGroupName: context.logGroupName, logStreamName: context.logStreamName }));
   }
 }
@@ -66,8 +71,7 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
   if (event.RequestType === 'Delete') {
     // Nothing is dropped: the schema and data belong to the database, which outlives this resource.
     // Handled before anything is read or checked, so nothing (not even a misconfiguration) blocks a stack delete.
-    const logger = createLogger({ stage: process.env.STAGE ?? '?', trigger: 'deploy', requestType: 'Delete' });
-    logger.addContext(context);
+    const logger = runLogger({ stage: process.env.STAGE ?? '?', trigger: 'deploy', requestType: 'Delete' }, context);
     logger.info('delete: nothing to do, the database is left as it is', { outcome: 'skipped', physicalId: event.PhysicalResourceId });
     return { PhysicalResourceId: event.PhysicalResourceId, Data: { RunId: '', AppliedCount: '0', LastMigration: '', Skipped: 'delete' } };
   }
@@ -76,8 +80,7 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
   // Stable for the resource's life: an Update never replaces it, so CloudFormation never sends a Delete for it.
   const physicalId = event.RequestType === 'Create' ? `db-migrations:${props.Stage}:${props.ResourceName}` : event.PhysicalResourceId;
   const runId = randomUUID();
-  const logger = createLogger({ stage: env.STAGE, trigger: 'deploy', runId, requestType: event.RequestType, resource: props.ResourceName });
-  logger.addContext(context);
+  const logger = runLogger({ stage: env.STAGE, trigger: 'deploy', runId, requestType: event.RequestType, resource: props.ResourceName }, context);
 
   if (props.Stage !== env.STAGE) {
     throw reasonError(`Custom::DatabaseMigrations asks for stage "${props.Stage}" but this function serves "${env.STAGE}"; refusing.`);
@@ -85,122 +88,198 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
 
   const asset = assetLayout(env);
   const actor = `cloudformation:${props.ResourceName}`;
-
-  // Parsed once: the quick check below needs no database, the full one (after connecting) reads the run history.
-  const old = event.RequestType === 'Update' ? fingerprint(parseProps(event.OldResourceProperties, 'OldResourceProperties')) : undefined;
-  if (old) {
-    const quick = judgeUpdate({ requested: fingerprint(props), old, bundledContentHash: asset.manifest.contentHash, history: [] });
-    if (quick.rollback) return skipRollback(quick.why!);
+  const deadlines = computeDeadlines(context.getRemainingTimeInMillis(), configuredTimeouts(env));
+  // One budget for the whole invocation: from here on every wait (AWS calls, connect, statements) ends by the hard stop.
+  const watchdog = startWatchdog(deadlines.hardStopAt, (what) => logger.error(what, { runId }));
+  const aws = { ...deadlines.aws, signal: watchdog.signal };
+  try {
+    return await run();
+  } finally {
+    watchdog.stop();
   }
 
-  const deadlines = computeDeadlines(context.getRemainingTimeInMillis(), configuredTimeouts(env));
-  const started = Date.now();
-  let job: JobResult | undefined;
-  let failure: Error | undefined;
-  let connection: Awaited<ReturnType<typeof connectFromSecret>> | undefined;
-  try {
-    connection = await connectFromSecret(env, deadlines, logger);
-    const { client } = connection;
-
+  async function run(): Promise<OnEventResponse> {
+    let legacyRollbackCheck = false;
+    const old = event.RequestType === 'Update' ? fingerprint(parseProps(event.OldResourceProperties, 'OldResourceProperties')) : undefined;
     if (old) {
-      const history = await deployHistory(client, actor);
-      const verdict = judgeUpdate({ requested: fingerprint(props), old, bundledContentHash: asset.manifest.contentHash, history });
-      if (verdict.rollback) {
-        const current = await status({ client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE });
-        return skipRollback(verdict.why!, current.problems.filter((p) => p.kind === 'deleted').map((p) => p.name), current.applied.at(-1)?.name);
+      // The stack's own status is the authoritative rollback signal and needs no database.
+      const stack = await stackPhase(event.StackId, aws);
+      if (stack.phase === 'rollback') return skipRollback(`CloudFormation reports the stack as ${stack.status}`);
+      if (stack.phase === 'forward') {
+        if (props.ContentHash !== asset.manifest.contentHash) {
+          throw reasonError(
+            `Stack ${stack.status}: the properties ask for content ${props.ContentHash.slice(0, 12)} but this function carries ${asset.manifest.contentHash.slice(0, 12)}; refusing to run other content than requested.`,
+          );
+        }
+      } else {
+        // No answer (no endpoint or permission, a timeout): fall back to the properties and the run history.
+        logger.warn('could not read the stack status; judging the update by its properties and the run history', { error: stack.error });
+        const quick = judgeUpdate({ requested: fingerprint(props), old, bundledContentHash: asset.manifest.contentHash, history: [] });
+        if (quick.rollback) return skipRollback(quick.why!);
+        legacyRollbackCheck = true;
       }
     }
 
-    const watchdog = startWatchdog(client, connection.config, deadlines.hardStopAt, (what) => logger.error(what, { runId }));
+    const started = Date.now();
+    let job: JobResult | undefined;
+    let failure: Error | undefined;
+    let connection: Awaited<ReturnType<typeof connectFromSecret>> | undefined;
     try {
-      job = await runJob({
-        target: { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE },
-        trigger: 'deploy',
-        stage: env.STAGE,
-        actor,
-        command: deployCommand(event.RequestType, fingerprint(props)),
-        runId,
-        lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
-        lockTimeoutMs: deadlines.lockTimeoutMs,
-        statementTimeoutMs: deadlines.statementTimeoutMs,
-        log: (line) => logger.info(line),
-        seed: env.SEEDS_ENABLED
-          ? (c, id) =>
-              seed(c, {
-                stage: env.STAGE,
-                dir: asset.seedsDir,
-                kmsKeyId: env.KMS_KEY_ARN,
-                actor,
-                runId: id,
-                // The seed step gets the same invocation deadlines as the migrations.
-                lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
-                lockTimeoutMs: deadlines.lockTimeoutMs,
-                statementTimeoutMs: deadlines.statementTimeoutMs,
-                log: (line) => logger.info(line),
-              }) as unknown as Promise<Record<string, unknown>>
-          : undefined,
-      });
+      connection = await connectFromSecret(env, deadlines, logger, { runId, signal: watchdog.signal });
+      const { client } = connection;
+      watchdog.attach(client, connection.config);
+
+      if (old && legacyRollbackCheck) {
+        const history = await deployHistory(client, actor, { runsTable: env.RUNS_TABLE });
+        const verdict = judgeUpdate({ requested: fingerprint(props), old, bundledContentHash: asset.manifest.contentHash, history });
+        if (verdict.rollback) {
+          const current = await status({ client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE });
+          return skipRollback(verdict.why!, { notInAsset: current.problems.filter((p) => p.kind === 'deleted').map((p) => p.name), lastMigration: current.applied.at(-1)?.name ?? '' });
+        }
+      }
+
+      const seedAws = env.SEEDS_ENABLED ? createAwsClients({ budget: aws }) : undefined;
+      try {
+        job = await runJob({
+          target: { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE, runsTable: env.RUNS_TABLE },
+          trigger: 'deploy',
+          stage: env.STAGE,
+          actor,
+          command: deployCommand(event.RequestType, fingerprint(props)),
+          fingerprint: fingerprint(props),
+          runId,
+          lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
+          lockTimeoutMs: deadlines.lockTimeoutMs,
+          statementTimeoutMs: deadlines.statementTimeoutMs,
+          log: (line) => logger.info(line),
+          seed: seedAws
+            ? (c, id) =>
+                seed(c, {
+                  stage: env.STAGE,
+                  dir: asset.seedsDir,
+                  kmsKeyId: env.KMS_KEY_ARN,
+                  actor,
+                  runId: id,
+                  aws: seedAws,
+                  secretNamespace: env.TENANT_SECRET_NAMESPACE,
+                  // The seed step gets the same invocation deadlines as the migrations.
+                  lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
+                  lockTimeoutMs: deadlines.lockTimeoutMs,
+                  statementTimeoutMs: deadlines.statementTimeoutMs,
+                  log: (line) => logger.info(line),
+                }) as unknown as Promise<Record<string, unknown>>
+            : undefined,
+        });
+      } finally {
+        seedAws?.kms.destroy();
+        seedAws?.secrets.destroy();
+      }
     } catch (e) {
-      // Name the real cause: the statement was cancelled because the invocation was about to time out.
-      if (watchdog.fired) (e as Error).message = `Stopped at the invocation deadline (${Math.round((Date.now() - started) / 1000)} s): ${(e as Error).message}`;
-      throw e;
+      failure = e as Error;
     } finally {
-      watchdog.stop();
+      await connection?.client.end().catch(() => {});
     }
-  } catch (e) {
-    failure = e as Error;
-  } finally {
-    await connection?.client.end().catch(() => {});
+    if (failure && watchdog.fired) {
+      // Name the real cause: the work was stopped because the invocation was about to time out.
+      failure.message = `Stopped at the invocation deadline (${Math.round((Date.now() - started) / 1000)} s): ${failure.message}`;
+    }
+    if (failure && connection) {
+      const lost = { runId, trigger: 'deploy' as const, stage: env.STAGE, actor, command: deployCommand(event.RequestType, fingerprint(props)), message: failure.message };
+      if (await closeLostRun(connection.config, lost, env.RUNS_TABLE)) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
+    }
+
+    const durationMs = Date.now() - started;
+    const seedSummary = job?.seed as SeedSummary | undefined;
+    publishRunMetrics(env.STAGE, {
+      failed: Boolean(failure),
+      migrationsApplied: job?.applied.length ?? 0,
+      seedRowsChanged: seedSummary?.rowsWritten ?? 0,
+      durationMs,
+    });
+
+    if (failure) {
+      const details = failureDetails(failure);
+      logger.error('run failed', { outcome: 'failed', durationMs, ...details, error: redact(failure.message) });
+      throw reasonError(
+        failureReason({ message: failure.message, runId, logGroupName: context.logGroupName, logStreamName: context.logStreamName }),
+      );
+    }
+
+    logSeedChangesPerTenant(logger, seedSummary);
+    logger.info('run succeeded', {
+      outcome: 'succeeded',
+      appliedCount: job!.applied.length,
+      applied: job!.applied,
+      lastMigration: job!.lastMigration,
+      rowsChanged: seedSummary?.rowsWritten ?? 0,
+      durationMs,
+    });
+    return {
+      PhysicalResourceId: physicalId,
+      Data: {
+        RunId: job!.runId,
+        AppliedCount: String(job!.applied.length),
+        LastMigration: job!.lastMigration ?? '',
+      },
+    };
   }
 
-  const durationMs = Date.now() - started;
-  const seedSummary = job?.seed as SeedSummary | undefined;
-  publishRunMetrics(env.STAGE, {
-    failed: Boolean(failure),
-    migrationsApplied: job?.applied.length ?? 0,
-    seedRowsChanged: seedSummary?.rowsWritten ?? 0,
-    durationMs,
-  });
-
-  if (failure) {
-    const details = failureDetails(failure);
-    logger.error('run failed', { outcome: 'failed', durationMs, ...details, error: redact(failure.message) });
-    throw reasonError(
-      failureReason({ message: failure.message, runId, logGroupName: context.logGroupName, logStreamName: context.logStreamName }),
-    );
-  }
-
-  logSeedChangesPerTenant(logger, seedSummary);
-  logger.info('run succeeded', {
-    outcome: 'succeeded',
-    appliedCount: job!.applied.length,
-    applied: job!.applied,
-    lastMigration: job!.lastMigration,
-    rowsChanged: seedSummary?.rowsWritten ?? 0,
-    durationMs,
-  });
-  return {
-    PhysicalResourceId: physicalId,
-    Data: {
-      RunId: job!.runId,
-      AppliedCount: String(job!.applied.length),
-      LastMigration: job!.lastMigration ?? '',
-    },
-  };
-
-  function skipRollback(why: string, notInAsset: string[] = [], lastMigration?: string): OnEventResponse {
-    logger.warn('rollback update: skipped; no down migration runs and nothing is destroyed', {
+  /**
+   * The rollback Update: nothing runs (no down migration, nothing destroyed) and it always succeeds, so an
+   * unreachable database can never leave the stack in UPDATE_ROLLBACK_FAILED. The database is asked (one
+   * short attempt) only for the LastMigration attribute; without it the answer carries the last-known value.
+   */
+  async function skipRollback(why: string, known?: { notInAsset: string[]; lastMigration: string }): Promise<OnEventResponse> {
+    let current = known;
+    let databaseError: string | undefined;
+    if (!current) {
+      let connection: Awaited<ReturnType<typeof connectFromSecret>> | undefined;
+      try {
+        connection = await connectFromSecret(env, { ...deadlines, connectTimeoutMs: Math.min(deadlines.connectTimeoutMs, 5_000) }, logger, { runId, signal: watchdog.signal, retries: 0 });
+        watchdog.attach(connection.client, connection.config);
+        const s = await status({ client: connection.client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE });
+        current = { notInAsset: s.problems.filter((p) => p.kind === 'deleted').map((p) => p.name), lastMigration: s.applied.at(-1)?.name ?? '' };
+      } catch (e) {
+        databaseError = redact((e as Error).message);
+      } finally {
+        await connection?.client.end().catch(() => {});
+      }
+    }
+    const lastMigration = current?.lastMigration ?? lastKnownMigration();
+    const fields = {
       outcome: 'skipped',
       why,
       requestedContentHash: props.ContentHash,
       bundledContentHash: asset.manifest.contentHash,
-      appliedButNotInAsset: notInAsset,
-    });
+      appliedButNotInAsset: current?.notInAsset ?? [],
+      lastMigration,
+    };
+    if (databaseError) {
+      logger.warn('rollback update: skipped without the database (it could not be reached); nothing was run, the next deploy migrates', { ...fields, databaseError });
+    } else {
+      logger.warn('rollback update: skipped; no down migration runs and nothing is destroyed', fields);
+    }
     return {
       PhysicalResourceId: physicalId,
-      Data: { RunId: '', AppliedCount: '0', LastMigration: lastMigration ?? '', Skipped: 'rollback' },
+      Data: { RunId: '', AppliedCount: '0', LastMigration: lastMigration, Skipped: 'rollback', ...(databaseError ? { DatabaseReached: 'false' } : {}) },
     };
   }
+
+  /**
+   * Without the database: the newest migration of the content being rolled back to, i.e. what the deploy of
+   * those properties answered (the construct sets it as a property; older templates lack it, then the asset's
+   * own list is used when it is that content). Migrations the failed update applied may be newer.
+   */
+  function lastKnownMigration(): string {
+    if (props.LastMigration) return props.LastMigration;
+    if (props.ContentHash === asset.manifest.contentHash) return migrationName(asset.manifest.migrations.at(-1) ?? '');
+    return 'unknown';
+  }
+}
+
+/** A migration's name from its file name (what node-pg-migrate records). */
+export function migrationName(file: string): string {
+  return file.replace(/\.(up\.sql|sql|ts|mts|cts|js|mjs|cjs)$/, '');
 }
 
 /** Typed fields of the core's errors, for structured logs (never connection details or secrets). */
@@ -210,7 +289,7 @@ function failureDetails(e: Error): Record<string, unknown> {
 }
 
 /** One line per tenant that changed, for the "seed changes per tenant" Logs Insights query. */
-function logSeedChangesPerTenant(logger: ReturnType<typeof createLogger>, summary: SeedSummary | undefined) {
+function logSeedChangesPerTenant(logger: ReturnType<typeof runLogger>, summary: SeedSummary | undefined) {
   if (!summary) return;
   const perTenant = new Map<string, number>();
   for (const c of summary.changes) {

@@ -19,6 +19,14 @@ export interface Deadlines {
   lockWaitTimeoutMs: number;
   lockTimeoutMs: number;
   statementTimeoutMs: number;
+  /**
+   * `idle_in_transaction_session_timeout` of every session: a transaction left open by a stalled runner (or a
+   * seed transaction waiting on an AWS call that never returns) ends and releases its locks. Above the worst
+   * AWS call a seed makes inside its transaction.
+   */
+  idleInTransactionTimeoutMs: number;
+  /** Every AWS SDK call (Secrets Manager, KMS, CloudFormation): connect and per-attempt request timeouts. */
+  aws: { connectionTimeoutMs: number; requestTimeoutMs: number; maxAttempts: number };
   /** Absolute time (epoch ms) by which the work must stop so a failure can still be reported. */
   hardStopAt: number;
 }
@@ -49,6 +57,10 @@ export function computeDeadlines(remainingMs: number, configured: ConfiguredTime
   const statementTimeoutMs = Math.min(configured.statementMs, afterConnect);
   // Below the statement timeout, so waiting on the application's table locks fails with its own, clearer error.
   const lockTimeoutMs = Math.min(configured.lockTimeoutMs, Math.floor(statementTimeoutMs / 2));
+  // A tenth of the budget per AWS attempt (1-30 s), three attempts: never the SDK's 300 s socket default.
+  const awsRequestTimeoutMs = Math.max(1_000, Math.min(30_000, Math.floor(budget / 10)));
+  const aws = { connectionTimeoutMs: Math.min(5_000, awsRequestTimeoutMs), requestTimeoutMs: awsRequestTimeoutMs, maxAttempts: 3 };
+  const idleInTransactionTimeoutMs = aws.requestTimeoutMs * aws.maxAttempts + 5_000;
   return {
     connectTimeoutMs,
     connectRetries: retries,
@@ -57,6 +69,8 @@ export function computeDeadlines(remainingMs: number, configured: ConfiguredTime
     lockWaitTimeoutMs,
     lockTimeoutMs,
     statementTimeoutMs,
+    idleInTransactionTimeoutMs,
+    aws,
     hardStopAt: now + budget,
   };
 }

@@ -11,12 +11,13 @@ import { runJob } from '../core/job.ts';
 import { plan, status } from '../core/migrate/engine.ts';
 import { seed } from '../core/seed/seed.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
-import { createLogger, publishRunMetrics } from '../core/aws/observability.ts';
+import { publishRunMetrics, runLogger } from '../core/aws/observability.ts';
+import { createAwsClients } from '../core/seed/aws.ts';
 import { protectedByName } from '../core/protected-stage.ts';
-import { runsTableExists } from '../core/runs-table.ts';
+import { listRuns } from '../core/run-history.ts';
 import { computeDeadlines } from './deadlines.ts';
 import { reasonError, redact, truncateBytes } from './reason.ts';
-import { assetLayout, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
+import { assetLayout, closeLostRun, configuredTimeouts, connectFromSecret, readEnv } from './runtime.ts';
 import { startWatchdog } from './watchdog.ts';
 import { describePayloadIssues, OPERATION_ACTIONS, OperationPayload, type OperationResult } from './operations-payload.ts';
 
@@ -59,8 +60,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
   const tenants = p.tenant === undefined ? undefined : Array.isArray(p.tenant) ? p.tenant : [p.tenant];
   const runId = randomUUID();
   const actor = `invoke:${p.actor ?? 'unknown'}`;
-  const logger = createLogger({ stage: env.STAGE, trigger: 'invoke', runId, action: p.action });
-  logger.addContext(context);
+  const logger = runLogger({ stage: env.STAGE, trigger: 'invoke', runId, action: p.action }, context);
 
   const refused = destructive(p);
   if (refused && protectedStage) {
@@ -73,22 +73,32 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
   const asset = assetLayout(env);
   const deadlines = computeDeadlines(context.getRemainingTimeInMillis(), configuredTimeouts(env));
   const started = Date.now();
-  const { client, config } = await connectFromSecret(env, deadlines, logger);
-  const watchdog = startWatchdog(client, config, deadlines.hardStopAt, (what) => logger.error(what));
-  const target = { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE };
+  // One budget for the whole invocation: the secret read, connecting, statements and the seeds' AWS calls.
+  const watchdog = startWatchdog(deadlines.hardStopAt, (what) => logger.error(what, { runId }));
   const safety = {
     lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
     lockTimeoutMs: deadlines.lockTimeoutMs,
     statementTimeoutMs: deadlines.statementTimeoutMs,
     log: (line: string) => logger.info(line),
   };
+  const seedAws = p.action === 'seed' || p.action === 'reseed' ? createAwsClients({ budget: { ...deadlines.aws, signal: watchdog.signal } }) : undefined;
   const seedOptions = (c: pg.ClientBase, id: string, extra: Parameters<typeof seed>[1] extends infer O ? Partial<O> : never) =>
-    seed(c, { stage: env.STAGE, dir: asset.seedsDir, kmsKeyId: env.KMS_KEY_ARN, actor, runId: id, tenants, ...safety, ...extra });
+    seed(c, { stage: env.STAGE, dir: asset.seedsDir, kmsKeyId: env.KMS_KEY_ARN, secretNamespace: env.TENANT_SECRET_NAMESPACE, actor, runId: id, tenants, aws: seedAws, ...safety, ...extra });
+  let client: pg.Client | undefined;
+  let clientConfig: pg.ClientConfig | undefined;
 
+  // Only the actions that run a job write a run row (status, plan and runs read).
+  const writes = p.action === 'migrate' || ((p.action === 'seed' || p.action === 'reseed') && !p.plan);
   let failed = false;
   let applied = 0;
   let rowsChanged = 0;
   try {
+    // Inside the try: a connect failure (or a secret that cannot be read) is a failed run like any other.
+    const connection = await connectFromSecret(env, deadlines, logger, { runId, signal: watchdog.signal });
+    client = connection.client;
+    clientConfig = connection.config;
+    watchdog.attach(client, connection.config);
+    const target = { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE, runsTable: env.RUNS_TABLE };
     let result: unknown;
     let reportedRunId: string | undefined;
     switch (p.action) {
@@ -99,7 +109,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
         result = await plan(target);
         break;
       case 'runs':
-        result = await recentRuns(client, p.limit ?? 20);
+        result = await listRuns(client, { runsTable: env.RUNS_TABLE, limit: p.limit ?? 20 });
         break;
       case 'migrate': {
         const job = await runJob({ target, trigger: 'invoke', stage: env.STAGE, actor, command: 'invoke:migrate', runId, ...safety });
@@ -138,11 +148,15 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
   } catch (e) {
     failed = true;
     const err = e as Error;
+    if (watchdog.fired) err.message = `Stopped at the invocation deadline (${Math.round((Date.now() - started) / 1000)} s): ${err.message}`;
     logger.error('operation failed', { outcome: 'failed', errorName: err.name, error: redact(err.message) });
+    if (clientConfig && writes && (await closeLostRun(clientConfig, { runId, trigger: 'invoke', stage: env.STAGE, actor, command: `invoke:${p.action}`, message: err.message }, env.RUNS_TABLE))) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
     throw invokeError(err, context);
   } finally {
     watchdog.stop();
-    await client.end().catch(() => {});
+    await client?.end().catch(() => {});
+    seedAws?.kms.destroy();
+    seedAws?.secrets.destroy();
     if (p.action === 'migrate' || p.action === 'seed' || p.action === 'reseed') {
       publishRunMetrics(env.STAGE, { failed, migrationsApplied: applied, seedRowsChanged: rowsChanged, durationMs: Date.now() - started });
     }
@@ -155,16 +169,4 @@ function safeJson(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-/** The audit trail, newest first (the same rows `migrator runs` prints). */
-async function recentRuns(client: pg.ClientBase, limit: number) {
-  if (!(await runsTableExists(client))) return [];
-  const { rows } = await client.query(
-    `SELECT id AS "runId", trigger, stage, actor, command, migrations_applied AS "migrationsApplied",
-            seed_summary->'rowsWritten' AS "seedRowsWritten", outcome, error, started_at AS "startedAt", finished_at AS "finishedAt"
-       FROM public.migration_runs ORDER BY started_at DESC LIMIT $1`,
-    [limit],
-  );
-  return rows;
 }

@@ -8,31 +8,29 @@
  *     yet, or the properties point at older content), or
  *  2. the last deploy run of this resource ran exactly the "old" properties (content hash and deploy nonce)
  *     and the requested properties were run before: we are being asked to go back to where we were.
- * Run records come from `migration_runs` (command `deploy:<Type> content=<hash> nonce=<nonce>`).
+ * Deploy runs come from the run history, which keeps each one's fingerprint in columns (content_hash,
+ * deploy_nonce).
  */
 import type pg from 'pg';
-import { runsTableExists } from '../core/runs-table.ts';
+import { listRuns, type DeployFingerprint } from '../core/run-history.ts';
+import { ensureRunsTable, runsTableExists, runsTableOf } from '../core/runs-table.ts';
 
-export interface Fingerprint {
-  contentHash: string;
-  /** Per-synth nonce (runOn every-deploy); '' without one. */
-  nonce: string;
-}
+export type Fingerprint = DeployFingerprint;
 
+/**
+ * The command recorded for a deploy run. The fingerprint is written into the text too, only for people
+ * reading `migrator runs` and for a function rolled back to 0.1.0, which reads it from there; this code
+ * reads the columns.
+ */
 export function deployCommand(requestType: string, fp: Fingerprint): string {
   return `deploy:${requestType} content=${fp.contentHash} nonce=${fp.nonce || '-'}`;
-}
-
-export function parseDeployCommand(command: string): Fingerprint | undefined {
-  const m = /^deploy:\w+ content=([0-9a-f]+) nonce=(\S+)$/.exec(command);
-  if (!m) return undefined;
-  return { contentHash: m[1]!, nonce: m[2] === '-' ? '' : m[2]! };
 }
 
 const same = (a: Fingerprint, b: Fingerprint) => a.contentHash === b.contentHash && a.nonce === b.nonce;
 
 export interface PastRun {
-  command: string;
+  /** undefined: a run recorded without a fingerprint. */
+  fingerprint?: Fingerprint;
   outcome: string;
 }
 
@@ -54,7 +52,7 @@ export function judgeUpdate(args: {
       why: `requested content ${short(args.requested.contentHash)} is not the content this function carries (${short(args.bundledContentHash)})`,
     };
   }
-  const runs = args.history.map((r) => ({ fp: parseDeployCommand(r.command), outcome: r.outcome })).filter((r) => r.fp);
+  const runs = args.history.filter((r) => r.fingerprint).map((r) => ({ fp: r.fingerprint, outcome: r.outcome }));
   const [latest, ...earlier] = runs;
   if (latest && same(latest.fp!, args.old) && !same(args.requested, args.old)) {
     if (earlier.some((r) => r.outcome === 'succeeded' && same(r.fp!, args.requested))) {
@@ -71,14 +69,17 @@ function short(hash: string) {
   return hash.slice(0, 12);
 }
 
-/** Deploy runs recorded for one custom resource (actor), newest first; none when the table does not exist yet. */
-export async function deployHistory(client: pg.ClientBase, actor: string, limit = 50): Promise<PastRun[]> {
-  if (!(await runsTableExists(client))) return [];
-  const { rows } = await client.query<PastRun>(
-    `SELECT command, outcome FROM public.migration_runs
-      WHERE trigger = 'deploy' AND actor = $1
-      ORDER BY started_at DESC, finished_at DESC NULLS LAST LIMIT $2`,
-    [actor, limit],
-  );
-  return rows;
+/**
+ * Deploy runs recorded for one custom resource (actor), newest first; none when the table does not exist
+ * yet. A table written by 0.1.0 is adopted first, so its deploy rows' fingerprints are in their columns.
+ */
+export async function deployHistory(client: pg.ClientBase, actor: string, options: { runsTable?: string; limit?: number } = {}): Promise<PastRun[]> {
+  const table = runsTableOf(options.runsTable);
+  if (!(await runsTableExists(client, table))) return [];
+  await ensureRunsTable(client, table);
+  const rows = await listRuns(client, { runsTable: options.runsTable, deployActor: actor, limit: options.limit ?? 50 });
+  return rows.map((r) => ({
+    outcome: r.outcome,
+    fingerprint: r.contentHash === null ? undefined : { contentHash: r.contentHash, nonce: r.deployNonce ?? '' },
+  }));
 }

@@ -7,8 +7,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import * as z from 'zod';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { awsClientConfig, bindAbort } from '../core/aws/clients.ts';
 import { databaseConfigFromSecret, tlsModeFrom } from '../core/aws/database-secret.ts';
 import { connect, describe } from '../core/db.ts';
+import { closeRunAsFailed } from '../core/run-history.ts';
 import type { Deadlines } from './deadlines.ts';
 
 const flag = z
@@ -36,6 +39,10 @@ const Env = z.object({
   /** Where migrations/, seeds/ and asset-manifest.json are; default the bundle's own directory. */
   ASSET_DIR: z.string().optional(),
   MIGRATIONS_TABLE: z.string().optional(),
+  /** Run-history table (`schema.table`); default public.migration_runs. */
+  RUNS_TABLE: z.string().optional(),
+  /** This database's segment in new tenant API-key secret names (DatabaseMigrations' secretNamespace). */
+  TENANT_SECRET_NAMESPACE: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
 });
 export type HandlerEnv = z.output<typeof Env>;
 
@@ -77,28 +84,93 @@ export function assetLayout(env: HandlerEnv): AssetLayout {
 
 export type Logish = Pick<import('@aws-lambda-powertools/logger').Logger, 'info' | 'warn'>;
 
-/** Connects with the secret's credentials, TLS as configured, and the connect budget of `deadlines`. */
+/** What identifies and bounds one invocation's connection. */
+export interface RunSession {
+  /** Shown as `application_name` (`migrator:<runId>`), so pg_stat_activity and a lock-holder message say which run. */
+  runId: string;
+  /** The hard stop: aborts the secret read in flight. */
+  signal?: AbortSignal;
+  /** Fewer connect attempts than the deadlines allow (the rollback path only tries once). */
+  retries?: number;
+}
+
+/** Session settings every invocation's connection starts with (before its first statement). */
+export function sessionSettings(deadlines: Deadlines): Record<string, number> {
+  return {
+    statement_timeout: deadlines.statementTimeoutMs,
+    lock_timeout: deadlines.lockTimeoutMs,
+    idle_in_transaction_session_timeout: deadlines.idleInTransactionTimeoutMs,
+    // Server-side keepalive (seconds): a client that vanished without closing (a cut network, a frozen
+    // sandbox) is noticed within about a minute, its session ends and its locks go with it.
+    tcp_keepalives_idle: 30,
+    tcp_keepalives_interval: 10,
+    tcp_keepalives_count: 3,
+  };
+}
+
+/**
+ * Connects with the secret's credentials, TLS as configured, the connect budget of `deadlines` and the
+ * session deadlines from the first statement on. The secret read is bounded by the AWS budget and the hard stop.
+ */
 export async function connectFromSecret(
   env: HandlerEnv,
   deadlines: Deadlines,
   log: Logish,
+  run: RunSession,
 ): Promise<{ client: pg.Client; config: pg.ClientConfig }> {
-  const config = await databaseConfigFromSecret({
-    secretId: env.DB_SECRET_ARN,
-    tls: tlsModeFrom(env.DB_TLS),
-    caFile: env.RDS_CA_FILE,
-  });
+  const budget = { ...deadlines.aws, signal: run.signal };
+  const secrets = bindAbort(new SecretsManagerClient(awsClientConfig(budget)), run.signal);
+  let config: pg.ClientConfig;
+  try {
+    config = await databaseConfigFromSecret({
+      secretId: env.DB_SECRET_ARN,
+      client: secrets,
+      budget,
+      tls: tlsModeFrom(env.DB_TLS),
+      caFile: env.RDS_CA_FILE,
+    });
+  } finally {
+    secrets.destroy();
+  }
   log.info('connecting', { database: describe(config), tls: config.ssl ? 'verify-full' : 'off' });
   const client = await connect(config, {
     connectTimeoutMs: deadlines.connectTimeoutMs,
-    retries: deadlines.connectRetries,
+    retries: run.retries ?? deadlines.connectRetries,
     initialDelayMs: deadlines.connectInitialDelayMs,
     maxDelayMs: deadlines.connectMaxDelayMs,
-    applicationName: `migrator-${env.STAGE}`,
+    applicationName: `migrator:${run.runId}`,
+    sessionSettings: sessionSettings(deadlines),
     onRetry: ({ attempt, delayMs, error }) => log.warn('connect failed, retrying', { attempt, delayMs, error: error.message }),
   });
   // `config` holds the password: it stays in memory for the watchdog's cancel connection, never in a log.
   return { client, config };
+}
+
+/** The run a lost session could not close, as its row should read. */
+export interface LostRun {
+  runId: string;
+  trigger: 'deploy' | 'invoke';
+  stage: string;
+  actor: string;
+  command: string;
+  message: string;
+}
+
+/**
+ * After a failure whose session was cut (the watchdog destroyed the socket, the server went away), the job
+ * could not close its run row (or, on a first deploy, insert it): write it as failed on a fresh, short
+ * connection, so no row stays `running`. Best effort and bounded (one attempt, 2 s); a closed row is kept.
+ */
+export async function closeLostRun(config: pg.ClientConfig, run: LostRun, runsTable?: string): Promise<boolean> {
+  let client: pg.Client | undefined;
+  try {
+    client = await connect(config, { connectTimeoutMs: 2_000, retries: 0, applicationName: `migrator:${run.runId}:close`, sessionSettings: { statement_timeout: 2_000, lock_timeout: 1_000 } });
+    return await closeRunAsFailed(client, { ...run, runsTable });
+  } catch {
+    return false;
+  } finally {
+    await client?.end().catch(() => {});
+  }
 }
 
 /** Configured timeouts as the deadline calculator wants them. */

@@ -6,7 +6,7 @@
  */
 import { cpSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shipped } from '../content-hash.ts';
 
@@ -29,6 +29,7 @@ export interface StageAssetOptions {
 }
 
 const TS_MIGRATION = /\.(ts|mts|cts)$/;
+const requireHere = createRequire(import.meta.url);
 
 export function stageAsset(options: StageAssetOptions): void {
   const { out, migrationsDir, seedsDir, hash } = options;
@@ -47,6 +48,17 @@ export function stageAsset(options: StageAssetOptions): void {
 
   const tsMigrations = readdirSync(migrationsDir).filter((f) => TS_MIGRATION.test(f) && !/\.d\.[cm]?ts$/.test(f) && shipped(f));
   if (tsMigrations.length > 0) compileMigrations(tsMigrations.map((f) => join(migrationsDir, f)), join(migrationsOut, '.compiled'));
+
+  // Packages the handler bundle keeps external and the runtime lacks: libpg-query (PostgreSQL's parser as
+  // WebAssembly, loaded only when pending migrations are checked; its .wasm must sit beside its glue) and
+  // its one runtime dependency. Only their runtime files. Resolved from this package, so a consumer's app
+  // ships the versions we were tested with.
+  const runtimeFiles = (src: string) => !/\.(d\.ts|md)$/.test(src) && !/[\\/]esm$/.test(src);
+  const libpgQuery = dirname(requireHere.resolve('libpg-query/package.json'));
+  const pgsqlTypes = dirname(createRequire(join(libpgQuery, 'package.json')).resolve('@pgsql/types/package.json'));
+  for (const [name, src] of [['libpg-query', libpgQuery], ['@pgsql/types', pgsqlTypes]] as const) {
+    cpSync(src, join(out, 'node_modules', name), { recursive: true, filter: runtimeFiles });
+  }
 
   let seeds: string[] = [];
   if (seedsDir && existsSync(seedsDir)) {
@@ -80,7 +92,7 @@ export function stageAsset(options: StageAssetOptions): void {
  * app needs nothing of its own). Synchronous because CDK's local bundling is.
  */
 function compileMigrations(entryPoints: string[], outdir: string): void {
-  const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+  const esbuild = requireHere('esbuild') as typeof import('esbuild');
   esbuild.buildSync({
     entryPoints,
     outdir,

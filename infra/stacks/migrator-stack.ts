@@ -56,6 +56,8 @@ export class MigratorStack extends Stack {
     for (const [name, service] of [
       ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
       ['Kms', ec2.InterfaceVpcEndpointAwsService.KMS],
+      // The migrator reads its stack's status (DescribeStacks) to recognise a rollback without the database.
+      ['CloudFormation', ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION],
     ] as const) {
       const endpoint = this.vpc.addInterfaceEndpoint(name, {
         service,

@@ -174,11 +174,6 @@ export class KmsService {
 
     DescribeKey: (input) => ({ KeyMetadata: this.metadata(this.resolve(reqString(input, 'KeyId', { max: 2048 }))) }),
 
-    ListKeys: (input) => {
-      const all = Object.values(this.keys).map((k) => ({ KeyId: k.keyId, KeyArn: k.arn }));
-      return page(all, input, 'Keys');
-    },
-
     CreateAlias: (input) => {
       const aliasName = reqString(input, 'AliasName', { max: 256, pattern: ALIAS_NAME });
       if (aliasName.startsWith('alias/aws/')) throw new AwsError('NotAuthorizedException', 'Alias names beginning with alias/aws/ are reserved for AWS managed keys.');
@@ -186,24 +181,6 @@ export class KmsService {
       if (this.aliases[aliasName]) throw new AwsError('AlreadyExistsException', `An alias with the name ${this.aliasArn(aliasName)} already exists`);
       const now = epochSeconds();
       this.aliases[aliasName] = { aliasName, targetKeyId: key.keyId, creationDate: now, lastUpdatedDate: now };
-      this.store.markDirty();
-      return {};
-    },
-
-    UpdateAlias: (input) => {
-      const aliasName = reqString(input, 'AliasName', { max: 256, pattern: ALIAS_NAME });
-      const alias = this.aliases[aliasName];
-      if (!alias || aliasName.startsWith('alias/aws/')) throw new AwsError('NotFoundException', `Alias ${this.aliasArn(aliasName)} is not found.`);
-      alias.targetKeyId = this.resolve(reqString(input, 'TargetKeyId', { max: 2048 }), { allowAlias: false }).keyId;
-      alias.lastUpdatedDate = epochSeconds();
-      this.store.markDirty();
-      return {};
-    },
-
-    DeleteAlias: (input) => {
-      const aliasName = reqString(input, 'AliasName', { max: 256, pattern: ALIAS_NAME });
-      if (!this.aliases[aliasName] || aliasName.startsWith('alias/aws/')) throw new AwsError('NotFoundException', `Alias ${this.aliasArn(aliasName)} is not found.`);
-      delete this.aliases[aliasName];
       this.store.markDirty();
       return {};
     },
@@ -260,34 +237,6 @@ export class KmsService {
       return { CiphertextBlob: blob.toString('base64'), Plaintext: dataKey.toString('base64'), KeyId: key.arn };
     },
 
-    GenerateDataKeyWithoutPlaintext: (input) => {
-      const key = this.resolve(reqString(input, 'KeyId', { max: 2048 }));
-      const dataKey = randomBytes(this.dataKeyLength(input, 'GenerateDataKeyWithoutPlaintext'));
-      const blob = this.encryptWith(key, dataKey, optStringMap(input, 'EncryptionContext'));
-      return { CiphertextBlob: blob.toString('base64'), KeyId: key.arn };
-    },
-
-    ReEncrypt: (input) => {
-      const blob = reqBlob(input, 'CiphertextBlob', 1, 6144);
-      const sourceRef = optString(input, 'SourceKeyId', { max: 2048 });
-      const source = sourceRef === undefined ? undefined : this.resolve(sourceRef);
-      const destination = this.resolve(reqString(input, 'DestinationKeyId', { max: 2048 }));
-      const { key, plaintext } = this.decryptBlob(blob, optStringMap(input, 'SourceEncryptionContext'), source);
-      const out = this.encryptWith(destination, plaintext, optStringMap(input, 'DestinationEncryptionContext'));
-      return {
-        CiphertextBlob: out.toString('base64'),
-        SourceKeyId: key.arn,
-        KeyId: destination.arn,
-        SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-        DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-      };
-    },
-
-    GenerateRandom: (input) => {
-      const n = optInt(input, 'NumberOfBytes', 1, 1024);
-      if (n === undefined) throw new AwsError('ValidationException', 'NumberOfBytes is required');
-      return { Plaintext: randomBytes(n).toString('base64') };
-    },
   };
 }
 

@@ -306,12 +306,6 @@ export class SecretsService {
       return { ARN: secret.arn, Name: secret.name, DeletionDate: deletionDate };
     },
 
-    RestoreSecret: (input) => {
-      const secret = this.find(reqString(input, 'SecretId', { max: 2048 }), { includeDeleted: true });
-      delete secret.deletedDate;
-      this.store.markDirty();
-      return { ARN: secret.arn, Name: secret.name };
-    },
   };
 }
 

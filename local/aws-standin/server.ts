@@ -11,6 +11,7 @@ import { AwsError } from './errors.ts';
 import { KmsService } from './kms.ts';
 import { SecretsService } from './secrets.ts';
 import { StateStore } from './state.ts';
+import { acquireStateLock } from './state-lock.ts';
 import { verifySignature, type StandInCredentials } from './sigv4.ts';
 
 /** Clearly fake development credentials; the stand-in accepts only these unless told otherwise. */
@@ -21,8 +22,13 @@ export const DEV_ACCOUNT = '000000000000';
 export interface AwsStandInOptions {
   /** TCP port on 127.0.0.1; default: a free port. */
   port?: number;
-  /** JSON file keeping keys and secrets across restarts; default: in memory only. */
+  /**
+   * JSON file keeping keys and secrets across restarts; default: in memory only. Only one stand-in
+   * (in any process) uses a state file at a time: a second one waits for the first to stop.
+   */
   stateFile?: string;
+  /** How long to wait for another process's stand-in on the same state file; default 60 s. */
+  stateLockWaitMs?: number;
   /** The one access key accepted; default {@link DEV_CREDENTIALS}. */
   credentials?: StandInCredentials;
   /** Default `us-east-1`; requests scoped to another region are rejected. */
@@ -73,7 +79,19 @@ export async function startAwsStandIn(options: AwsStandInOptions = {}): Promise<
   const account = options.account ?? DEV_ACCOUNT;
   const credentials = Object.freeze({ ...(options.credentials ?? DEV_CREDENTIALS) });
   const log = options.log ?? (() => {});
-  const store = await StateStore.open(options.stateFile);
+  const lock = options.stateFile
+    ? await acquireStateLock(options.stateFile, {
+        ...(options.stateLockWaitMs !== undefined ? { waitMs: options.stateLockWaitMs } : {}),
+        onWait: (pid) => log(`waiting for the AWS stand-in of process ${pid} to release ${options.stateFile}`),
+      })
+    : undefined;
+  let store: StateStore;
+  try {
+    store = await StateStore.open(options.stateFile);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const kms = new KmsService(store, region, account);
   const secrets = new SecretsService(store, kms, region, account);
   const handlers: Record<Prefix, Record<string, (input: Record<string, unknown>) => unknown>> = {
@@ -158,13 +176,18 @@ export async function startAwsStandIn(options: AwsStandInOptions = {}): Promise<
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const port = (server.address() as AddressInfo).port;
   const endpoint = `http://127.0.0.1:${port}`;
   let stopped: Promise<void> | null = null;
@@ -197,7 +220,11 @@ export async function startAwsStandIn(options: AwsStandInOptions = {}): Promise<
           server.close((err) => (err ? reject(err) : resolve()));
           server.closeAllConnections();
         });
-        await store.flush();
+        try {
+          await store.flush();
+        } finally {
+          lock?.release();
+        }
       })()),
   };
 }

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { BASIC, fixture, type Fixture } from '../engine/fixtures.ts';
 import { cli, run } from './helpers.ts';
+import { packageVersion } from '../../bin/migrator.ts';
 
 let db: TestDatabase;
 let fx: Fixture;
@@ -58,7 +59,7 @@ describe('migrator in-process', () => {
     fx.remove('0003_widget_color.sql');
     const v = await cli([...g, 'validate']);
     expect(v.code).toBe(1);
-    expect(v.stderr).toMatch(/^error: Refusing to migrate: 1 problem\(s\).*0003_widget_color was applied.*migrator repair`\.\n$/);
+    expect(v.stderr).toMatch(/^error: 1 problem\(s\) found.*0003_widget_color was applied.*migrator repair`\.\n$/);
     expect(v.stderr.split('\n').filter(Boolean)).toHaveLength(1); // one paragraph, no stack
     expect((await cli([...g, 'repair'])).stdout).toBe('deleted-row-removed  0003_widget_color\n');
     expect((await cli([...g, 'down', '--count', '1'])).stdout).toBe('Reverted 1 migration(s): 0002_gadgets\n');
@@ -75,6 +76,14 @@ describe('migrator in-process', () => {
     expect((await cli(['--lock-timeout', 'soon', 'up'])).code).toBe(2);
     expect((await cli(['create'])).code).toBe(2);
     expect((await cli(['create', 'x', '--type', 'yaml'])).code).toBe(2);
+    // Usage errors raised inside actions are printed too (they used to exit 2 silently).
+    for (const args of [['runs'], ['seed'], ['rotate-key', '--tenant', 'etms']]) {
+      expect(await cli(args)).toMatchObject({ code: 2, stdout: '', stderr: 'error: no database: pass --database-url or set DATABASE_URL.\n(run with --help for usage)\n' });
+    }
+    const payload = await cli(['invoke', 'status', '--stage', 'staging', '--actor', '']);
+    expect(payload).toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: actor: .*\n\(run with --help for usage\)\n$/) });
+    expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: `${packageVersion()}\n` });
+    expect(packageVersion()).toMatch(/^\d+\.\d+\.\d+/);
     for (const command of ['up', 'down', 'status', 'history', 'plan', 'validate', 'repair', 'baseline', 'create', 'lint', 'dev']) {
       const r = await cli([command, '--help']);
       expect(r.code).toBe(0);

@@ -120,13 +120,13 @@ describe('validation', () => {
 
   it('refuses a new migration sorting before applied ones, and repair allows it', async () => {
     const target = { databaseUrl: db.url, dir: fx.dir };
-    fx.write('0001a_late.sql', '-- Up Migration\nCREATE TABLE late (id int);\n');
+    fx.write('0000_late.sql', '-- Up Migration\nCREATE TABLE late (id int);\n');
     const err = (await up(target).catch((e: unknown) => e)) as ValidationError;
     expect(err).toBeInstanceOf(ValidationError);
-    expect(err.message).toMatch(/0001a_late\.sql is not applied but sorts before the already applied 0003_widget_color/);
+    expect(err.message).toMatch(/0000_late\.sql is not applied but sorts before the already applied 0003_widget_color/);
     expect(await tables()).not.toContain('late');
-    expect((await repair(target)).changes).toEqual([{ name: '0001a_late', action: 'out-of-order-allowed' }]);
-    expect((await up(target)).applied).toEqual(['0001a_late']);
+    expect((await repair(target)).changes).toEqual([{ name: '0000_late', action: 'out-of-order-allowed' }]);
+    expect((await up(target)).applied).toEqual(['0000_late']);
     expect((await status(target)).problems).toEqual([]);
   });
 });

@@ -24,7 +24,7 @@ const runs = async () =>
 
 describe('runJob', () => {
   it('records the run that creates migration_runs, with applied names and the seed summary', async () => {
-    fx = fixture({ '0001_runs.sql': RUNS, ...BASIC });
+    fx = fixture({ '0000_runs.sql': RUNS, ...BASIC });
     const seen: string[] = [];
     const result = await runJob({
       target: { databaseUrl: db.url, dir: fx.dir },
@@ -35,7 +35,7 @@ describe('runJob', () => {
         return { widgets: rows[0].n };
       },
     });
-    expect(result.applied).toEqual(['0001_runs', '0001_widgets', '0002_gadgets', '0003_widget_color']);
+    expect(result.applied).toEqual(['0000_runs', '0001_widgets', '0002_gadgets', '0003_widget_color']);
     expect(result.lastMigration).toBe('0003_widget_color');
     expect(result.seed).toEqual({ widgets: 1 });
     expect(seen).toEqual([result.runId]);
@@ -95,12 +95,12 @@ describe('runJob', () => {
     expect(failed.error).not.toContain('hunter2-job');
   });
 
-  it('runs without recording when the target has no migration_runs table', async () => {
+  it('records runs of a foreign folder (no run-history migration): the engine creates the table', async () => {
     fx = fixture(BASIC);
     const c = await db.client();
     const result = await runJob({ target: { client: c, dir: fx.dir }, trigger: 'local', stage: 'local', command: 'dev' });
     expect(result.applied).toHaveLength(3);
-    expect((await c.query(`SELECT to_regclass('migration_runs') AS t`)).rows[0].t).toBeNull();
+    expect(await runs()).toEqual([expect.objectContaining({ id: result.runId, outcome: 'succeeded', migrations_applied: result.applied })]);
     expect((await c.query('SELECT 1 AS ok')).rows[0].ok).toBe(1); // the caller's client is left open and usable
   });
 });

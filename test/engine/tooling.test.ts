@@ -21,6 +21,11 @@ describe('create', () => {
     const ts = await create(fx.dir, 'backfill', { type: 'ts' });
     expect(ts).toMatch(/0005_backfill\.ts$/);
     db = await createTestDatabase('create');
+    // (Written before the first import: a module is imported once per process.)
+    fx.write('0005_backfill.ts', readFileSync(ts, 'utf8').replace(/(up\(pgm: MigrationBuilder\): Promise<void> \{)/, "$1\n  pgm.sql('UPDATE widgets SET plan = 1');"));
+    // The untouched SQL template holds no statement: up refuses it (an empty migration would be recorded as applied).
+    await expect(up({ databaseUrl: db.url, dir: fx.dir })).rejects.toThrow(/0004_add_tenant_plan\.sql has no SQL statement/);
+    fx.write('0004_add_tenant_plan.sql', readFileSync(sql, 'utf8').replace('-- Up Migration', '-- Up Migration\nALTER TABLE widgets ADD COLUMN plan text;'));
     expect((await up({ databaseUrl: db.url, dir: fx.dir })).applied).toEqual([
       '0001_widgets', '0002_gadgets', '0003_widget_color', '0004_add_tenant_plan', '0005_backfill',
     ]);

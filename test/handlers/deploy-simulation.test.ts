@@ -9,10 +9,12 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shipped } from '../../infra/content-hash.ts';
 import { PROJECT_ROOT, synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
-import { createEvent, deleteEvent, lambdaContext, updateEvent } from './support/lambda.ts';
+import { createEvent, deleteEvent, lambdaContext, SIM_STACK_ID, updateEvent } from './support/lambda.ts';
 import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<{ PhysicalResourceId: string; Data: Record<string, string> }>;
@@ -182,12 +184,21 @@ describe('deploy simulation on the bundled asset', () => {
   it('the rollback Update (old and new properties swapped) is skipped: no down migration, nothing destroyed', async () => {
     const before = { applied: await appliedMigrations(), counts: await rowCounts(), runs: (await runs()).length };
     const rollback = updateEvent(physicalId, assets.b.properties, assets.c.properties);
-    // CloudFormation may roll the custom resource back before or after the function's code: both are skipped.
-    for (const which of ['c', 'b'] as const) {
-      const res = await invoke(which, rollback);
-      expect(res.PhysicalResourceId).toBe(physicalId);
-      expect(res.Data).toMatchObject({ Skipped: 'rollback', AppliedCount: '0' });
+    // The stack's own status says it is rolling back (DescribeStacks, over the wire to the local endpoint).
+    sim.cloudFormation.setStatus(SIM_STACK_ID, 'UPDATE_ROLLBACK_IN_PROGRESS');
+    const callsBefore = sim.cloudFormation.calls.length;
+    try {
+      // CloudFormation may roll the custom resource back before or after the function's code: both are skipped.
+      for (const which of ['c', 'b'] as const) {
+        const res = await invoke(which, rollback);
+        expect(res.PhysicalResourceId).toBe(physicalId);
+        expect(res.Data).toMatchObject({ Skipped: 'rollback', AppliedCount: '0', LastMigration: FEATURE });
+        expect(res.Data.DatabaseReached).toBeUndefined();
+      }
+    } finally {
+      sim.cloudFormation.setStatus(SIM_STACK_ID, 'UPDATE_IN_PROGRESS');
     }
+    expect(sim.cloudFormation.calls.slice(callsBefore)).toEqual([SIM_STACK_ID, SIM_STACK_ID]);
     expect(await appliedMigrations()).toEqual(before.applied);
     expect(await tableExists('sim_feature')).toBe(true);
     expect(await rowCounts()).toEqual(before.counts);
@@ -197,12 +208,57 @@ describe('deploy simulation on the bundled asset', () => {
     expect(JSON.parse(skipped[0]!)).toMatchObject({ level: 'WARN', outcome: 'skipped', trigger: 'deploy', stage: 'staging' });
   });
 
-  it('the next forward deploy after the rollback runs normally', async () => {
-    const next = { ...assets.b.properties, DeployNonce: new Date(Date.now() + 60_000).toISOString() };
+  it('a rollback Update while the database cannot be reached succeeds with a warning; the next deploy migrates', async () => {
+    const before = { applied: await appliedMigrations(), runs: (await runs()).length };
+    // The database is gone (outage, security group change): its secret now points at a port nobody listens on.
+    const closed = createServer((socket) => socket.destroy());
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await sim.putSecret(JSON.stringify({ host: '127.0.0.1', port, username: sim.role, password: sim.password, dbname: sim.db.name }));
+    // The forward Update fails on the database ...
+    sim.cloudFormation.setStatus(SIM_STACK_ID, 'UPDATE_IN_PROGRESS');
+    const forward = await invoke('c', updateEvent(physicalId, assets.c.properties, assets.b.properties)).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(forward?.message).toMatch(new RegExp(`Could not connect to PostgreSQL at 127.0.0.1:${port}/`));
+    // ... and CloudFormation sends the rollback Update (properties swapped) while the stack is rolling back.
+    sim.cloudFormation.setStatus(SIM_STACK_ID, 'UPDATE_ROLLBACK_IN_PROGRESS');
+    try {
+      for (const which of ['c', 'b'] as const) {
+        const res = await invoke(which, updateEvent(physicalId, assets.b.properties, assets.c.properties));
+        expect(res.PhysicalResourceId).toBe(physicalId);
+        // LastMigration is the last-known value: the newest migration of the content rolled back to.
+        expect(res.Data).toMatchObject({ Skipped: 'rollback', AppliedCount: '0', LastMigration: FEATURE, DatabaseReached: 'false' });
+      }
+    } finally {
+      sim.cloudFormation.setStatus(SIM_STACK_ID, 'UPDATE_IN_PROGRESS');
+      await sim.rotatePassword(sim.password); // the database is back
+      await new Promise((r) => closed.close(r));
+    }
+    const warned = output.lines().filter((l) => l.includes('rollback update: skipped without the database'));
+    expect(warned).toHaveLength(2);
+    expect(JSON.parse(warned[0]!)).toMatchObject({ level: 'WARN', outcome: 'skipped', lastMigration: FEATURE });
+    expect(JSON.parse(warned[0]!).databaseError).toContain(`127.0.0.1:${port}`);
+    expect(await appliedMigrations()).toEqual(before.applied);
+    // The failed forward attempt could not record a run (no database); the rollbacks record none either.
+    expect((await runs()).length).toBe(before.runs);
+    // The next deploy still migrates.
+    const next = { ...assets.b.properties, DeployNonce: new Date(Date.now() + 30_000).toISOString() };
     const res = await invoke('b', updateEvent(physicalId, next, assets.b.properties));
     expect(res.Data.Skipped).toBeUndefined();
-    expect(res.Data.AppliedCount).toBe('0');
+    expect(res.Data.LastMigration).toBe(FEATURE);
     expect((await runs()).at(-1)).toMatchObject({ outcome: 'succeeded' });
+  });
+
+  it('a forward Update is never skipped, even when its properties look like a rollback (an older assembly redeployed)', async () => {
+    // Properties swapped exactly as a rollback would send them, but the stack is updating forward: it runs.
+    const runsBefore = (await runs()).length;
+    const res = await invoke('b', updateEvent(physicalId, assets.b.properties, assets.c.properties));
+    expect(res.Data.Skipped).toBeUndefined();
+    expect(res.Data.RunId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await runs()).length).toBe(runsBefore + 1);
+    expect((await runs()).at(-1)).toMatchObject({ outcome: 'succeeded', trigger: 'deploy' });
   });
 
   it('Delete drops nothing and keeps the physical id', async () => {

@@ -25,6 +25,8 @@ const savedEnv = { ...process.env };
 
 const STAGING_FN = 'pg-tenant-migrator-staging-ops';
 const PROD_FN = 'prod-ops-under-test';
+/** Same code, its database secret missing: every connect fails. */
+const BROKEN_FN = 'staging-ops-no-database';
 
 /** Runs `migrator invoke ...` as the CLI would; returns exit code and output. */
 async function cli(...args: string[]) {
@@ -59,6 +61,7 @@ beforeAll(async () => {
     [STAGING_FN]: { handler: mod.operations, env: sim.lambdaEnv(asset) },
     // Same code and database, configured as a protected stage: only its own configuration decides.
     [PROD_FN]: { handler: mod.operations, env: sim.lambdaEnv(asset, { STAGE: 'prod', PROTECTED_STAGE: 'true' }) },
+    [BROKEN_FN]: { handler: mod.operations, env: sim.lambdaEnv(asset, { DB_SECRET_ARN: 'migrator/staging/db/deleted' }) },
   });
   work = mkdtempSync(join(tmpdir(), 'migrator-invoke-'));
   Object.assign(process.env, sim.standIn.clientEnv(), { AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint });
@@ -173,6 +176,21 @@ describe('migrator invoke -> operations function', () => {
     expect(msg).toMatch(/Invalid operations payload/);
     expect(msg).toMatch(/limit/);
     expect(msg).toMatch(/extra/);
+  });
+
+  it('a migrate whose connection fails is a failed run: readable error, Failures metric, the same run id logged', async () => {
+    const emfBefore = output!.lines().filter((l) => l.includes('"_aws"')).length;
+    const r = await cli('migrate', '--stage', 'staging', '--function-name', BROKEN_FN, '--json');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/Could not read the database secret migrator\/staging\/db\/deleted: ResourceNotFoundException/);
+    const emf = output!.lines().filter((l) => l.includes('"_aws"')).slice(emfBefore).map((l) => JSON.parse(l));
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ Failures: 1, Runs: 1, stage: 'staging' });
+    const failed = output!.lines().filter((l) => l.includes('"operation failed"')).map((l) => JSON.parse(l)).at(-1);
+    expect(failed).toMatchObject({ level: 'ERROR', outcome: 'failed', action: 'migrate' });
+    // A warm container never carries the last run's id: each invocation's lines have their own.
+    const ids = new Set(output!.lines().filter((l) => l.includes('"trigger":"invoke"')).map((l) => JSON.parse(l).runId));
+    expect(ids.size).toBeGreaterThan(3);
   });
 
   it('logged no secret value', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { computeDeadlines, RESERVE_MS } from '../../functions/handlers/deadlines.ts';
 import { onEvent } from '../../functions/handlers/custom-resource.ts';
 import { failureReason, MAX_REASON_BYTES, reasonError, redact, truncateBytes } from '../../functions/handlers/reason.ts';
-import { deployCommand, judgeUpdate, parseDeployCommand } from '../../functions/handlers/rollback.ts';
+import { deployCommand, judgeUpdate } from '../../functions/handlers/rollback.ts';
 import { createEvent, deleteEvent, lambdaContext } from './support/lambda.ts';
 
 const configured = { connectMs: 60_000, lockWaitMs: 120_000, lockTimeoutMs: 10_000, statementMs: 600_000 };
@@ -64,16 +64,20 @@ describe('rollback recognition', () => {
   const A = { contentHash: 'a'.repeat(64), nonce: '2026-01-01T00:00:00.000Z' };
   const B = { contentHash: 'b'.repeat(64), nonce: '2026-01-02T00:00:00.000Z' };
   const B2 = { contentHash: 'b'.repeat(64), nonce: '2026-01-03T00:00:00.000Z' };
-  const run = (fp: typeof A, outcome: string, type = 'Update') => ({ command: deployCommand(type, fp), outcome });
+  const run = (fp: typeof A, outcome: string) => ({ fingerprint: fp, outcome });
 
-  it('round-trips the deploy command', () => {
-    expect(parseDeployCommand(deployCommand('Create', A))).toEqual(A);
-    expect(parseDeployCommand(deployCommand('Update', { contentHash: 'c'.repeat(64), nonce: '' }))).toEqual({ contentHash: 'c'.repeat(64), nonce: '' });
-    expect(parseDeployCommand('invoke:migrate')).toBeUndefined();
+  it('the deploy command shows the fingerprint to readers (the check reads the columns)', () => {
+    expect(deployCommand('Create', A)).toBe(`deploy:Create content=${A.contentHash} nonce=${A.nonce}`);
+    expect(deployCommand('Update', { contentHash: 'c'.repeat(64), nonce: '' })).toBe(`deploy:Update content=${'c'.repeat(64)} nonce=-`);
+  });
+
+  it('runs recorded without a fingerprint are ignored', () => {
+    const history = [{ outcome: 'succeeded' }, run(B, 'failed'), run(A, 'succeeded')];
+    expect(judgeUpdate({ requested: A, old: B, bundledContentHash: A.contentHash, history }).rollback).toBe(true);
   });
 
   it('a forward update is not a rollback', () => {
-    expect(judgeUpdate({ requested: B, old: A, bundledContentHash: B.contentHash, history: [run(A, 'succeeded', 'Create')] }).rollback).toBe(false);
+    expect(judgeUpdate({ requested: B, old: A, bundledContentHash: B.contentHash, history: [run(A, 'succeeded')] }).rollback).toBe(false);
   });
 
   it('properties for content this code does not carry: rollback', () => {
@@ -83,10 +87,10 @@ describe('rollback recognition', () => {
   });
 
   it('going back to properties that ran before the last (failed or not) run: rollback', () => {
-    const history = [run(B, 'failed'), run(A, 'succeeded', 'Create')];
+    const history = [run(B, 'failed'), run(A, 'succeeded')];
     expect(judgeUpdate({ requested: A, old: B, bundledContentHash: A.contentHash, history }).rollback).toBe(true);
     // Another stack resource failed after our success: same answer.
-    const history2 = [run(B, 'succeeded'), run(A, 'succeeded', 'Create')];
+    const history2 = [run(B, 'succeeded'), run(A, 'succeeded')];
     expect(judgeUpdate({ requested: A, old: B, bundledContentHash: A.contentHash, history: history2 }).rollback).toBe(true);
   });
 
@@ -146,5 +150,27 @@ describe('custom resource entry: bad configuration or properties fail fast with 
     } finally {
       process.env = { ...saved };
     }
+  });
+});
+
+describe('Powertools instances', () => {
+  it('one Logger per environment; each invocation starts with only its own run keys', async () => {
+    const { runLogger } = await import('../../functions/core/aws/observability.ts');
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: unknown) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+    try {
+      const first = runLogger({ stage: 'staging', trigger: 'invoke', runId: 'run-1', action: 'seed' });
+      first.info('first');
+      const second = runLogger({ stage: 'staging', trigger: 'deploy', runId: 'run-2' });
+      second.info('second');
+      expect(second).toBe(first);
+    } finally {
+      process.stdout.write = write;
+    }
+    const [a, b] = lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(a).toMatchObject({ message: 'first', runId: 'run-1', action: 'seed' });
+    expect(b).toMatchObject({ message: 'second', runId: 'run-2', trigger: 'deploy' });
+    expect(b.action).toBeUndefined();
   });
 });

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentHash } from '../../infra/content-hash.ts';
+import { apiKeySecretName } from '../../functions/core/seed/api-keys.ts';
 import { DatabaseMigrations } from '../../infra/database-migrations.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -28,6 +29,9 @@ beforeAll(() => {
   const app = new App({ outdir });
   const stack = new Stack(app, 'Multi');
   const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+  // Isolated subnets: the functions reach Secrets Manager and KMS through endpoints (the construct checks).
+  vpc.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER });
+  vpc.addInterfaceEndpoint('Kms', { service: ec2.InterfaceVpcEndpointAwsService.KMS });
   const main = new rds.DatabaseInstance(stack, 'Main', {
     engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17_6 }),
     vpc,
@@ -54,6 +58,8 @@ beforeAll(() => {
     migrationsDir: reportingDir,
     stage: 'staging',
     runOn: 'content-change',
+    // Same stage, same tenant secret prefix: its tenant API-key secrets need their own names.
+    secretNamespace: 'reporting',
   });
   const appFn = new lambda.Function(stack, 'App', {
     runtime: lambda.Runtime.NODEJS_24_X,
@@ -123,8 +129,42 @@ describe('bad props fail the synth with the construct path and the prop', () => 
     [{ timeouts: { statement: Duration.minutes(14) } }, /timeouts.statement \(840 s\) must be shorter/],
     [{ tenantSecretPrefix: 'migrator/*' }, /tenantSecretPrefix "migrator\/\*" must end with "\/"/],
     [{ runOn: 'sometimes' }, /runOn "sometimes"/],
+    [{ secretNamespace: 'Reporting/x' }, /secretNamespace "Reporting\/x" must be lowercase/],
   ])('%o', (over, message) => {
     expect(make(over)).toThrow(message);
+  });
+});
+
+describe('tenant API-key secret names', () => {
+  const two = (second: Record<string, unknown>) => {
+    const stack = new Stack(new App(), 'Two');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, subnetConfiguration: [{ name: 'iso', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const db = (id: string) =>
+      new rds.DatabaseInstance(stack, id, {
+        engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17_6 }),
+        vpc,
+        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      });
+    const d1 = db('Db1');
+    const d2 = db('Db2');
+    const first = new DatabaseMigrations(stack, 'First', { database: d1, databaseSecret: d1.secret!, vpc, migrationsDir: reportingDir, stage: 'staging' });
+    return { first, make: () => new DatabaseMigrations(stack, 'Second', { database: d2, databaseSecret: d2.secret!, vpc, migrationsDir: reportingDir, stage: 'staging', ...second }) };
+  };
+
+  it('two constructs that would share names fail the synth, naming both', () => {
+    expect(two({}).make).toThrow(/Two\/Second: its tenant API-key secrets would have the same names as those of Two\/First \(migrator\/staging\/tenants\/<slug>\/api-key\).*secretNamespace/);
+    expect(two({ secretNamespace: 'x' }).make).not.toThrow();
+    expect(two({ tenantSecretPrefix: 'migrator/staging/reporting-tenants/' }).make).not.toThrow();
+  });
+
+  it('the first construct keeps the names of a single-construct deployment; a namespaced one gets its own', () => {
+    const { first, make } = two({ secretNamespace: 'reporting' });
+    const second = make();
+    const envOf = (m: DatabaseMigrations) => (Stack.of(m).resolve((m.migratorFunction.node.defaultChild as lambda.CfnFunction).environment) as any).variables;
+    expect(envOf(first).TENANT_SECRET_NAMESPACE).toBeUndefined();
+    expect(envOf(second).TENANT_SECRET_NAMESPACE).toBe('reporting');
+    expect(apiKeySecretName('migrator/staging', 'etms')).toBe('migrator/staging/tenants/etms/api-key');
+    expect(apiKeySecretName('migrator/staging', 'etms', 'reporting')).toBe('migrator/staging/tenants/reporting/etms/api-key');
   });
 });
 

@@ -8,7 +8,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildApp } from '../../bin/app.ts';
+import { buildApp } from '../../infra/sample-app.ts';
 import type { MigratorStack } from '../../infra/stacks/migrator-stack.ts';
 
 export interface Synthesized {

@@ -1,4 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { seed } from '../../functions/core/seed/index.ts';
 import { seedEnv, writeCounters, type SeedEnv } from './helpers.ts';
 
@@ -55,5 +58,35 @@ describe('seed: idempotence and the report', () => {
     expect(standIn.callCount('secretsmanager.GetSecretValue')).toBe(0);
     expect(standIn.callCount('secretsmanager.CreateSecret')).toBe(0);
     expect(second.counts).toEqual(first.counts);
+  });
+
+  it('provider-secret versions are read per named secret (DescribeSecret), never by listing; a re-run encrypts nothing', async () => {
+    const { client, aws, standIn, seedsDir } = env;
+    // 60 tenants with a secret each under one prefix: the old code switched to ListSecrets from 50.
+    const slugs = Array.from({ length: 60 }, (_, i) => `many-${String(i).padStart(2, '0')}`);
+    for (const slug of slugs) {
+      await aws.secrets.send(new CreateSecretCommand({ Name: `migrator/local/llm/many/${slug}`, SecretString: JSON.stringify({ apiKey: `fake-${slug}-NOT-REAL` }) }));
+      writeFileSync(
+        join(seedsDir, 'tenants', `${slug}.yaml`),
+        `slug: ${slug}\nname: Many ${slug}\ninboundApiKey: false\nllm:\n  - model: gemini-2.5-flash\n    apiKeySecret: migrator/{stage}/llm/many/${slug}\n`,
+      );
+    }
+    standIn.resetCalls();
+    const first = await seed(client, { stage: 'local', dir: seedsDir, aws });
+    expect(first.keys.encrypted).toBe(65);
+    expect(standIn.callCount('secretsmanager.ListSecrets')).toBe(0);
+    // One DescribeSecret per distinct provider secret (60 + the repository's 2), plus the inbound-key ones.
+    expect(standIn.callCount('secretsmanager.DescribeSecret')).toBeGreaterThanOrEqual(62);
+
+    const before = await writeCounters(client);
+    standIn.resetCalls();
+    const second = await seed(client, { stage: 'local', dir: seedsDir, aws });
+    expect(second.rowsWritten).toBe(0);
+    expect(second.keys).toEqual({ encrypted: 0, unchanged: 65, inboundCreated: 0 });
+    expect(standIn.callCount('TrentService.Encrypt')).toBe(0);
+    expect(standIn.callCount('secretsmanager.ListSecrets')).toBe(0);
+    expect(standIn.callCount('secretsmanager.DescribeSecret')).toBe(62);
+    const after = await writeCounters(client);
+    for (const t of SEEDED) expect({ t, n: after[t] }).toEqual({ t, n: before[t] });
   });
 });

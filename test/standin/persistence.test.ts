@@ -85,7 +85,13 @@ describe('state file', () => {
   });
 
   it('reports a state file it cannot write when stopped, instead of losing changes silently', async () => {
-    const standIn = await startAwsStandIn({ stateFile: '/dev/null/cannot/state.json' });
+    // A folder it cannot create is refused at start (the state lock lives beside the file)...
+    await expect(startAwsStandIn({ stateFile: '/dev/null/cannot/state.json' })).rejects.toThrow(/ENOTDIR/);
+    // ...and one that disappears while running (replaced by a file) is reported at stop.
+    const dir = join(tempDir(), 'sub');
+    const standIn = await startAwsStandIn({ stateFile: join(dir, 'state.json') });
+    rmSync(dir, { recursive: true, force: true });
+    writeFileSync(dir, 'not a folder');
     const kms = new KMSClient({ ...standIn.clientConfig(), maxAttempts: 1 });
     await kms.send(new CreateKeyCommand({}));
     kms.destroy();

@@ -7,6 +7,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import * as z from 'zod';
+import { awsClientConfig, awsDeadlineHit, DEFAULT_AWS_BUDGET, type AwsCallBudget } from './clients.ts';
 
 /** `verify-full`: TLS with certificate and host name verification (the default). `off`: plain TCP, local only. */
 export type TlsMode = 'verify-full' | 'off';
@@ -16,6 +17,8 @@ export interface DatabaseSecretOptions {
   secretId: string;
   /** Client to use; a default one (region and endpoint from the environment) otherwise. */
   client?: SecretsManagerClient;
+  /** Deadlines of the read (named in the error when one is hit). @default DEFAULT_AWS_BUDGET */
+  budget?: AwsCallBudget;
   /** @default 'verify-full' */
   tls?: TlsMode;
   /**
@@ -38,14 +41,18 @@ let defaultClient: SecretsManagerClient | undefined;
 
 /** Reads the secret and returns a pg client config. Errors name the secret and the fields, never a value. */
 export async function databaseConfigFromSecret(options: DatabaseSecretOptions): Promise<pg.ClientConfig> {
-  const client = options.client ?? (defaultClient ??= new SecretsManagerClient({}));
+  const budget = options.budget ?? DEFAULT_AWS_BUDGET;
+  const client = options.client ?? (defaultClient ??= new SecretsManagerClient(awsClientConfig(budget)));
   let text: string | undefined;
   try {
-    const out = await client.send(new GetSecretValueCommand({ SecretId: options.secretId }));
+    const out = await client.send(new GetSecretValueCommand({ SecretId: options.secretId }), budget.signal ? { abortSignal: budget.signal } : {});
     text = out.SecretString;
   } catch (e) {
     const name = (e as Error).name ?? 'Error';
-    throw new Error(`Could not read the database secret ${options.secretId}: ${name}: ${(e as Error).message?.split('\n')[0]}`);
+    const deadline = awsDeadlineHit(e, budget);
+    throw new Error(
+      `Could not read the database secret ${options.secretId}: ${deadline ? `Secrets Manager ${deadline}: ` : ''}${name}: ${(e as Error).message?.split('\n')[0]}`,
+    );
   }
   if (!text) throw new Error(`Database secret ${options.secretId} has no SecretString (binary secrets are not supported)`);
   let json: unknown;

@@ -6,8 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type pg from 'pg';
 import type { MigrationBuilder } from 'node-pg-migrate';
-import { MigrationError, MigratorError, ValidationError } from '../errors.ts';
+import { MigrationError, MigratorError, ValidationError, type Problem, type ValidationCommand } from '../errors.ts';
 import { IGNORE_PATTERN, listMigrations, MIGRATION_EXTENSIONS, type MigrationAction, type MigrationActions, type MigrationFile } from './files.ts';
+import { checkFolder, type FolderCheck, type RenderedSteps } from './folder-check.ts';
 import { withClient, withLock } from './session.ts';
 import { ensureTables, findProblems, readState, recordChecksum, rel, tablesOf, type DbState, type Tables } from './state.ts';
 import type {
@@ -25,17 +26,19 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
   const files = await listMigrations(target.dir);
   return withClient(target, (client) =>
     withLock(client, t, options, async () => {
-      const state = await checkedState(client, t, files);
+      // Everything is checked before the first write (not even the migrations table is created on refusal).
+      const { state, warnings } = await validatedState(client, t, target.dir, files, 'up');
+      for (const w of warnings) options.log?.(`warning: ${w.message}`);
       const pending = pendingOf(files, state);
       const toRun = options.to === undefined ? pending : upTo(pending, files, state, options.to);
       if (toRun.length > 0 || state.exists) {
         // Both tables there (every run after the first): skip the CREATE ... IF NOT EXISTS round trips.
         if (!state.exists || !state.checksumsExist) await ensureTables(client, t);
-        await adoptUnrecorded(client, t, files, state);
+        await adoptUnrecorded(client, t, files, state, runId);
       }
-      if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId };
+      if (toRun.length === 0) return { applied: [], lastMigration: last(state), runId, warnings };
       const applied = await run(client, target, t, files, { direction: 'up', count: toRun.length, runId, log: options.log });
-      return { applied, lastMigration: applied.at(-1) ?? last(state), runId };
+      return { applied, lastMigration: applied.at(-1) ?? last(state), runId, warnings };
     }),
   );
 }
@@ -79,10 +82,16 @@ export async function status(target: MigrationTarget): Promise<StatusResult> {
   };
 }
 
-/** Validation only: the problems `up` would refuse on (empty: fine). Read-only. */
-export async function validate(target: MigrationTarget): Promise<{ problems: StatusResult['problems'] }> {
-  const { problems } = await status(target);
-  return { problems };
+/**
+ * Validation only: the problems `up` would refuse on (empty: fine), folder and database alike, and the
+ * warnings it would print. Read-only.
+ */
+export async function validate(target: MigrationTarget): Promise<{ problems: Problem[]; warnings: Problem[] }> {
+  const t = tablesOf(target);
+  const files = await listMigrations(target.dir);
+  const state = await withClient(target, (client) => readState(client, t));
+  const folder = await checkFolderFor(target.dir, files, state);
+  return { problems: [...findProblems(files, state), ...folder.problems], warnings: folder.warnings };
 }
 
 /** Applied migrations in order, with when, by which run id, and how (applied, baseline, adopted, repair). Read-only. */
@@ -105,37 +114,66 @@ export async function history(target: MigrationTarget): Promise<HistoryEntry[]> 
 export async function plan(target: MigrationTarget, options: { to?: string } = {}): Promise<PlanResult> {
   const t = tablesOf(target);
   const files = await listMigrations(target.dir);
-  const state = await withClient(target, (client) => checkedState(client, t, files));
+  const { state, warnings } = await withClient(target, (client) => validatedState(client, t, target.dir, files, 'plan'));
   const pending = pendingOf(files, state);
   const chosen = options.to === undefined ? pending : upTo(pending, files, state, options.to);
-  return { pending: await renderUp(files, chosen) };
+  return { pending: await renderUp(files, chosen), warnings };
 }
 
 /**
  * Render the up SQL of `chosen` (a subset of `files`), carrying type shorthands from earlier migrations
  * as the runner does. A migration that queries the database while building (pgm.db) cannot be rendered.
  */
-export async function renderUp(files: MigrationFile[], chosen: MigrationFile[]) {
+export async function renderUp(files: MigrationFile[], chosen: MigrationFile[]): Promise<PlanResult['pending']> {
+  return (await renderSteps(files, chosen, { strict: true })).map((r) => ({
+    name: r.file.name, file: rel(r.file.path), transaction: r.transaction, sql: r.steps!.join('\n'),
+  }));
+}
+
+/** A migration queried the database while building its SQL. */
+class UnrenderableError extends MigratorError {
+  override name = 'UnrenderableError';
+}
+
+/**
+ * The SQL steps (one query each) of `chosen`. `strict`: a migration that cannot be rendered is an error
+ * (plan); otherwise its steps are null (the folder check skips it; PostgreSQL will judge it at run time).
+ */
+async function renderSteps(files: MigrationFile[], chosen: MigrationFile[], options: { strict: boolean }): Promise<RenderedSteps[]> {
   const wanted = new Set(chosen.map((f) => f.name));
   if (wanted.size === 0) return [];
   const { MigrationBuilder } = await nodePgMigrate();
   let shorthands: Record<string, unknown> = {};
-  const out: PlanResult['pending'] = [];
+  const out: RenderedSteps[] = [];
   for (const file of files) {
     if (!wanted.has(file.name) && file.kind === 'sql') continue; // SQL migrations have no shorthands
     const actions = await file.load();
     shorthands = { ...shorthands, ...actions.shorthands };
     if (!wanted.has(file.name)) continue;
-    const noDb = () => Promise.reject(new MigratorError(`${rel(file.path)} queries the database while building its SQL; it cannot be planned.`));
+    const noDb = () => Promise.reject(new UnrenderableError(`${rel(file.path)} queries the database while building its SQL; it cannot be planned.`));
     const pgm = new MigrationBuilder(
       { query: noDb, select: noDb } as never,
       shorthands as never,
       false,
       silentLogger(),
     );
-    if (typeof actions.up !== 'function') throw new MigratorError(`${rel(file.path)} has no up migration.`);
-    await call(actions.up, pgm);
-    out.push({ name: file.name, file: rel(file.path), transaction: pgm.isUsingTransaction(), sql: pgm.getSqlSteps().join('\n') });
+    if (typeof actions.up !== 'function') {
+      if (options.strict) throw new MigratorError(`${rel(file.path)} has no up migration.`);
+      out.push({ file, transaction: true, steps: null });
+      continue;
+    }
+    try {
+      await call(actions.up, pgm);
+    } catch (error) {
+      if (options.strict || !(error instanceof UnrenderableError)) {
+        if (error instanceof MigratorError) throw error;
+        const why = error instanceof Error ? error.message : String(error);
+        throw new MigratorError(`Migration ${rel(file.path)} failed while building its SQL: ${why}`, { cause: error });
+      }
+      out.push({ file, transaction: true, steps: null });
+      continue;
+    }
+    out.push({ file, transaction: pgm.isUsingTransaction(), steps: pgm.getSqlSteps() });
   }
   return out;
 }
@@ -177,9 +215,15 @@ export interface RepairChange {
  * the current checksum, rows of deleted migrations are removed from the table (their schema changes stay),
  * out-of-order files are allowed to run, applied rows without checksum get one. One transaction.
  */
-export async function repair(target: MigrationTarget, options: SafetyOptions = {}): Promise<{ changes: RepairChange[] }> {
+export async function repair(target: MigrationTarget, options: SafetyOptions & { runId?: string } = {}): Promise<{ changes: RepairChange[] }> {
   const t = tablesOf(target);
-  const files = await listMigrations(target.dir);
+  const files = await listMigrations(target.dir); // a missing folder is an error
+  if (files.length === 0) {
+    // An empty folder makes every applied migration "deleted": repairing would erase the whole record.
+    throw new MigratorError(
+      `Refusing to repair: no migrations found in ${target.dir} (${resolve(target.dir)}), so repair would remove the record of every applied migration. Check the folder name (the CLI's --dir). Nothing was changed.`,
+    );
+  }
   const byName = new Map(files.map((f) => [f.name, f]));
   return withClient(target, (client) =>
     withLock(client, t, options, async () => {
@@ -196,11 +240,11 @@ export async function repair(target: MigrationTarget, options: SafetyOptions = {
             changes.push({ name: p.name, action: 'deleted-row-removed' });
           } else if (file) {
             const source = p.kind === 'edited' ? 'repair' : 'allow-out-of-order';
-            await recordChecksum(client, t, { name: p.name, checksum: file.checksum, source });
+            await recordChecksum(client, t, { name: p.name, checksum: file.checksum, runId: options.runId, source });
             changes.push({ name: p.name, action: p.kind === 'edited' ? 'checksum-updated' : 'out-of-order-allowed' });
           }
         }
-        for (const name of await adoptUnrecorded(client, t, files, state)) changes.push({ name, action: 'checksum-recorded' });
+        for (const name of await adoptUnrecorded(client, t, files, state, options.runId)) changes.push({ name, action: 'checksum-recorded' });
       });
       return { changes };
     }),
@@ -215,6 +259,27 @@ export async function repair(target: MigrationTarget, options: SafetyOptions = {
  */
 function nodePgMigrate(): Promise<typeof import('node-pg-migrate')> {
   return import('node-pg-migrate');
+}
+
+/** The folder check for what `state` says is applied, module migrations rendered to SQL for it. */
+function checkFolderFor(dir: string, files: MigrationFile[], state: DbState): Promise<FolderCheck> {
+  return checkFolder({
+    dir,
+    files,
+    applied: new Set(state.applied.map((r) => r.name)),
+    renderModules: (chosen) => renderSteps(files, chosen, { strict: false }),
+  });
+}
+
+/** State plus every check `up`/`plan` refuse on (folder and database); throws ValidationError, writes nothing. */
+async function validatedState(
+  client: pg.ClientBase, t: Tables, dir: string, files: MigrationFile[], command: ValidationCommand,
+): Promise<{ state: DbState; warnings: Problem[] }> {
+  const state = await readState(client, t);
+  const folder = await checkFolderFor(dir, files, state);
+  const problems = [...findProblems(files, state), ...folder.problems];
+  if (problems.length > 0) throw new ValidationError(problems, command);
+  return { state, warnings: folder.warnings };
 }
 
 async function checkedState(client: pg.ClientBase, t: Tables, files: MigrationFile[]): Promise<DbState> {
@@ -242,13 +307,13 @@ function last(state: DbState): string | null {
 }
 
 /** Record checksums of applied migrations that have none (applied by plain node-pg-migrate): trust on first use. */
-async function adoptUnrecorded(client: pg.ClientBase, t: Tables, files: MigrationFile[], state: DbState): Promise<string[]> {
+async function adoptUnrecorded(client: pg.ClientBase, t: Tables, files: MigrationFile[], state: DbState, runId?: string): Promise<string[]> {
   const byName = new Map(files.map((f) => [f.name, f]));
   const adopted: string[] = [];
   for (const row of state.applied) {
     const file = byName.get(row.name);
     if (row.checksum === null && file) {
-      await recordChecksum(client, t, { name: row.name, checksum: file.checksum, source: 'adopted' });
+      await recordChecksum(client, t, { name: row.name, checksum: file.checksum, runId, source: 'adopted' });
       adopted.push(row.name);
     }
   }

@@ -14,13 +14,15 @@
  * computed from the `.ts` source, so the same migration has the same checksum everywhere.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { basename, extname, join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MigrationBuilder } from 'node-pg-migrate';
 import { getActions } from 'node-pg-migrate/sqlMigration';
 import { compareMigrationFileNames } from 'node-pg-migrate/utils/comparators';
+import { MigratorError } from '../errors.ts';
+import { readInputBytes, readInputFile } from '../input-file.ts';
 
 /** Actions of one migration as node-pg-migrate expects them. */
 export interface MigrationActions {
@@ -69,12 +71,18 @@ export function migrationName(file: string): string {
   return ext === '.sql' ? stem.replace(/\.(up|down)$/, '') : stem;
 }
 
-/** List the migrations in `dir` in node-pg-migrate's order. A missing folder has no migrations. */
+/**
+ * List the migrations in `dir` in node-pg-migrate's order. A missing folder (a typo in `--dir`) is an
+ * error naming it, never "no migrations". Every migration file is read with the strict input reader
+ * (regular file inside the folder, size limit): a symlink out of the folder or a special file (FIFO,
+ * device) is refused naming the path, and the checksum is computed from exactly the checked bytes.
+ */
 export async function listMigrations(dir: string): Promise<MigrationFile[]> {
   const abs = resolve(dir);
-  if (!existsSync(abs)) return [];
+  assertFolder(dir, abs);
+  // Everything but directories: a FIFO or device named like a migration must be refused, not skipped.
   const entries = (await readdir(abs, { withFileTypes: true }))
-    .filter((d) => (d.isFile() || d.isSymbolicLink()) && !IGNORE.test(d.name))
+    .filter((d) => !d.isDirectory() && !IGNORE.test(d.name))
     .map((d) => d.name);
   const groups = new Map<string, string[]>();
   for (const file of entries) {
@@ -101,7 +109,7 @@ function describeMigration(dir: string, name: string, files: string[]): Migratio
   const sources = [main, ...(down ? [join(dir, down)] : [])];
   const hash = createHash('sha256');
   // Synchronous on purpose: hundreds of small files read ~10x faster than one awaited readFile at a time.
-  for (const f of sources) hash.update(readFileSync(f));
+  for (const f of sources) hash.update(readInputBytes(dir, basename(f), { display: displayPath(f) }));
   const checksum = hash.digest('hex');
   const kind = extname(main) === '.sql' ? 'sql' : 'module';
   return {
@@ -115,12 +123,40 @@ function describeMigration(dir: string, name: string, files: string[]): Migratio
   };
 }
 
+/** A folder given by the user must exist and be a folder; say which path was looked at. */
+function assertFolder(dir: string, abs: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch {
+    throw new MigratorError(
+      `Migrations folder ${dir} does not exist (looked at ${abs}). Check the folder name (the CLI's --dir, default "migrations", is relative to the current directory).`,
+    );
+  }
+  if (!isDir) throw new MigratorError(`Migrations folder ${dir} is not a folder (${abs}). Check the folder name (the CLI's --dir).`);
+}
+
+/** A migration source as the strict reader checks it: regular file inside its folder, size limit, UTF-8. */
+export function readMigrationText(path: string): string {
+  return readInputFile(dirname(path), basename(path), { display: displayPath(path) });
+}
+
+/** The checked bytes of a migration source (see {@link readMigrationText}), without decoding. */
+export function readMigrationBytes(path: string): Buffer {
+  return readInputBytes(dirname(path), basename(path), { display: displayPath(path) });
+}
+
+function displayPath(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r.startsWith('..') ? path : r;
+}
+
 async function loadSql(main: string, downFile?: string): Promise<MigrationActions> {
-  const text = await readFile(main, 'utf8');
+  const text = readMigrationText(main);
   const noTransaction = NO_TRANSACTION_MARKER.test(text);
   let actions: MigrationActions;
   if (main.endsWith('.up.sql')) {
-    const downText = downFile ? await readFile(downFile, 'utf8') : undefined;
+    const downText = downFile ? readMigrationText(downFile) : undefined;
     actions = {
       up: (pgm) => void pgm.sql(text),
       down: downText === undefined ? false : (pgm) => void pgm.sql(downText),
@@ -138,7 +174,14 @@ async function loadModule(dir: string, file: string): Promise<MigrationActions> 
   const ext = extname(file);
   const compiled = join(dir, '.compiled', `${basename(file, ext)}.mjs`);
   const target = /\.[cm]?ts$/.test(ext) && existsSync(compiled) ? compiled : file;
-  const ns = (await importModule(target)) as Record<string, unknown>;
+  let ns: Record<string, unknown>;
+  try {
+    ns = (await importModule(target)) as Record<string, unknown>;
+  } catch (error) {
+    // Node's own message often names only a line of some imported file; say which migration it was.
+    const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new MigratorError(`Migration ${displayPath(file)} failed to load: ${why}. Fix the file (or what it imports) and retry.`, { cause: error });
+  }
   // CommonJS (and some transpiled ESM) modules put their exports on `default`.
   const mod = (typeof ns.up === 'function' ? ns : (ns.default as Record<string, unknown>) ?? ns) as Partial<MigrationActions>;
   if (typeof mod.up !== 'function' && mod.up !== false) {

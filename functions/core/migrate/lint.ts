@@ -13,14 +13,14 @@
  * `require-lock-timeout` and `require-statement-timeout` are excluded: the engine sets both for every migration.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { MigratorError } from '../errors.ts';
 import { renderUp, status } from './engine.ts';
-import { listMigrations, type MigrationFile } from './files.ts';
+import { listMigrations, readMigrationText, type MigrationFile } from './files.ts';
 import { rel } from './state.ts';
 import type { MigrationTarget } from './types.ts';
 
@@ -64,7 +64,7 @@ export async function lint(target: MigrationTarget, options: LintOptions = {}): 
     const groups: Record<'tx' | 'notx', string[]> = { tx: [], notx: [] };
     for (const [i, plan] of rendered.entries()) {
       const file = chosen[i]!;
-      const source = await readFile(file.path, 'utf8');
+      const source = readMigrationText(file.path); // strict: UTF-8, regular file inside the folder
       findings.push(...reasonless(file, source, 'source'));
       if (file.kind === 'module') findings.push(...reasonless(file, plan.sql, 'rendered'));
       let sql = plan.sql;

@@ -19,6 +19,11 @@ export interface MigrationTarget {
   migrationsSchema?: string;
   /** Connect timeout and retries when `databaseUrl` is used. */
   connect?: ConnectOptions;
+  /**
+   * Run-history table (`schema.table`), created by the engine at the first recorded run; several targets
+   * may share one. Default `public.migration_runs`.
+   */
+  runsTable?: string;
 }
 
 /** Deadlines, so no run hangs (a custom resource must answer well inside Lambda's 15 minutes). */
@@ -42,7 +47,7 @@ export const DEFAULT_SAFETY = {
 export interface UpOptions extends SafetyOptions {
   /** Apply pending migrations up to and including this name; default all. */
   to?: string;
-  /** Recorded with each applied migration (the `migration_runs` id); default a new UUID. */
+  /** Recorded with each applied migration (the run-history id); default a new UUID. */
   runId?: string;
 }
 export interface UpResult {
@@ -51,6 +56,8 @@ export interface UpResult {
   /** The last applied migration after this call (null: none). */
   lastMigration: string | null;
   runId: string;
+  /** Folder problems of already applied migrations (never blocking; see folder-check.ts). */
+  warnings?: Problem[];
 }
 
 export interface DownOptions extends SafetyOptions {
@@ -95,4 +102,6 @@ export interface PlannedMigration {
 }
 export interface PlanResult {
   pending: PlannedMigration[];
+  /** Folder problems of already applied migrations (never blocking). */
+  warnings?: Problem[];
 }

@@ -31,10 +31,18 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-/** `<secretPrefix>/tenants/<slug>/api-key`: fixed, so IAM can scope writes to `<secretPrefix>/tenants/*`. */
-export function apiKeySecretName(secretPrefix: string, slug: string): string {
-  return `${secretPrefix.replace(/\/+$/, '')}/tenants/${slug}/api-key`;
+/**
+ * `<secretPrefix>/tenants/<slug>/api-key`, or `<secretPrefix>/tenants/<namespace>/<slug>/api-key` for a
+ * database with a secret namespace (several databases of one stage seeding the same tenant slug must not
+ * overwrite each other's keys). Both fall under `<secretPrefix>/tenants/*`, the IAM scope of the writes.
+ */
+export function apiKeySecretName(secretPrefix: string, slug: string, namespace?: string): string {
+  const base = `${secretPrefix.replace(/\/+$/, '')}/tenants`;
+  return namespace ? `${base}/${namespace}/${slug}/api-key` : `${base}/${slug}/api-key`;
 }
+
+/** A secret namespace: one path segment of lowercase letters, digits and dashes. */
+export const SECRET_NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
  * Stores the plaintext in the tenant's secret: CreateSecret (encrypted with the stage key) or, when the

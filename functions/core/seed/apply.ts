@@ -41,10 +41,13 @@ export interface ApplyOptions {
   kmsKeyId?: string;
   /** Overrides the stage's secretPrefix. */
   secretPrefix?: string;
+  /**
+   * This database's segment in new tenant API-key secret names (`<prefix>/tenants/<namespace>/<slug>/api-key`);
+   * keys already stored keep their names. Default none: `<prefix>/tenants/<slug>/api-key`.
+   */
+  secretNamespace?: string;
   /** Concurrent AWS calls; default 16. */
   concurrency?: number;
-  /** See VersionLookupOptions.listThreshold (ListSecrets for many secrets under one prefix); default 50. */
-  listThreshold?: number;
   /** Who runs the seed, for audit_log; default 'migrator'. */
   actor?: string;
   /** How long to wait for another seed run's lock before failing; default 60 000 ms. */
@@ -196,7 +199,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
   // Secret versions depend only on the seed files: look them up (AWS) while the database work runs.
   const secretUsers = new Map<string, string[]>();
   for (const t of set.tenants) for (const l of t.llm) if (l.apiKeySecret) pushTo(secretUsers, l.apiKeySecret, t.slug);
-  const versionsPromise = aws ? currentSecretVersions(aws, secretUsers, { concurrency, listThreshold: options.listThreshold }) : Promise.resolve(new Map<string, string>());
+  const versionsPromise = aws ? currentSecretVersions(aws, secretUsers, { concurrency }) : Promise.resolve(new Map<string, string>());
   versionsPromise.catch(() => {}); // awaited below; a failure surfaces there (or the run failed earlier)
 
   await client.query(plan ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
@@ -446,13 +449,13 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     const needInbound = set.tenants.filter((t) => t.inboundApiKey && !haveKey.has(tid(t.slug)));
     tracker.unchanged('tenant_api_keys', liveKeys.reduce((n, r) => n + (r.n as number), 0));
     for (const t of needInbound) {
-      tracker.record('tenant_api_keys', 'insert', `${t.slug} (secret ${apiKeySecretName(secretPrefix, t.slug)})`, t.slug);
+      tracker.record('tenant_api_keys', 'insert', `${t.slug} (secret ${apiKeySecretName(secretPrefix, t.slug, options.secretNamespace)})`, t.slug);
     }
     keys.inboundCreated = needInbound.length;
     if (!plan && needInbound.length > 0 && aws) {
       const generated = await mapPool(needInbound, concurrency, async (t: TenantSeed) => {
         const key: GeneratedApiKey = generateApiKey(t.slug);
-        const secretName = apiKeySecretName(secretPrefix, t.slug);
+        const secretName = apiKeySecretName(secretPrefix, t.slug, options.secretNamespace);
         await storeApiKeySecret(aws, { secretName, kmsKeyId, slug: t.slug, key });
         return { tenant_id: tid(t.slug), prefix: key.prefix, key_hash: key.hash, secret_name: secretName, status: 'active', confirmed_at: new Date().toISOString() };
       });

@@ -5,6 +5,7 @@
  */
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { awsClientConfig, bindAbort, DEFAULT_AWS_BUDGET, type AwsCallBudget } from '../aws/clients.ts';
 
 export interface SeedAwsClients {
   kms: KMSClient;
@@ -12,15 +13,18 @@ export interface SeedAwsClients {
 }
 
 export interface AwsClientOptions {
-  /** SDK attempts per call, retries of throttling included; default 4. */
+  /** SDK attempts per call, retries of throttling included; default 4 (or the budget's). */
   maxAttempts?: number;
+  /** Connect/request timeouts and the abort signal of every call; default DEFAULT_AWS_BUDGET, no signal. */
+  budget?: AwsCallBudget;
   /** Region; default the SDK's own resolution (AWS_REGION, then the profile). */
   region?: string;
 }
 
 export function createAwsClients(options: AwsClientOptions = {}): SeedAwsClients {
-  const common = { ...(options.region ? { region: options.region } : {}), maxAttempts: options.maxAttempts ?? 4 };
-  return { kms: new KMSClient(common), secrets: new SecretsManagerClient(common) };
+  const budget = options.budget ?? { ...DEFAULT_AWS_BUDGET, maxAttempts: options.maxAttempts ?? 4 };
+  const common = { ...(options.region ? { region: options.region } : {}), ...awsClientConfig(budget) };
+  return { kms: bindAbort(new KMSClient(common), budget.signal), secrets: bindAbort(new SecretsManagerClient(common), budget.signal) };
 }
 
 /** The AWS error name (`ThrottlingException`, ...) of an SDK error, or undefined. */

@@ -9,4 +9,4 @@ export { rotateTenantApiKey, confirmTenantApiKey, type RotateOptions, type Rotat
 export { apiKeySecretName, hashApiKey } from './api-keys.ts';
 export { formatSummary, SEEDED_TABLES, type SeedSummary, type SeededTable, type TableChanges, type Change } from './report.ts';
 export { writeJsonSchemas, staleJsonSchemas } from './json-schema.ts';
-export { recordRun, listRuns, type RunRow, type RecordOptions } from './runs.ts';
+export { recordRun, listRuns, type RunRow } from '../run-history.ts';

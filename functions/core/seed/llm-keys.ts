@@ -6,14 +6,13 @@
  * Change detection is by VersionId: DescribeSecret tells the AWSCURRENT version without reading the
  * value, so an unchanged run reads no secret value and makes no KMS call.
  */
-import { DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { EncryptCommand } from '@aws-sdk/client-kms';
 import * as z from 'zod';
 import type { SeedAwsClients } from './aws.ts';
 import { awsErrorName, awsErrorText } from './aws.ts';
 import { SeedError } from './errors.ts';
 import { mapPool } from './pool.ts';
-import { pushTo } from './pool.ts';
 
 /** The JSON a provider-key secret must hold. Extra fields are allowed (e.g. a note), apiKey is required. */
 export const ProviderSecretSchema = z.object({ apiKey: z.string().min(8, 'apiKey must be at least 8 characters') });
@@ -53,83 +52,20 @@ export async function currentSecretVersion(aws: SeedAwsClients, secretName: stri
 export interface VersionLookupOptions {
   /** Concurrent DescribeSecret calls; default 16. */
   concurrency?: number;
-  /**
-   * From this many secrets under one folder-like prefix (`a/b/` of `a/b/c`), their versions are read
-   * with paginated ListSecrets (100 per call) instead of one DescribeSecret each: 10,000 tenant
-   * secrets cost 100 calls. ListSecrets is eventually consistent on AWS, so a version created seconds
-   * ago may be seen on the next run. Default 50; Infinity disables listing (IAM then needs no
-   * secretsmanager:ListSecrets).
-   */
-  listThreshold?: number;
 }
 
-/** AWSCURRENT version of each secret (name -> tenants using it), metadata only. */
+/**
+ * AWSCURRENT version of each secret (name -> tenants using it), metadata only: one DescribeSecret per
+ * named secret, a bounded number at a time. No listing, so IAM needs nothing beyond the named secrets.
+ */
 export async function currentSecretVersions(
   aws: SeedAwsClients,
   users: ReadonlyMap<string, readonly string[]>,
   options: VersionLookupOptions = {},
 ): Promise<Map<string, string>> {
-  const threshold = options.listThreshold ?? 50;
-  const out = new Map<string, string>();
-  const groups = new Map<string, string[]>();
-  for (const name of users.keys()) {
-    const prefix = name.slice(0, name.lastIndexOf('/') + 1);
-    pushTo(groups, prefix, name);
-  }
-  // Big groups are split into narrower prefixes (listed concurrently), so 10,000 secrets are not
-  // 100 pages read one after the other (each page needs the previous page's NextToken).
-  const listings = [...groups]
-    .filter(([prefix, names]) => prefix && names.length >= threshold)
-    .flatMap(([prefix, names]) => partitionByPrefix(names, prefix, 500));
-  await mapPool(listings, Math.min(8, options.concurrency ?? 16), async ({ prefix, names }) => {
-    const wanted = new Set(names);
-    let NextToken: string | undefined;
-    try {
-      do {
-        const page = await aws.secrets.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [prefix] }], MaxResults: 100, NextToken }));
-        for (const s of page.SecretList ?? []) {
-          if (!s.Name || !wanted.has(s.Name) || s.DeletedDate) continue;
-          const current = Object.entries(s.SecretVersionsToStages ?? {}).find(([, st]) => st.includes('AWSCURRENT'));
-          if (current) out.set(s.Name, current[0]);
-        }
-        NextToken = page.NextToken;
-      } while (NextToken);
-    } catch (e) {
-      throw new SeedError(
-        `Cannot list secrets under "${prefix}" (LLM keys of ${names.length} tenants): ${awsErrorText(e)}`,
-        { secret: prefix, awsError: awsErrorName(e) },
-        { cause: e },
-      );
-    }
-  });
-  // The rest (and anything the listing did not show) one by one; this also produces the precise error.
-  const rest = [...users.keys()].filter((n) => !out.has(n));
-  const versions = await mapPool(rest, options.concurrency ?? 16, (name) => currentSecretVersion(aws, name, users.get(name) ?? []));
-  rest.forEach((n, i) => out.set(n, versions[i] as string));
-  return out;
-}
-
-/**
- * Splits names sharing `prefix` into groups of at most `max` names, each with a longer common prefix
- * (a name that is itself a group's whole prefix stays with it; a listing by prefix still finds it).
- */
-export function partitionByPrefix(names: readonly string[], prefix: string, max: number): { prefix: string; names: string[] }[] {
-  if (names.length <= max) return [{ prefix, names: [...names] }];
-  let lcp = prefix;
-  const first = names[0] ?? '';
-  while (lcp.length < first.length && names.every((n) => n.length > lcp.length && n[lcp.length] === first[lcp.length])) lcp += first[lcp.length];
-  const buckets = new Map<string, string[]>();
-  const exact: string[] = [];
-  for (const n of names) {
-    if (n.length === lcp.length) exact.push(n);
-    else pushTo(buckets, n[lcp.length] as string, n);
-  }
-  if (buckets.size <= 1 && exact.length === 0) return [{ prefix: lcp, names: [...names] }];
-  const parts = [...buckets].flatMap(([ch, group]) => partitionByPrefix(group, lcp + ch, max));
-  // Names equal to the common prefix: a listing of that prefix would return everything, so they
-  // get their own (rare) group and are matched exactly there.
-  if (exact.length) parts.push({ prefix: lcp, names: exact });
-  return parts;
+  const names = [...users.keys()];
+  const versions = await mapPool(names, options.concurrency ?? 16, (name) => currentSecretVersion(aws, name, users.get(name) ?? []));
+  return new Map(names.map((n, i) => [n, versions[i] as string]));
 }
 
 /** The apiKey of one secret version, shape-checked. The error never contains the value. */

@@ -1,11 +1,12 @@
 /**
- * Reads and validates the seeds folder: YAML -> zod (strict) -> cross-reference checks -> the seed set
- * of one stage. Every problem of every file is collected and reported together, each with file, line
- * and path, before anything touches a database.
+ * Reads and validates the seeds folder: strict file read -> strict YAML -> secrets-where-names-belong
+ * check -> zod (strict) -> cross-reference checks -> the seed set of one stage. Every problem of every
+ * file is collected and reported together, each with file, line and path, before anything touches a
+ * database. This is the only way seed files are read (CLI, deploy and operations functions alike).
  */
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
-import { join, basename } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
+import { join, basename, relative, isAbsolute } from 'node:path';
+import { LineCounter, parseDocument, isNode, isScalar, type Document } from 'yaml';
 import type * as z from 'zod';
 import {
   CatalogSchema,
@@ -17,8 +18,15 @@ import {
   type TenantFile,
 } from './schema.ts';
 import { SeedValidationError, type SeedIssue } from './errors.ts';
-import { parseYamlFiles } from './parallel-yaml.ts';
 import { pushTo } from './pool.ts';
+import { InputFileError, readInputFile } from '../input-file.ts';
+import { secretLikeKind, type FieldKind } from '../secret-like.ts';
+
+/**
+ * Size limit of one seed file. A real tenant file is a few kB; this leaves room for large catalogs
+ * while a runaway file (a `settings` blob, a link to a device) is refused before it is parsed.
+ */
+export const MAX_SEED_FILE_BYTES = 1024 * 1024;
 
 export interface ResolvedTenantAgent {
   name: string;
@@ -74,21 +82,80 @@ function lineOf(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): n
   return undefined;
 }
 
-/** Parses one YAML text and validates it with a zod schema. Exported for tests and tools. */
-export function parseSeedText<S extends z.ZodType>(file: string, text: string, schema: S): Parsed<z.output<S>> {
+/** Fields that hold a secret's or key's NAME (a value that looks like a key there is refused). */
+const NAME_FIELDS = new Set(['apiKeySecret', 'kmsKeyId', 'secretPrefix']);
+/** Fields that hold a URL (credentials in them are refused). */
+const URL_FIELDS = new Set(['endpoint']);
+
+/**
+ * Every string (and key) of a parsed file that looks like a secret where none belongs. The issue says
+ * what the value looks like, never the value; the values go to `found` so no other message quotes them.
+ */
+function secretIssues(file: string, value: unknown, doc: Document, lc: LineCounter, found: Set<string>): SeedIssue[] {
+  const issues: SeedIssue[] = [];
+  const walk = (v: unknown, path: PropertyKey[]) => {
+    if (typeof v === 'string') {
+      const last = path.at(-1);
+      const field: FieldKind = typeof last === 'string' && NAME_FIELDS.has(last) ? 'name' : typeof last === 'string' && URL_FIELDS.has(last) ? 'url' : 'text';
+      const kind = secretLikeKind(v, field);
+      if (!kind) return;
+      found.add(v);
+      const advice =
+        field === 'name'
+          ? `${String(last)} must be a NAME (of a Secrets Manager secret or KMS key), never the secret itself; store the value in Secrets Manager and write its name here`
+          : field === 'url'
+            ? `${String(last)} must not carry credentials; keep them in Secrets Manager`
+            : 'seed files never hold secrets; keep it in Secrets Manager';
+      issues.push({ file, path: pathText(path), line: lineOf(doc, lc, path), message: `the value looks like ${kind}: ${advice} (the value is not shown)` });
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, [...path, i]));
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        const kind = secretLikeKind(k, 'text');
+        if (kind) {
+          found.add(k);
+          issues.push({ file, path: pathText(path), line: lineOf(doc, lc, path), message: `a key looks like ${kind}: seed files never hold secrets (the value is not shown)` });
+        } else walk(x, [...path, k]);
+      }
+    }
+  };
+  walk(value, []);
+  return issues;
+}
+
+/** Keys are unique by their JS form too (`1:` and `"1":` would silently overwrite each other). */
+const sameKey = (a: unknown, b: unknown) => a === b || (isScalar(a) && isScalar(b) && String(a.value) === String(b.value));
+
+/**
+ * Parses one YAML text strictly and validates it with a zod schema. Syntax errors, duplicate keys,
+ * several documents, unknown tags (`!!js/function`) and aliases that do not resolve are issues with
+ * their line; yaml's warnings count as errors (the recovered value is never used). Exported for tests.
+ */
+export function parseSeedText<S extends z.ZodType>(file: string, text: string, schema: S, found: Set<string> = new Set()): Parsed<z.output<S>> {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: sameKey });
+  const problems = [...doc.errors, ...doc.warnings];
+  if (problems.length > 0) {
     return {
-      issues: doc.errors.map((e) => ({
+      issues: problems.map((e) => ({
         file,
         path: '',
         line: e.linePos?.[0]?.line ?? (e.pos?.[0] !== undefined ? lc.linePos(e.pos[0]).line : undefined),
-        message: `malformed YAML: ${e.message.split('\n')[0]}`,
+        message: `${e.code === 'TAG_RESOLVE_FAILED' ? 'unsupported YAML tag' : 'malformed YAML'}: ${e.message.split('\n')[0]}`,
       })),
     };
   }
-  const result = schema.safeParse(doc.toJS() ?? undefined);
+  let value: unknown;
+  try {
+    value = doc.toJS() ?? undefined;
+  } catch (e) {
+    // An alias to a missing anchor, or too many aliases (a "billion laughs" bomb).
+    return { issues: [{ file, path: '', message: `malformed YAML: ${(e as Error).message.split('\n')[0]}` }] };
+  }
+  const secrets = secretIssues(file, value, doc, lc, found);
+  // A file holding a secret is not validated further: no other message may quote one of its values.
+  if (secrets.length > 0) return { issues: secrets };
+  const result = schema.safeParse(value);
   if (result.success) return { value: result.data, issues: [] };
   const issues: SeedIssue[] = [];
   for (const issue of result.error.issues) {
@@ -104,10 +171,40 @@ export function parseSeedText<S extends z.ZodType>(file: string, text: string, s
   return { issues };
 }
 
-function readSeedFile<S extends z.ZodType>(dir: string, file: string, schema: S): Parsed<z.output<S>> {
-  const full = join(dir, file);
-  if (!existsSync(full)) return { issues: [{ file, path: '', message: 'file not found' }] };
-  return parseSeedText(file, readFileSync(full, 'utf8'), schema);
+/** Reads one seed file through the strict input reader (regular file inside the folder, size, UTF-8). */
+function readSeedFile<S extends z.ZodType>(dir: string, file: string, schema: S, found?: Set<string>): Parsed<z.output<S>> {
+  let text: string;
+  try {
+    text = readInputFile(dir, file, { maxBytes: MAX_SEED_FILE_BYTES, display: file });
+  } catch (e) {
+    if (!(e instanceof InputFileError)) throw e;
+    // The UTF-8 check names the line as `file:line`.
+    const line = e.file.startsWith(`${file}:`) ? Number(e.file.slice(file.length + 1)) : undefined;
+    return { issues: [{ file, path: '', ...(line ? { line } : {}), message: e.reason }] };
+  }
+  return parseSeedText(file, text, schema, found);
+}
+
+/** The tenants folder must be a real folder inside the seeds folder (the reader checks each file). */
+function tenantsFolderIssue(dir: string, tenantDir: string): SeedIssue | undefined {
+  const st = lstatSync(tenantDir);
+  if (st.isSymbolicLink()) {
+    const rel = relative(realpathSync(dir), realpathSync(tenantDir));
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+      return { file: 'tenants/', path: '', message: 'is a symbolic link to a folder outside the seeds folder; refusing to read it' };
+    }
+  }
+  return lstatSync(realpathSync(tenantDir)).isDirectory() ? undefined : { file: 'tenants/', path: '', message: 'is not a folder' };
+}
+
+/** Masks values recognised as secrets wherever another message might quote them. */
+function withoutSecrets(issues: SeedIssue[], found: ReadonlySet<string>): SeedIssue[] {
+  if (found.size === 0) return issues;
+  return issues.map((i) => {
+    let message = i.message;
+    for (const v of found) message = message.replaceAll(v, '***');
+    return { ...i, message };
+  });
 }
 
 function duplicates<T>(items: readonly T[], key: (t: T) => string): Map<string, number[]> {
@@ -169,14 +266,17 @@ function resolveTenant(file: string, t: TenantFile, catalog: Catalog, stage: str
 export function loadSeeds(options: LoadOptions): SeedSet {
   const { dir } = options;
   const issues: SeedIssue[] = [];
-  const catalogFile = readSeedFile(dir, 'catalog.yaml', CatalogSchema);
-  const stagesFile = readSeedFile(dir, 'stages.yaml', StagesSchema);
+  const found = new Set<string>();
+  const catalogFile = readSeedFile(dir, 'catalog.yaml', CatalogSchema, found);
+  const stagesFile = readSeedFile(dir, 'stages.yaml', StagesSchema, found);
   issues.push(...catalogFile.issues, ...stagesFile.issues);
   const catalog = catalogFile.value;
   if (catalog) checkCatalog(catalog, issues);
 
   const tenantDir = join(dir, 'tenants');
-  const files = existsSync(tenantDir)
+  const folderIssue = existsSync(tenantDir) ? tenantsFolderIssue(dir, tenantDir) : undefined;
+  if (folderIssue) issues.push(folderIssue);
+  const files = existsSync(tenantDir) && !folderIssue
     ? readdirSync(tenantDir)
         .filter((f) => /\.ya?ml$/.test(f))
         .sort()
@@ -184,21 +284,16 @@ export function loadSeeds(options: LoadOptions): SeedSet {
     : [];
   const tenants: TenantSeed[] = [];
   const slugFiles = new Map<string, string>();
-  // Fast path: plain parse (in parallel for many files); a file that fails either step is parsed
-  // again with positions so its issues carry line numbers.
-  const quick = parseYamlFiles(files.map((f) => join(dir, f)));
-  files.forEach((file, i) => {
-    const q = quick[i];
-    const fast = q?.ok ? TenantSchema.safeParse(q.value) : undefined;
-    const parsed = fast?.success ? { value: fast.data, issues: [] } : readSeedFile(dir, file, TenantSchema);
+  for (const file of files) {
+    const parsed = readSeedFile(dir, file, TenantSchema, found);
     issues.push(...parsed.issues);
-    if (!parsed.value || !catalog) return;
+    if (!parsed.value || !catalog) continue;
     const t = resolveTenant(file, parsed.value, catalog, options.stage, issues);
     const other = slugFiles.get(t.slug);
     if (other) issues.push({ file, path: 'slug', message: `duplicate tenant slug "${t.slug}" (also in ${other})` });
     else slugFiles.set(t.slug, file);
     tenants.push(t);
-  });
+  }
 
   let stage: StageSeed | undefined;
   const stages = stagesFile.value?.stages;
@@ -220,7 +315,7 @@ export function loadSeeds(options: LoadOptions): SeedSet {
       });
     } else stage = { name: options.stage, ...chosen };
   }
-  if (issues.length > 0 || !catalog || !stage) throw new SeedValidationError(issues);
+  if (issues.length > 0 || !catalog || !stage) throw new SeedValidationError(withoutSecrets(issues, found));
 
   const st = stage;
   let selected = tenants.filter((t) => st.kinds.includes(t.kind) && (!st.only || st.only.includes(t.slug)));
@@ -246,8 +341,9 @@ export function loadSeeds(options: LoadOptions): SeedSet {
 
 /** Reads only stages.yaml (for commands that need the stage's flags, not the tenants). */
 export function loadStage(dir: string, stage: string): StageSeed {
-  const parsed = readSeedFile(dir, 'stages.yaml', StagesSchema);
-  if (!parsed.value) throw new SeedValidationError(parsed.issues);
+  const found = new Set<string>();
+  const parsed = readSeedFile(dir, 'stages.yaml', StagesSchema, found);
+  if (!parsed.value) throw new SeedValidationError(withoutSecrets(parsed.issues, found));
   const s = parsed.value.stages[stage];
   if (!s) {
     throw new SeedValidationError([

@@ -19,6 +19,8 @@ export interface RotateOptions {
   kmsKeyId: string;
   /** stages.yaml secretPrefix. */
   secretPrefix: string;
+  /** The database's secret namespace (see ApplyOptions.secretNamespace). */
+  secretNamespace?: string;
   /** Old key stays valid this many hours (expires_at); default: until confirmed. */
   graceHours?: number;
   actor?: string;
@@ -96,7 +98,7 @@ export async function rotateTenantApiKey(client: pg.ClientBase, o: RotateOptions
       )
     ).rows.map((r) => ({ prefix: r.prefix as string, expiresAt: r.expires_at ? new Date(r.expires_at).toISOString() : null }));
     const key = generateApiKey(o.slug);
-    const secretName = apiKeySecretName(o.secretPrefix, o.slug);
+    const secretName = apiKeySecretName(o.secretPrefix, o.slug, o.secretNamespace);
     await client.query(`INSERT INTO tenant_api_keys (tenant_id, prefix, key_hash, secret_name, status) VALUES ($1, $2, $3, $4, 'pending')`, [
       id,
       key.prefix,

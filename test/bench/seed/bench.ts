@@ -111,8 +111,7 @@ export async function benchSeed(server: BenchServer, report: Report, o: SeedBenc
   try {
     findFile(['functions/core/seed/index.ts'], 'seeding');
     standIn = await startStandIn();
-    // A temp dir of this run's own: the seeder keeps a parse cache under the OS temp dir, and the full
-    // seed must start cold (new files) while the re-runs find what the first run left (a second start).
+    // A temp dir of this run's own (tsx keeps its compile cache there; the warm-up below fills it).
     const ownTmp = join(work, 'tmp');
     mkdirSync(ownTmp, { recursive: true });
     const env = { ...process.env, ...standInEnv(standIn), TMPDIR: ownTmp };

@@ -22,10 +22,13 @@ export function lambdaContext(options: { timeoutMs?: number; functionName?: stri
   };
 }
 
+/** The stack every simulated event comes from (its status is served by the local CloudFormation). */
+export const SIM_STACK_ID = 'arn:aws:cloudformation:us-east-1:000000000000:stack/Sim/00000000-0000-0000-0000-000000000000';
+
 const base = {
   ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:Sim-ProviderframeworkonEvent',
   ResponseURL: 'https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/sim',
-  StackId: 'arn:aws:cloudformation:us-east-1:000000000000:stack/Sim/00000000-0000-0000-0000-000000000000',
+  StackId: SIM_STACK_ID,
   LogicalResourceId: 'Migrations23B444C5',
   ResourceType: 'Custom::DatabaseMigrations',
 };

@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { bootstrapDev, startAwsStandIn, type AwsStandIn } from '../../../local/aws-standin/index.ts';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../../support/db.ts';
 import type { MigratorAsset } from './asset.ts';
+import { startLocalCloudFormation, type LocalCloudFormation } from './cloudformation.ts';
+import { SIM_STACK_ID } from './lambda.ts';
 
 export interface SimEnv {
   db: TestDatabase;
@@ -20,6 +22,8 @@ export interface SimEnv {
   role: string;
   password: string;
   providerKeys: Record<string, string>;
+  /** The stack status the function reads (DescribeStacks); the sim stack starts as UPDATE_IN_PROGRESS. */
+  cloudFormation: LocalCloudFormation;
   /** The function's synthesized environment with deploy-time tokens replaced by local values. */
   lambdaEnv(asset: MigratorAsset, overrides?: Record<string, string>): Record<string, string>;
   /** Writes a new version of the database secret (as a rotation would), with the given password. */
@@ -37,6 +41,8 @@ export async function setupSimEnv(stage = 'staging'): Promise<SimEnv> {
   // Cluster-global and uniquely named; dropped by close().
   await client.query(`CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD '${password}'`);
   const standIn = await startAwsStandIn();
+  const cloudFormation = await startLocalCloudFormation();
+  cloudFormation.setStatus(SIM_STACK_ID, 'UPDATE_IN_PROGRESS');
   const providerKeys = {
     google: `fake-sim-google-key-NOT-REAL-${randomBytes(3).toString('hex')}`,
     openrouter: `fake-sim-openrouter-key-NOT-REAL-${randomBytes(3).toString('hex')}`,
@@ -60,11 +66,12 @@ export async function setupSimEnv(stage = 'staging'): Promise<SimEnv> {
     role,
     password,
     providerKeys,
+    cloudFormation,
     lambdaEnv(asset, overrides = {}) {
       const env: Record<string, string> = {};
       for (const [k, v] of Object.entries(asset.environment)) if (typeof v === 'string') env[k] = v;
       delete env.NODE_EXTRA_CA_CERTS; // read by Node at start-up only; this process is already running
-      return { ...env, DB_SECRET_ARN: secretArn, KMS_KEY_ARN: boot.keyArn, DB_TLS: 'off', ...standIn.clientEnv(), ...overrides };
+      return { ...env, DB_SECRET_ARN: secretArn, KMS_KEY_ARN: boot.keyArn, DB_TLS: 'off', ...standIn.clientEnv(), AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.endpoint, ...overrides };
     },
     async rotatePassword(newPassword) {
       await client.query(`ALTER ROLE ${role} PASSWORD '${newPassword}'`);
@@ -81,6 +88,7 @@ export async function setupSimEnv(stage = 'staging'): Promise<SimEnv> {
       await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => {});
       await admin.end();
       await standIn.stop();
+      await cloudFormation.stop();
     },
   };
 }

@@ -1,0 +1,94 @@
+/**
+ * Endpoints that fail the way networks do: a TCP server that accepts and never answers (a stalled
+ * Secrets Manager, KMS or PostgreSQL), and a TCP proxy to PostgreSQL that forwards until the client sends a
+ * marker, then swallows everything on that connection (a server that stops answering mid-run).
+ */
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+export interface Stalled {
+  port: number;
+  url: string;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  close(): Promise<void>;
+}
+
+async function listen(server: Server, sockets: Set<Socket>) {
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Accepts every connection and never sends a byte. */
+export async function startStalledEndpoint(): Promise<Stalled> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer(() => void accepted++);
+  const { port, close } = await listen(server, sockets);
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    get accepted() {
+      return accepted;
+    },
+    close,
+  };
+}
+
+export interface StallingProxy extends Stalled {
+  /** Connections that saw the marker and went silent. */
+  readonly stalled: number;
+}
+
+/** Forwards to host:port until a client sends `marker`; from then on that connection is silent both ways. */
+export async function startStallingProxy(host: string, upstreamPort: number, marker: string): Promise<StallingProxy> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  let stalled = 0;
+  const server = createServer((client) => {
+    accepted++;
+    const upstream = tcpConnect(upstreamPort, host);
+    sockets.add(upstream);
+    let silent = false;
+    client.on('data', (chunk) => {
+      if (!silent && chunk.includes(marker)) {
+        silent = true;
+        stalled++;
+      }
+      if (!silent) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (!silent) client.write(chunk);
+    });
+    // A closed client closes the upstream (its FIN still gets through). Once silent, nothing reaches the
+    // client any more, not even the server closing the session: the client only learns by its own deadline.
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => silent || client.destroy());
+    upstream.on('error', () => silent || client.destroy());
+  });
+  const { port, close } = await listen(server, sockets);
+  return {
+    port,
+    url: `tcp://127.0.0.1:${port}`,
+    get accepted() {
+      return accepted;
+    },
+    get stalled() {
+      return stalled;
+    },
+    close,
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * Tenant API-key secrets of two databases of one stage: the second database, seeded with its own secret
+ * namespace, stores its keys under its own names and leaves the first database's keys as they are
+ * (real PostgreSQL, the KMS / Secrets Manager stand-in).
+ */
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { up } from '../../functions/core/migrate/engine.ts';
+import { seed } from '../../functions/core/seed/seed.ts';
+import { hashApiKey } from '../../functions/core/seed/api-keys.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { seedEnv, type SeedEnv } from './helpers.ts';
+import { fileURLToPath } from 'node:url';
+
+const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
+let env: SeedEnv;
+let second: TestDatabase;
+
+beforeAll(async () => {
+  env = await seedEnv();
+  second = await createTestDatabase('seedns');
+  await up({ databaseUrl: second.url, dir: MIGRATIONS });
+}, 60_000);
+afterAll(async () => {
+  await second?.drop();
+  await env?.close();
+});
+
+describe('tenant API-key secret names per database', () => {
+  it('a namespaced database gets its own secrets; the first keeps its names and its keys', async () => {
+    await seed(env.client, { stage: 'local', dir: env.seedsDir, aws: env.aws });
+    const firstKeys = (await env.client.query('SELECT t.slug, k.secret_name, k.key_hash FROM tenant_api_keys k JOIN tenants t ON t.id = k.tenant_id ORDER BY t.slug')).rows;
+    expect(firstKeys.length).toBeGreaterThan(0);
+    for (const k of firstKeys) expect(k.secret_name).toMatch(new RegExp(`/tenants/${k.slug}/api-key$`));
+
+    const other = await second.client();
+    await seed(other, { stage: 'local', dir: env.seedsDir, aws: env.aws, secretNamespace: 'reporting' });
+    const secondKeys = (await other.query('SELECT t.slug, k.secret_name FROM tenant_api_keys k JOIN tenants t ON t.id = k.tenant_id ORDER BY t.slug')).rows;
+    expect(secondKeys.map((k) => k.slug)).toEqual(firstKeys.map((k) => k.slug));
+    for (const k of secondKeys) expect(k.secret_name).toMatch(new RegExp(`/tenants/reporting/${k.slug}/api-key$`));
+
+    // Each database's stored key still matches its own secret: nothing was overwritten.
+    for (const k of firstKeys) {
+      const out = await env.aws.secrets.send(new GetSecretValueCommand({ SecretId: k.secret_name }));
+      expect(hashApiKey(JSON.parse(out.SecretString!).apiKey)).toBe(k.key_hash);
+    }
+  });
+});
