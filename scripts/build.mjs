@@ -5,7 +5,7 @@
 // Plain .mjs: it runs before anything is compiled.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,23 @@ import { bundleOptions } from './handler-bundle.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(ROOT, 'dist');
+
+// Up to date (nothing in the sources newer than the last build): nothing to do, and dist/ is left alone,
+// so a `prepare` run by `npm install <this folder>` never pulls dist/ from under a running CLI or test.
+// `--force` rebuilds anyway.
+const STAMP = join(DIST, '.build-stamp');
+const SOURCES = ['bin', 'functions', 'infra', 'local', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
+const newest = (path) => {
+  const st = statSync(path);
+  return st.isDirectory() ? readdirSync(path).reduce((max, name) => Math.max(max, newest(join(path, name))), st.mtimeMs) : st.mtimeMs;
+};
+if (!process.argv.includes('--force') && existsSync(STAMP)) {
+  const built = statSync(STAMP).mtimeMs;
+  if (built > Math.max(...SOURCES.map((s) => join(ROOT, s)).filter(existsSync).map(newest))) {
+    console.error('dist/ is up to date (npm run build -- --force rebuilds)');
+    process.exit(0);
+  }
+}
 
 rmSync(DIST, { recursive: true, force: true });
 
