@@ -302,10 +302,19 @@ export class DatabaseMigrations extends Construct {
       handler: 'index.onEvent',
       description: `Deploy-time migrations and seeds (${props.stage})`,
     });
-    this.deployLogGroup = new logs.LogGroup(this, 'DeployLogs', {
-      logGroupName: `/aws/lambda/${this.migratorFunction.functionName}`,
-      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-    });
+    const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    // Apps with the `@aws-cdk/aws-lambda:useCdkManagedLogGroup` flag (every `cdk init` app since 2.2xx) get
+    // that group from the function itself: adopt it (a second group of the same name fails the synth).
+    const managed = this.migratorFunction.node.tryFindChild('LogGroup');
+    if (managed instanceof logs.LogGroup) {
+      (managed.node.defaultChild as logs.CfnLogGroup).retentionInDays = retention === logs.RetentionDays.INFINITE ? undefined : retention;
+      this.deployLogGroup = managed;
+    } else {
+      this.deployLogGroup = new logs.LogGroup(this, 'DeployLogs', {
+        logGroupName: `/aws/lambda/${this.migratorFunction.functionName}`,
+        retention,
+      });
+    }
     this.logGroups = [this.deployLogGroup, this.logGroup];
     this.operationsFunction = new lambda.Function(this, 'Operations', {
       ...common,
