@@ -10,14 +10,31 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { MigratorError } from '../functions/core/errors.ts';
 import { activity, interruptedLine } from './commands/activity.ts';
+import { registerDbCommands } from './commands/db.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerInvokeCommands } from './commands/invoke.ts';
 import { registerSeedCommands } from './commands/seed.ts';
 import { addGlobalOptions, ExitCode, registerMigrateCommands, type CliIO } from './commands/migrate.ts';
 
+// The AWS SDK warns on every run under Node < 22 (seed, rotate-key, invoke); the CLI supports Node 20.
+// Honoured by @aws-sdk/core; a user who sets it keeps their value.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const processIO: CliIO = {
   out: (text) => void process.stdout.write(text),
   err: (text) => void process.stderr.write(text),
+  // Only a person at a terminal is asked (repair, baseline); scripts get "run again with --yes".
+  ask: process.stdin.isTTY
+    ? async (question) => {
+        const { createInterface } = await import('node:readline/promises');
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        try {
+          return await rl.question(question);
+        } finally {
+          rl.close();
+        }
+      }
+    : undefined,
 };
 
 /**
@@ -57,6 +74,7 @@ export function buildProgram(io: CliIO = processIO, onCommanderOutput?: () => vo
   program.hook('preAction', (_program, action) => void (activity.command = action.name()));
   registerMigrateCommands(program, io);
   registerDevCommand(program, io);
+  registerDbCommands(program, io);
   registerSeedCommands(program, io);
   registerInvokeCommands(program, io);
   return program;

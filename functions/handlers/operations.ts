@@ -10,6 +10,7 @@ import type * as z from 'zod';
 import { runJob } from '../core/job.ts';
 import { plan, status } from '../core/migrate/engine.ts';
 import { seed } from '../core/seed/seed.ts';
+import { loadSeeds, type SeedSet } from '../core/seed/load.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
 import { publishRunMetrics, runLogger } from '../core/aws/observability.ts';
 import { createAwsClients } from '../core/seed/aws.ts';
@@ -71,6 +72,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
   if (p.reset && p.action !== 'reseed') throw reasonError('"reset" is only valid with action "reseed".');
 
   const asset = assetLayout(env);
+  let seedSet: SeedSet | undefined;
   const deadlines = computeDeadlines(context.getRemainingTimeInMillis(), configuredTimeouts(env));
   const started = Date.now();
   // One budget for the whole invocation: the secret read, connecting, statements and the seeds' AWS calls.
@@ -83,7 +85,7 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
   };
   const seedAws = p.action === 'seed' || p.action === 'reseed' ? createAwsClients({ budget: { ...deadlines.aws, signal: watchdog.signal } }) : undefined;
   const seedOptions = (c: pg.ClientBase, id: string, extra: Parameters<typeof seed>[1] extends infer O ? Partial<O> : never) =>
-    seed(c, { stage: env.STAGE, dir: asset.seedsDir, kmsKeyId: env.KMS_KEY_ARN, secretNamespace: env.TENANT_SECRET_NAMESPACE, actor, runId: id, tenants, aws: seedAws, ...safety, ...extra });
+    seed(c, { stage: env.STAGE, seedSet, kmsKeyId: env.KMS_KEY_ARN, secretNamespace: env.TENANT_SECRET_NAMESPACE, actor, runId: id, aws: seedAws, ...safety, ...extra });
   let client: pg.Client | undefined;
   let clientConfig: pg.ClientConfig | undefined;
 
@@ -93,6 +95,8 @@ async function handle(event: unknown, context: Context): Promise<OperationResult
   let applied = 0;
   let rowsChanged = 0;
   try {
+    // Seed files are validated before connecting: invalid seeds migrate nothing and write nothing.
+    if (p.action === 'seed' || p.action === 'reseed') seedSet = loadSeeds({ dir: asset.seedsDir, stage: env.STAGE, tenants });
     // Inside the try: a connect failure (or a secret that cannot be read) is a failed run like any other.
     const connection = await connectFromSecret(env, deadlines, logger, { runId, signal: watchdog.signal });
     client = connection.client;

@@ -154,6 +154,8 @@ export interface LostRun {
   actor: string;
   command: string;
   message: string;
+  /** Deploy runs: the fingerprint the rollback check reads from the run history. */
+  fingerprint?: import('../core/run-history.ts').DeployFingerprint;
 }
 
 /**

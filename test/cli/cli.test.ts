@@ -22,7 +22,7 @@ describe('migrator in-process', () => {
     const r = await cli([...g, 'status', '--json']);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
-    expect(Object.keys(s)).toEqual(['applied', 'pending', 'problems']);
+    expect(Object.keys(s)).toEqual(['applied', 'pending', 'problems', 'warnings']);
     expect(s.applied).toEqual([{ name: '0001_widgets', checksum: expect.stringMatching(/^[0-9a-f]{64}$/), appliedAt: expect.any(String) }]);
     expect(Object.keys(s.applied[0])).toEqual(['name', 'checksum', 'appliedAt']);
     expect(s.pending).toEqual([{ name: '0002_gadgets' }, { name: '0003_widget_color' }]);
@@ -51,7 +51,7 @@ describe('migrator in-process', () => {
 
   it('validate, repair, baseline and down report and exit as documented', async () => {
     const g = ['--database-url', db.url, '--dir', fx.dir];
-    expect(await cli([...g, 'baseline', '--to', '0001_widgets'])).toMatchObject({ code: 0, stdout: 'Marked as applied: 0001_widgets\n' });
+    expect(await cli([...g, 'baseline', '--to', '0001_widgets', '--yes'])).toMatchObject({ code: 0, stdout: 'Marked as applied: 0001_widgets\n' });
     const c = await db.client();
     await c.query('CREATE TABLE widgets (id serial PRIMARY KEY, name text NOT NULL)');
     expect((await cli([...g, 'up'])).stdout).toBe('Applied 2 migration(s): 0002_gadgets, 0003_widget_color\n');
@@ -61,7 +61,7 @@ describe('migrator in-process', () => {
     expect(v.code).toBe(1);
     expect(v.stderr).toMatch(/^error: 1 problem\(s\) found.*0003_widget_color was applied.*migrator repair`\.\n$/);
     expect(v.stderr.split('\n').filter(Boolean)).toHaveLength(1); // one paragraph, no stack
-    expect((await cli([...g, 'repair'])).stdout).toBe('deleted-row-removed  0003_widget_color\n');
+    expect((await cli([...g, 'repair', '--yes'])).stdout).toBe('deleted-row-removed  0003_widget_color\n');
     expect((await cli([...g, 'down', '--count', '1'])).stdout).toBe('Reverted 1 migration(s): 0002_gadgets\n');
     expect((await cli([...g, 'down'])).code).toBe(2);
     const refused = await cli([...g, 'down', '--count', '1', '--stage', 'prod']);

@@ -89,9 +89,13 @@ SELECT pg_sleep(CASE WHEN to_regclass('public.slow_flag') IS NULL THEN 0 ELSE 60
     await holder.query('SELECT pg_advisory_lock($1::bigint)', [tablesOf({ dir: fx.dir }).lockKey]);
     const r = await run(['--dir', fx.dir, '--lock-wait-timeout', '500', 'up'], { DATABASE_URL: db.url });
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(
-      'error: Another migration run is holding the lock for public.pgmigrations and did not finish within 500 ms. ' +
-        'Nothing was changed. Wait for it to finish (see `migrator history`) and retry, or raise --lock-wait-timeout.\n',
+    const pid = (holder as unknown as { processID: number }).processID;
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^error: Another migration run is holding the lock for public\\.pgmigrations and did not finish within 500 ms \\(held by pid ${pid}, .*idle since .*\\)\\. ` +
+          'Nothing was changed\\. Wait for it to finish \\(see `migrator runs`\\) and retry, or raise --lock-wait-timeout; ' +
+          'a holder left behind by a dead run can be ended with `migrator unlock --yes`\\.\\n$',
+      ),
     );
     expect((await c.query(`SELECT to_regclass('public.a') AS t`)).rows[0].t).toBeNull();
   });

@@ -21,7 +21,7 @@ function exec(file: string, args: string[], opts: { cwd: string; env?: Record<st
     execFile(
       file,
       args,
-      { cwd: opts.cwd, env: { ...process.env, DATABASE_URL: '', npm_config_yes: 'true', ...opts.env }, timeout: 60_000 },
+      { cwd: opts.cwd, env: { ...process.env, DATABASE_URL: '', npm_config_yes: 'true', ...opts.env }, timeout: 180_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
@@ -77,7 +77,7 @@ describe('the launcher runs the program however it is started', () => {
     } finally {
       await d.drop();
     }
-  });
+  }, 300_000);
 
   it('through a symlink to the bin (as node_modules/.bin and npx start it)', async () => {
     const link = join(work, 'migrator-link');
@@ -88,7 +88,7 @@ describe('the launcher runs the program however it is started', () => {
     } finally {
       await d.drop();
     }
-  });
+  }, 300_000);
 
   it('npm exec migrator in a consumer folder that installed the package', async () => {
     const consumer = join(work, 'consumer');
@@ -106,7 +106,7 @@ describe('the launcher runs the program however it is started', () => {
     } finally {
       await d.drop();
     }
-  });
+  }, 300_000);
 
   it('a global install (npm install -g --prefix): `migrator` on the PATH, from any folder', async () => {
     const prefix = join(work, 'global');
@@ -121,7 +121,7 @@ describe('the launcher runs the program however it is started', () => {
     } finally {
       await d.drop();
     }
-  });
+  }, 300_000);
 
   it('npx migrator --help / npx migrator up in the repository, exactly as the README types them', async () => {
     const help = await exec('npx', ['migrator', '--help'], { cwd: ROOT });
@@ -142,7 +142,7 @@ describe('the launcher runs the program however it is started', () => {
     } finally {
       await d.drop();
     }
-  });
+  }, 300_000);
 });
 
 describe('the CDK app entry point', () => {
@@ -158,5 +158,5 @@ describe('the CDK app entry point', () => {
     expect(r.code, r.stderr).toBe(0);
     const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, unknown> };
     expect(Object.keys(manifest.artifacts)).toContain('PgTenantMigrator-staging');
-  });
+  }, 300_000);
 });

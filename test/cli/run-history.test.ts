@@ -60,21 +60,25 @@ describe('every state-changing command writes one run row', () => {
       [['down', '--count', '1', ...seeds], 'down --count 1'],
       [['up'], 'up'],
       [['down', '--count', '1', ...seeds], 'down --count 1'],
-      [['baseline', '--to', '0008_tenant_app_rls'], 'baseline --to 0008_tenant_app_rls'],
-      [['repair'], 'repair'],
+      [['baseline', '--to', '0008_tenant_app_rls', '--yes'], 'baseline --to 0008_tenant_app_rls'],
+      [['repair', '--yes'], 'repair'],
     ];
     for (const [args, _] of steps) {
       const r = await cli([...args, '--database-url', url, '--dir', dir]);
       expect({ args, code: r.code, stderr: r.code ? r.stderr : '' }).toEqual({ args, code: 0, stderr: '' });
     }
-    const failed = await cli(['up', '--to', '0099_nope', '--database-url', url, '--dir', dir]);
+    // A command that fails while it runs is recorded as failed, with the error.
+    const failed = await cli(['rotate-key', '--tenant', 'nope', ...seeds, '--database-url', url, '--dir', dir]);
     expect(failed.code).toBe(1);
+    // A command refused before it changed anything (bad input) writes nothing, not even a row.
+    const refused = await cli(['up', '--to', '0099_nope', '--database-url', url, '--dir', dir]);
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('Unknown migration 0099_nope') });
 
     const rows = (await runsJson(url)).reverse();
-    expect(rows.map((r) => r.command)).toEqual([...steps.map(([, command]) => command), 'up --to 0099_nope']);
+    expect(rows.map((r) => r.command)).toEqual([...steps.map(([, command]) => command), 'rotate-key --tenant nope --stage local']);
     for (const r of rows) expect(r).toMatchObject({ trigger: 'local', stage: 'local', actor: 'alice@example', finishedAt: expect.any(String) });
     expect(rows.slice(0, -1).map((r) => r.outcome)).toEqual(steps.map(() => 'succeeded'));
-    expect(rows.at(-1)).toMatchObject({ outcome: 'failed', error: expect.stringContaining('Unknown migration 0099_nope') });
+    expect(rows.at(-1)).toMatchObject({ outcome: 'failed', error: expect.stringContaining('nope') });
     expect(rows[0]!.migrationsApplied).toHaveLength(8);
     expect(rows[0]!.seedSummary.counts.tenants).toBe(5);
     expect(rows[5]!.details).toEqual({ reverted: ['0008_tenant_app_rls'] });

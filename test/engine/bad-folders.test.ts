@@ -295,7 +295,8 @@ describe('what passes', () => {
     fx.write('0001_blocks.sql', '-- Up Migration\n-- migrator:no-transaction\nBEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\nSTART TRANSACTION;\nCREATE TABLE b (id int);\nSAVEPOINT s;\nEND;\n');
     const r = await run(['--database-url', db.url, '--dir', fx.dir, 'up']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(await fingerprint()).toEqual(['public.a=0', 'public.b=0', 'public.pgmigrations=1', 'public.pgmigrations_checksums=1']);
+    // The successful run is recorded in the run history the engine creates.
+    expect(await fingerprint()).toEqual(['public.a=0', 'public.b=0', 'public.migration_runs=1', 'public.pgmigrations=1', 'public.pgmigrations_checksums=1', 'public.pgmigrations_lock=1']);
   });
 
   it('an adopted history with the same problems only warns (stderr, warnings list) and is never blocked', async () => {
@@ -303,6 +304,7 @@ describe('what passes', () => {
     fx.write('0001_a.sql', '-- Up Migration\nCREATE TABLE a (id int);\n');
     fx.write('0001_b.sql', '-- Up Migration\nCREATE TABLE b (id int);\n');
     fx.write('0002_empty.sql', '-- nothing\n');
+    writeFileSync(join(fx.dir, '0002a_latin1.sql'), Buffer.concat([Buffer.from("CREATE TABLE l (v text DEFAULT 'caf"), Buffer.from([0xe9]), Buffer.from("');\n")]));
     await runner({ databaseUrl: db.url, dir: fx.dir, direction: 'up', migrationsTable: 'pgmigrations', logger: { debug() {}, info() {}, warn() {}, error() {} }, singleTransaction: false });
     fx.write('0001_a.sql.bak', 'old copy\n');
     fx.write('0003_next.sql', 'CREATE TABLE c (id int);\n');
@@ -310,11 +312,12 @@ describe('what passes', () => {
     expect(v.code).toBe(0);
     expect(v.stderr).toMatch(/^warning: .*0001_a\.sql, .*0001_b\.sql share the number 0001\. \(Already applied/m);
     expect(v.stderr).toMatch(/^warning: .*0001_a\.sql\.bak looks like a migration/m);
+    expect(v.stderr).toMatch(/^warning: .*0002a_latin1\.sql:1: is not valid UTF-8/m);
     const r = await run(['--database-url', db.url, '--dir', fx.dir, 'up']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('Applied 1 migration(s): 0003_next\n');
     expect(r.stderr.split('\n').filter(Boolean).every((l) => l.startsWith('warning: '))).toBe(true);
     const api = await up({ databaseUrl: db.url, dir: fx.dir });
-    expect(api.warnings?.map((w) => w.kind).sort()).toEqual(['duplicate-number', 'skipped-file']);
+    expect(api.warnings?.map((w) => w.kind).sort()).toEqual(['duplicate-number', 'duplicate-number', 'not-utf8', 'skipped-file']);
   });
 });

@@ -36,7 +36,7 @@ describe('up', () => {
     const first = await up(target, { runId: '11111111-1111-4111-8111-111111111111' });
     expect(first.applied).toEqual(['0001_widgets', '0002_gadgets', '0003_widget_color']);
     expect(first.lastMigration).toBe('0003_widget_color');
-    expect(await tables()).toEqual(['gadgets', 'pgmigrations', 'pgmigrations_checksums', 'widgets']);
+    expect(await tables()).toEqual(['gadgets', 'pgmigrations', 'pgmigrations_checksums', 'pgmigrations_lock', 'widgets']);
     const { rows } = await c.query('SELECT name, checksum, run_id, source FROM pgmigrations_checksums ORDER BY name');
     expect(rows).toEqual([
       { name: '0001_widgets', checksum: sha(`${fx.dir}/0001_widgets.sql`), run_id: '11111111-1111-4111-8111-111111111111', source: 'applied' },
@@ -171,7 +171,7 @@ describe('baseline and down', () => {
     fx = fixture(BASIC);
     const target = { databaseUrl: db.url, dir: fx.dir };
     expect((await baseline(target, { to: '0002_gadgets' })).marked).toEqual(['0001_widgets', '0002_gadgets']);
-    expect(await tables()).toEqual(['pgmigrations', 'pgmigrations_checksums']);
+    expect(await tables()).toEqual(['pgmigrations', 'pgmigrations_checksums', 'pgmigrations_lock']);
     expect((await history(target)).map((h) => h.source)).toEqual(['baseline', 'baseline']);
     // Pretend the schema existed; the next up runs only the rest.
     await c.query('CREATE TABLE widgets (id serial PRIMARY KEY, name text NOT NULL)');
@@ -187,7 +187,7 @@ describe('baseline and down', () => {
     await up(target);
     const r = await down(target, { to: '0001_widgets' });
     expect(r).toEqual({ reverted: ['0003_widget_color', '0002_gadgets'], lastMigration: '0001_widgets' });
-    expect(await tables()).toEqual(['pgmigrations', 'pgmigrations_checksums', 'widgets']);
+    expect(await tables()).toEqual(['pgmigrations', 'pgmigrations_checksums', 'pgmigrations_lock', 'widgets']);
     expect((await c.query('SELECT name FROM pgmigrations_checksums')).rows).toEqual([{ name: '0001_widgets' }]);
     await expect(down(target, { to: '0003_widget_color' })).rejects.toThrow(/not applied/);
   });
@@ -252,6 +252,10 @@ CREATE TABLE never (id int);
     const err = await up({ databaseUrl: db.url, dir: fx.dir }, { lockWaitTimeoutMs: 400 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LockWaitTimeoutError);
     expect((err as Error).message).toMatch(/Another migration run is holding the lock for public\.pgmigrations and did not finish within 400 ms/);
+    // The message names the holder: its pid, application_name, state and last query.
+    const pid = (holder as unknown as { processID: number }).processID;
+    expect((err as Error).message).toMatch(new RegExp(`\\(held by pid ${pid}, application_name "", user \\w+, client .*, connected since \\S+, idle since \\S+, last query: "SELECT pg_advisory_lock\\(\\$1::bigint\\)"\\)`));
+    expect((err as Error).message).toMatch(/migrator unlock --yes/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
     expect(await tables()).toEqual([]);
     // A waiter gets the lock once the holder lets go.
@@ -286,7 +290,7 @@ describe('formats', () => {
     });
     const target = { databaseUrl: db.url, dir: fx.dir };
     expect((await up(target)).applied).toEqual(['0001_a', '0002_b', '0003_c', '0004_d']);
-    expect(await tables()).toEqual(['a', 'b', 'c', 'd', 'pgmigrations', 'pgmigrations_checksums']);
+    expect(await tables()).toEqual(['a', 'b', 'c', 'd', 'pgmigrations', 'pgmigrations_checksums', 'pgmigrations_lock']);
     expect((await down(target, { count: 1 })).reverted).toEqual(['0004_d']);
     expect(await tables()).not.toContain('d');
   });

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { runJob } from '../../functions/core/job.ts';
-import { listRuns, recordRun, RunRecord } from '../../functions/core/run-history.ts';
+import { closeRunAsFailed, listRuns, recordRun, RunRecord } from '../../functions/core/run-history.ts';
 import { ensureRunsTable, runsTableOf } from '../../functions/core/runs-table.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { BASIC, fixture, RUNS, type Fixture } from './fixtures.ts';
@@ -152,5 +152,16 @@ describe('abandoned runs', () => {
     expect(rows.map((r) => [r.command, r.outcome])).toEqual([['baseline --to 0001', 'failed'], ['repair', 'succeeded']]);
     expect(rows[0]!.error).not.toContain('hunter2-runs');
     expect((await listRuns(c, { id: ok.runId }))[0]!.details).toEqual({ changes: [] });
+  });
+
+  it('a lost deploy run closed from a fresh session keeps its fingerprint, also in a 0.1.0 table', async () => {
+    const c = await db.client();
+    await c.query(RUNS.split('-- Down Migration')[0]!);
+    const fp = { contentHash: 'c'.repeat(64), nonce: '2026-02-02T00:00:00.000Z' };
+    const runId = '11111111-1111-4111-8111-111111111111';
+    expect(await closeRunAsFailed(c, { runId, trigger: 'deploy', stage: 'staging', actor: 'cloudformation:X', command: 'deploy:Update', fingerprint: fp, message: "lost; PASSWORD 'hunter2-lost'" })).toBe(true);
+    const [row] = await listRuns(c, { id: runId });
+    expect(row).toMatchObject({ outcome: 'failed', contentHash: fp.contentHash, deployNonce: fp.nonce });
+    expect(row!.error).not.toContain('hunter2-lost');
   });
 });

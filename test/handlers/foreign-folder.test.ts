@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
-import { createEvent, lambdaContext, updateEvent } from './support/lambda.ts';
+import { createEvent, lambdaContext, SIM_STACK_ID, updateEvent } from './support/lambda.ts';
 import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<{ PhysicalResourceId: string; Data: Record<string, string> }>;
@@ -28,8 +28,8 @@ function folder(name: string, files: Record<string, string>): string {
   return dir;
 }
 
-async function invoke(which: keyof typeof handlers, event: unknown) {
-  Object.assign(process.env, sim.lambdaEnv(assets[which]));
+async function invoke(which: keyof typeof handlers, event: unknown, env: Record<string, string> = {}) {
+  Object.assign(process.env, sim.lambdaEnv(assets[which], env));
   return handlers[which](event, lambdaContext());
 }
 
@@ -82,10 +82,24 @@ describe('a foreign migrations folder, deployed', () => {
     expect((await runs()).at(-1)).toMatchObject({ outcome: 'failed', content_hash: assets.broken.properties.ContentHash });
   });
 
-  it('the rollback Update reaching the rolled-back function is recognised from the run history and skipped', async () => {
+  it('the rollback Update is skipped when the stack says it is rolling back', async () => {
+    const before = (await runs()).length;
+    sim.cloudFormation.setStatus(SIM_STACK_ID, 'UPDATE_ROLLBACK_IN_PROGRESS');
+    try {
+      const res = await invoke('good', updateEvent(physicalId, assets.good.properties, assets.broken.properties));
+      expect(res.Data).toMatchObject({ Skipped: 'rollback', AppliedCount: '0' });
+    } finally {
+      sim.cloudFormation.setStatus(SIM_STACK_ID, 'UPDATE_IN_PROGRESS');
+    }
+    expect((await runs()).length).toBe(before);
+  });
+
+  it('without the stack status (no CloudFormation endpoint), the rollback is recognised from the run history', async () => {
     const before = (await runs()).length;
     // The function already carries the old content again, so only the history tells this Update is the rollback.
-    const res = await invoke('good', updateEvent(physicalId, assets.good.properties, assets.broken.properties));
+    const res = await invoke('good', updateEvent(physicalId, assets.good.properties, assets.broken.properties), {
+      AWS_ENDPOINT_URL_CLOUDFORMATION: 'http://127.0.0.1:9',
+    });
     expect(res.Data).toMatchObject({ Skipped: 'rollback', AppliedCount: '0' });
     expect((await runs()).length).toBe(before);
     const skipped = output.lines().filter((l) => l.includes('rollback update: skipped')).map((l) => JSON.parse(l));

@@ -1,8 +1,8 @@
 /**
  * The deploy function (real bundled asset from `cdk synth`) reads seeds through the same strict loader as
  * the CLI: broken YAML is refused, and a secret pasted where a name belongs is refused without appearing
- * in the CloudFormation reason, any log line or `migration_runs.error`. Apart from the failed run's own row
- * in migration_runs (the audit trail), no table changes.
+ * in the CloudFormation reason, any log line or `migration_runs.error`. The seeds are validated before the
+ * function connects, so a refused deploy changes no table at all (no migration, no run row).
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ let work: string;
 let sim: SimEnv;
 let asset: MigratorAsset;
 let onEvent: Handler;
+let operations: (event: unknown, context: unknown) => Promise<unknown>;
 let output: ReturnType<typeof captureOutput>;
 const savedEnv = { ...process.env };
 const pristine = new Map<string, string>();
@@ -31,7 +32,9 @@ beforeAll(async () => {
   asset = synthMigratorAsset({ migrationsDir: join(PROJECT_ROOT, 'migrations'), seedsDir });
   for (const f of ['catalog.yaml', 'tenants/vela.yaml', 'tenants/demo-acme.yaml']) pristine.set(f, readFileSync(join(asset.dir, 'seeds', f), 'utf8'));
   sim = await setupSimEnv('staging');
-  onEvent = (await import(/* @vite-ignore */ pathToFileURL(asset.handlerFile).href)).onEvent as Handler;
+  const bundle = await import(/* @vite-ignore */ pathToFileURL(asset.handlerFile).href);
+  onEvent = bundle.onEvent as Handler;
+  operations = bundle.operations;
   output = captureOutput();
 }, 180_000);
 
@@ -51,16 +54,14 @@ async function deploy(): Promise<Error | undefined> {
   );
 }
 
-/** Every table but the run history (whose failed row is expected), as row count + md5. */
-async function dataFingerprint() {
-  const all = await fingerprint(sim.client);
-  delete all['public.migration_runs'];
-  return all;
-}
-
 async function lastRun() {
   const { rows } = await sim.client.query(`SELECT outcome, error FROM public.migration_runs ORDER BY started_at DESC LIMIT 1`);
   return rows[0] as { outcome: string; error: string | null };
+}
+
+async function allRunErrors(): Promise<string> {
+  const { rows } = await sim.client.query(`SELECT coalesce(string_agg(error, E'\\n'), '') AS e FROM public.migration_runs`);
+  return rows[0].e as string;
 }
 
 const bundled = (file: string) => join(asset.dir, 'seeds', file);
@@ -95,13 +96,13 @@ describe('deploy function: bad seed input is refused by the one strict loader', 
     },
   ];
 
-  it.each(cases)('$name: the deploy fails naming the file; reason, logs and migration_runs.error hold no secret; no data changes', async (c) => {
+  it.each(cases)('$name: the deploy fails naming the file; reason, logs and migration_runs hold no secret; no table changes', async (c) => {
     const text = pristine.get(c.file)!;
     const broken = c.edit(text);
     expect(broken).not.toBe(text);
     writeFileSync(bundled(c.file), broken);
     try {
-      const before = await dataFingerprint();
+      const before = await fingerprint(sim.client);
       const logStart = output.text().length;
       const err = await deploy();
       expect(err, 'the deploy must fail').toBeInstanceOf(Error);
@@ -109,23 +110,41 @@ describe('deploy function: bad seed input is refused by the one strict loader', 
         if (typeof m === 'string') expect(err!.message).toContain(m);
         else expect(err!.message).toMatch(m);
       }
-      const run = await lastRun();
-      expect(run.outcome).toBe('failed');
-      expect(run.error).toContain(c.file);
-      expect(await dataFingerprint()).toEqual(before);
+      // Refused before connecting: no migration ran, no run row was written, every table is as it was.
+      expect(await fingerprint(sim.client)).toEqual(before);
+      const logs = output.text().slice(logStart);
+      expect(logs).toContain('run failed');
+      expect(logs).toContain(c.file);
       if (c.secret) {
-        const logs = output.text().slice(logStart);
-        expect(logs).toContain('run failed');
         for (const [where, t] of [
           ['reason', err!.message],
           ['logs', logs],
-          ['migration_runs.error', run.error ?? ''],
+          ['migration_runs.error', await allRunErrors()],
         ] as const) {
           expect(t.includes(c.secret), `${where} holds the secret`).toBe(false);
         }
       }
     } finally {
       writeFileSync(bundled(c.file), text);
+    }
+  });
+
+  it('the operations function (seed action) refuses the same way, before connecting', async () => {
+    const file = 'tenants/demo-acme.yaml';
+    const text = pristine.get(file)!;
+    writeFileSync(bundled(file), text.replace('kind: demo\n', 'kind: demo\nkind: real\n'));
+    try {
+      const before = await fingerprint(sim.client);
+      Object.assign(process.env, sim.lambdaEnv(asset));
+      const err = await operations({ action: 'seed', actor: 'test' }, lambdaContext()).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect(err!.message).toMatch(/tenants\/demo-acme\.yaml:\d+: malformed YAML: Map keys must be unique/);
+      expect(await fingerprint(sim.client)).toEqual(before);
+    } finally {
+      writeFileSync(bundled(file), text);
     }
   });
 

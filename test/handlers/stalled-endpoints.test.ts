@@ -141,7 +141,7 @@ describe('stalled endpoints end as a readable reason, a Failures metric and a cl
         if (left > 0) await new Promise((res) => setTimeout(res, 100));
       }
       expect(left).toBe(0);
-      expect((await q(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`)).rows[0].n).toBe(0);
+      expect((await q(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows[0].n).toBe(0);
       expect((await q(`SELECT count(*)::int AS n FROM pgmigrations WHERE name = '9003_stall'`)).rows[0].n).toBe(0);
     } finally {
       await sim.rotatePassword(sim.password);

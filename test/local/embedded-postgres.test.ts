@@ -78,7 +78,7 @@ describe('embedded PostgreSQL from a folder its user cannot traverse', () => {
       removeCluster(join(parent, 'sub', 'pg'));
       rmSync(parent, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 
   it('deleting the named folder resets the cluster (a stale cluster in the cache is not reused)', async () => {
     const parent = privateDir('migrator-pg-reset-');
@@ -101,7 +101,7 @@ describe('embedded PostgreSQL from a folder its user cannot traverse', () => {
       removeCluster(dataDir);
       rmSync(parent, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 
   it('the project itself in a 0700 folder (binaries inside it too): `migrator dev` runs twice, then a missing binary and missing binaries package are one paragraph each', async () => {
     const home = privateDir('migrator-home-');
@@ -138,7 +138,7 @@ describe('embedded PostgreSQL from a folder its user cannot traverse', () => {
       removeCluster(join(copy, '.local/pg'));
       rmSync(home, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 });
 
 describe('embedded PostgreSQL failures are one readable paragraph (exit 1)', () => {
@@ -163,7 +163,7 @@ describe('embedded PostgreSQL failures are one readable paragraph (exit 1)', () 
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 
   it('a failed init (the data folder holds other files) names the folder and initdb\'s reason', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'migrator-pg-init-'));
@@ -181,5 +181,5 @@ describe('embedded PostgreSQL failures are one readable paragraph (exit 1)', () 
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 });

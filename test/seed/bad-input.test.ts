@@ -194,6 +194,23 @@ const cases: Case[] = [
     mentions: ['tenants/', 'symbolic link to a folder outside the seeds folder'],
   },
   {
+    name: 'the tenants folder is a dangling symlink (would silently mean no tenants)',
+    item: '7.7',
+    arrange(env) {
+      rmSync(join(env.seedsDir, 'tenants'), { recursive: true });
+      symlinkSync(outside(env, 'tenants'), join(env.seedsDir, 'tenants'));
+    },
+    error: SeedValidationError,
+    mentions: ['tenants/', 'symbolic link whose target does not exist'],
+  },
+  {
+    name: 'a tenant file with an upper-case extension (.YAML would be skipped)',
+    item: '7.6',
+    arrange: (env) => setFile(env, 'tenants/newco.YAML', 'slug: newco\nname: NewCo\n'),
+    error: SeedValidationError,
+    mentions: ['tenants/newco.YAML', 'lowercase .yaml'],
+  },
+  {
     name: 'a 10 MB settings value (over the 1 MB seed file limit)',
     item: '7.7',
     arrange: (env) => editYaml(env.seedsDir, 'tenants/etms.yaml', (t) => void (t.settings = { blob: 'x'.repeat(10 * 1024 * 1024) })),

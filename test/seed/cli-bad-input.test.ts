@@ -5,7 +5,7 @@
  * file over the size limit. Each exits 1 naming the file, and the database is unchanged.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { cpSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { start, type CliResult } from '../cli/helpers.ts';
 import { fakeSecret, fingerprint, seedEnv, type SeedEnv } from './helpers.ts';
@@ -76,6 +76,21 @@ describe('migrator seed (real launcher) refuses special files and files outside 
     expect(printed.includes('FAKE-SHADOW')).toBe(false);
     expect(printed).not.toMatch(/root:|bin:\*/);
     expect(await fingerprint(env.client)).toEqual(before);
+  });
+
+  it('a provider key pasted into apiKeySecret: exit 1 naming file:line and field, the key never printed or stored', async () => {
+    const key = fakeSecret('sk-' + 'proj-', 48);
+    const file = join(env.seedsDir, 'tenants', 'vela.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('apiKeySecret: migrator/{stage}/llm/openrouter', `apiKeySecret: ${key}`));
+    const before = await fingerprint(env.client);
+    const r = await seedCli();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/tenants\/vela\.yaml:\d+ llm\[0\]\.apiKeySecret: the value looks like an OpenAI project API key \(sk-proj-\.\.\.\)/);
+    expect((r.stdout + r.stderr).includes(key.slice(8))).toBe(false);
+    // Refused before connecting: not even a failed run row (so migration_runs.error cannot hold it).
+    expect(await fingerprint(env.client)).toEqual(before);
+    const { rows } = await env.client.query(`SELECT count(*)::int AS n FROM public.migration_runs WHERE error LIKE '%' || $1 || '%'`, [key.slice(8)]);
+    expect(rows[0].n).toBe(0);
   });
 
   it('a 10 MB settings value: exit 1, refused by the 1 MB seed file limit before parsing, nothing written', async () => {

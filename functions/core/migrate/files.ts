@@ -21,6 +21,9 @@ import { pathToFileURL } from 'node:url';
 import type { MigrationBuilder } from 'node-pg-migrate';
 import { getActions } from 'node-pg-migrate/sqlMigration';
 import { compareMigrationFileNames } from 'node-pg-migrate/utils/comparators';
+import { assertNumbered } from './naming.ts';
+
+const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 import { MigratorError } from '../errors.ts';
 import { readInputBytes, readInputFile } from '../input-file.ts';
 
@@ -93,8 +96,10 @@ export async function listMigrations(dir: string): Promise<MigrationFile[]> {
   for (const [name, files] of groups) {
     result.push(describeMigration(abs, name, files));
   }
-  // Same comparator node-pg-migrate's runner sorts with (numeric prefix, then natural order).
-  return result.sort((a, b) => compareMigrationFileNames(basename(a.id), basename(b.id)));
+  // Same comparator node-pg-migrate's runner sorts with (numeric prefix, then natural order); it cannot
+  // order a name without a number (and logs to the console before throwing): one clear error instead.
+  assertNumbered(abs, result.map((m) => basename(m.id)));
+  return result.sort((a, b) => compareMigrationFileNames(basename(a.id), basename(b.id), SILENT));
 }
 
 function describeMigration(dir: string, name: string, files: string[]): MigrationFile {
@@ -170,32 +175,32 @@ async function loadSql(main: string, downFile?: string): Promise<MigrationAction
   return { up: optOut(actions.up) || false, down: optOut(actions.down) };
 }
 
+/**
+ * Import a migration module the way node-pg-migrate 9 does: through its own jiti instance, which loads ESM
+ * or CommonJS syntax in `.js`, TypeScript (`.ts`/`.mts`/`.cts`), `.mjs` and `.cjs` whatever the nearest
+ * package.json's `"type"` says, and needs no TypeScript loader (tsx) registered in the process.
+ * A precompiled `.compiled/X.mjs` (the Lambda asset) is plain ESM and is imported natively.
+ */
 async function loadModule(dir: string, file: string): Promise<MigrationActions> {
   const ext = extname(file);
   const compiled = join(dir, '.compiled', `${basename(file, ext)}.mjs`);
-  const target = /\.[cm]?ts$/.test(ext) && existsSync(compiled) ? compiled : file;
   let ns: Record<string, unknown>;
   try {
-    ns = (await importModule(target)) as Record<string, unknown>;
+    if (/\.[cm]?ts$/.test(ext) && existsSync(compiled)) {
+      ns = (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
+    } else {
+      const { jiti } = await import('node-pg-migrate');
+      ns = (await jiti.import(file)) as Record<string, unknown>;
+    }
   } catch (error) {
     // Node's own message often names only a line of some imported file; say which migration it was.
     const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new MigratorError(`Migration ${displayPath(file)} failed to load: ${why}. Fix the file (or what it imports) and retry.`, { cause: error });
   }
-  // CommonJS (and some transpiled ESM) modules put their exports on `default`.
-  const mod = (typeof ns.up === 'function' ? ns : (ns.default as Record<string, unknown>) ?? ns) as Partial<MigrationActions>;
+  // CommonJS (`module.exports = {...}`, and some transpiled ESM) puts the exports on `default`.
+  const mod = (typeof ns.up === 'function' || ns.up === false ? ns : (ns.default as Record<string, unknown>) ?? ns) as Partial<MigrationActions>;
   if (typeof mod.up !== 'function' && mod.up !== false) {
     throw new Error(`${file} does not export an up(pgm) function.`);
   }
   return { up: mod.up, down: mod.down, shorthands: mod.shorthands };
-}
-
-/**
- * TypeScript migrations outside a bundle load through jiti, node-pg-migrate's own TypeScript loader (so the
- * compiled CLI needs no tsx); everything else, and the bundle's precompiled `.mjs`, through plain import().
- */
-async function importModule(file: string): Promise<unknown> {
-  if (!/\.[cm]?ts$/.test(file)) return import(pathToFileURL(file).href);
-  const { createJiti } = await import('jiti');
-  return createJiti(import.meta.url).import(file);
 }

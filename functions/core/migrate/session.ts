@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { connect } from '../db.ts';
 import { LockWaitTimeoutError, MigratorError } from '../errors.ts';
+import { describeHolder, migrationLockHolders } from './lock-holder.ts';
 import type { Tables } from './state.ts';
 import { DEFAULT_SAFETY, type MigrationTarget, type SafetyOptions } from './types.ts';
 
@@ -22,10 +23,27 @@ export async function withClient<T>(target: MigrationTarget, fn: (client: pg.Cli
 }
 
 /**
- * Hold the target's session advisory lock while `fn` runs. A second runner waits up to
- * `lockWaitTimeoutMs` (PostgreSQL's lock_timeout also bounds advisory lock waits), then fails with
- * LockWaitTimeoutError. The lock belongs to the session, so a process that dies releases it with its connection.
- * While `fn` runs, the session has the migration `lock_timeout` and `statement_timeout`; both are reset after.
+ * The migration lock: a row lock (`SELECT ... FOR UPDATE`) on the one row of `<schema>.<table>_lock`, held by
+ * a dedicated lock connection in a transaction that stays open while `fn` runs.
+ *
+ * Why not (only) an advisory lock: `pg_advisory_lock` is executable by PUBLIC, so the application role (or
+ * anyone who can log in) could take the key and block every deploy; revoking it breaks applications' own
+ * advisory locks and is not possible on RDS. Locking a row needs UPDATE on its table, and the lock table grants
+ * nothing to anyone but its owner (the migrator role). A row lock, not a table lock: any role can take ACCESS
+ * SHARE on any table by oid without privileges (e.g. `pg_relation_size` inside a transaction), which would
+ * conflict with a table lock. Why a second connection: a row lock lasts one transaction, and migrations run
+ * one transaction each on `client`. The lock session disables idle_in_transaction_session_timeout (it is idle
+ * in transaction by design) and keeps the main session's settings (keepalives); a runner that dies takes both
+ * sessions, and so the lock, with it.
+ *
+ * Before the lock table exists (a fresh database, or the first run after upgrading) the run serializes on
+ * the advisory lock, as earlier versions did, and creates the lock table inside the lock session's open
+ * transaction: other runs do not see it until this run ends (they wait on the advisory lock), and a run that
+ * writes nothing rolls it back, so a refused run leaves nothing behind. Later runs use the row lock only.
+ *
+ * A second runner waits up to `lockWaitTimeoutMs` (lock_timeout bounds both waits), then fails with
+ * LockWaitTimeoutError naming the holder. While `fn` runs, `client` has the migration `lock_timeout` and
+ * `statement_timeout`; both are reset after.
  */
 export async function withLock<T>(
   client: pg.ClientBase,
@@ -35,20 +53,45 @@ export async function withLock<T>(
 ): Promise<T> {
   const wait = ms(safety.lockWaitTimeoutMs ?? DEFAULT_SAFETY.lockWaitTimeoutMs);
   const qualified = `${t.schema}.${t.table}`;
-  await client.query('SET statement_timeout = 0');
-  if (wait === 0) {
-    const { rows } = await client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [t.lockKey]);
-    if (!rows[0].ok) throw new LockWaitTimeoutError(qualified, 0);
-  } else {
+  const timedOut = async (error: unknown) =>
+    (error as { code?: string }).code === '55P03' ? new LockWaitTimeoutError(qualified, wait, await holderOf(client, t)) : error;
+
+  let advisory = false;
+  let creating = false;
+  if (!(await lockTableExists(client, t))) {
+    await client.query('SET statement_timeout = 0');
     await client.query(`SET lock_timeout = ${wait}`);
     try {
-      await client.query('SELECT pg_advisory_lock($1::bigint)', [t.lockKey]);
+      const { rows } = await client.query(wait === 0 ? 'SELECT pg_try_advisory_lock($1::bigint) AS ok' : 'SELECT pg_advisory_lock($1::bigint), true AS ok', [t.lockKey]);
+      if (!rows[0].ok) throw Object.assign(new Error('advisory lock busy'), { code: '55P03' });
     } catch (error) {
-      await client.query('RESET lock_timeout').catch(() => {});
-      if ((error as { code?: string }).code === '55P03') throw new LockWaitTimeoutError(qualified, wait);
-      throw error;
+      throw await timedOut(error);
+    } finally {
+      await client.query('RESET lock_timeout; RESET statement_timeout').catch(() => {});
     }
+    advisory = true;
+    // Another run may have created it while we waited; otherwise this run creates it (if its schema exists).
+    creating = !(await lockTableExists(client, t)) && (await schemaExists(client, t.schema));
   }
+
+  let lock: pg.Client | undefined;
+  try {
+    if (advisory && !creating && !(await lockTableExists(client, t))) {
+      // No schema yet: the advisory lock alone serializes this run; the next one creates the lock table.
+    } else {
+      lock = await openLockSession(client);
+      await lock.query('SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; BEGIN');
+      if (creating) await createLockTable(lock, t);
+      if (wait > 0) await lock.query(`SET LOCAL lock_timeout = ${wait}`);
+      await lock.query(`SELECT 1 FROM ${lockTable(t)} WHERE id = 1 FOR UPDATE${wait === 0 ? ' NOWAIT' : ''}`);
+      await lock.query('SET LOCAL lock_timeout = 0');
+    }
+  } catch (error) {
+    await lock?.end().catch(() => {});
+    if (advisory) await client.query('SELECT pg_advisory_unlock($1::bigint)', [t.lockKey]).catch(() => {});
+    throw await timedOut(error);
+  }
+
   try {
     // PostgreSQL >= 14 on Linux: notice a vanished client during a long statement and end the session, so a
     // killed runner's transaction rolls back and its lock goes away promptly. Older servers: ignored.
@@ -59,9 +102,81 @@ export async function withLock<T>(
   } finally {
     // A failed migration may leave the session inside an aborted transaction; leave it clean.
     await client.query('ROLLBACK').catch(() => {});
-    await client.query('SELECT pg_advisory_unlock($1::bigint)', [t.lockKey]).catch(() => {});
     await client.query('RESET lock_timeout; RESET statement_timeout').catch(() => {});
     await client.query('RESET client_connection_check_interval').catch(() => {});
+    if (lock) {
+      // A lock table created by this run stays only if the run left a migrations table (it wrote something).
+      const keep = creating && (await lock.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [t.migrations]).then((r) => r.rows[0]?.ok, () => false));
+      await lock.query(keep ? 'COMMIT' : 'ROLLBACK').catch(() => {});
+      await lock.end().catch(() => {});
+    }
+    if (advisory) await client.query('SELECT pg_advisory_unlock($1::bigint)', [t.lockKey]).catch(() => {});
+  }
+}
+
+/** `"schema"."<table>_lock"`: the migration lock's table. */
+export function lockTable(t: Tables): string {
+  return `${pg.escapeIdentifier(t.schema)}.${pg.escapeIdentifier(`${t.table}_lock`)}`;
+}
+
+async function lockTableExists(client: pg.ClientBase, t: Tables): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [lockTable(t)]);
+  return rows[0]?.ok === true;
+}
+
+async function schemaExists(client: pg.ClientBase, schema: string): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS ok', [pg.escapeIdentifier(schema)]);
+  return rows[0]?.ok === true;
+}
+
+/**
+ * The lock table with its one row, owned by the role that migrates, no privilege for anyone else (even if
+ * default privileges granted some). Runs inside the lock session's transaction (see withLock).
+ */
+async function createLockTable(lock: pg.Client, t: Tables): Promise<void> {
+  const name = lockTable(t);
+  await lock.query(
+    `CREATE TABLE ${name} (id int PRIMARY KEY CHECK (id = 1));
+     COMMENT ON TABLE ${name} IS 'Migration lock of ${t.schema}.${t.table}: the running migrator holds a row lock; no privileges for anyone else.';
+     REVOKE ALL ON ${name} FROM PUBLIC;
+     INSERT INTO ${name} (id) VALUES (1)`,
+  );
+  const { rows } = await lock.query<{ role: string }>(
+    `SELECT DISTINCT a.grantee::regrole::text AS role FROM pg_class c, aclexplode(c.relacl) a
+      WHERE c.oid = $1::regclass AND a.grantee <> 0 AND a.grantee <> c.relowner`,
+    [name],
+  );
+  for (const g of rows) await lock.query(`REVOKE ALL ON ${name} FROM ${g.role}`);
+}
+
+/** A second session with the same server, database, role and settings as `client` (pg keeps them resolved). */
+async function openLockSession(client: pg.ClientBase): Promise<pg.Client> {
+  const c = client as unknown as { connectionParameters: pg.ClientConfig & { application_name?: string; options?: string }; password?: string };
+  const p = c.connectionParameters;
+  const lock = new pg.Client({
+    user: p.user,
+    password: c.password ?? (p.password as string | undefined),
+    host: p.host,
+    port: p.port,
+    database: p.database,
+    ssl: p.ssl,
+    options: p.options,
+    application_name: `${p.application_name || 'migrator'}:lock`.slice(0, 63),
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+  });
+  lock.on('error', () => {});
+  await lock.connect();
+  return lock;
+}
+
+/** The lock holder in words, or undefined when it cannot be told (it let go meanwhile, or the query failed). */
+async function holderOf(client: pg.ClientBase, t: Tables): Promise<string | undefined> {
+  try {
+    const holders = await migrationLockHolders(client, t);
+    return holders.length ? holders.map(describeHolder).join('; ') : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -35,7 +35,14 @@ export function tablesOf(target: MigrationTarget): Tables {
 }
 
 export interface AppliedRow {
+  /** The migration's name (the file's, see `recordedAs`). */
   name: string;
+  /**
+   * The name in node-pg-migrate's table when it differs from the file's: its CLI's legacy SQL loader
+   * records `N_x.up.sql` as `N_x.up`. Adoption (`up`, `repair`) renames the row to `name`.
+   */
+  recordedAs?: string;
+  /** When the migration ran: node-pg-migrate's `run_on`, also for adopted and repaired migrations. */
   appliedAt: Date;
   checksum: string | null;
   runId: string | null;
@@ -52,8 +59,11 @@ export interface DbState {
   allowedOutOfOrder: Set<string>;
 }
 
-/** Read the state without writing anything (not even creating tables). */
-export async function readState(client: pg.ClientBase, t: Tables): Promise<DbState> {
+/**
+ * Read the state without writing anything (not even creating tables). With `files`, rows node-pg-migrate's
+ * CLI recorded as `N_x.up` for a `N_x.up.sql` file are matched to their migration `N_x`.
+ */
+export async function readState(client: pg.ClientBase, t: Tables, files?: MigrationFile[]): Promise<DbState> {
   const { rows: [found] } = await client.query<{ m: string | null; c: string | null }>(
     'SELECT to_regclass($1)::text AS m, to_regclass($2)::text AS c',
     [t.migrations, t.checksums],
@@ -62,7 +72,7 @@ export async function readState(client: pg.ClientBase, t: Tables): Promise<DbSta
   const withChecksums = Boolean(found.c);
   const { rows } = await client.query<AppliedRow>(
     withChecksums
-      ? `SELECT m.name, coalesce(c.applied_at, m.run_on::timestamptz) AS "appliedAt", c.checksum, c.run_id::text AS "runId", c.source
+      ? `SELECT m.name, m.run_on::timestamptz AS "appliedAt", c.checksum, c.run_id::text AS "runId", c.source
            FROM ${t.migrations} m LEFT JOIN ${t.checksums} c ON c.name = m.name ORDER BY m.run_on, m.id`
       : `SELECT name, run_on::timestamptz AS "appliedAt", NULL AS checksum, NULL AS "runId", NULL AS source
            FROM ${t.migrations} ORDER BY run_on, id`,
@@ -73,7 +83,20 @@ export async function readState(client: pg.ClientBase, t: Tables): Promise<DbSta
            AND name NOT IN (SELECT name FROM ${t.migrations})`,
       )).rows.map((r) => r.name)
     : [];
-  return { exists: true, checksumsExist: withChecksums, applied: rows, allowedOutOfOrder: new Set(allowed) };
+  return { exists: true, checksumsExist: withChecksums, applied: files ? matchLegacyNames(rows, files) : rows, allowedOutOfOrder: new Set(allowed) };
+}
+
+/** Rows named `N_x.up` by node-pg-migrate's legacy SQL loader, for a folder whose `N_x.up.sql` is migration `N_x`. */
+function matchLegacyNames(rows: AppliedRow[], files: MigrationFile[]): AppliedRow[] {
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const recorded = new Set(rows.map((r) => r.name));
+  return rows.map((row) => {
+    if (byName.has(row.name) || !row.name.endsWith('.up')) return row;
+    const name = row.name.slice(0, -'.up'.length);
+    const file = byName.get(name);
+    if (!file || !file.path.endsWith('.up.sql') || recorded.has(name)) return row;
+    return { ...row, name, recordedAs: row.name };
+  });
 }
 
 /** Create the migrations table (node-pg-migrate's exact layout) and the checksums table if missing. */
@@ -92,18 +115,38 @@ export async function ensureTables(client: pg.ClientBase, t: Tables): Promise<vo
   );
 }
 
-/** Insert or replace a checksum row (inside the caller's transaction when there is one). */
-export async function recordChecksum(
-  client: pg.ClientBase,
-  t: Tables,
-  row: { name: string; checksum: string; runId?: string | null; source: string },
-): Promise<void> {
-  await client.query(
-    `INSERT INTO ${t.checksums} (name, checksum, run_id, source) VALUES ($1, $2, $3, $4)
+/** A checksum row to insert or replace. */
+export interface ChecksumRow {
+  name: string;
+  checksum: string;
+  runId?: string | null;
+  source: string;
+}
+
+/**
+ * The statement that inserts or replaces a checksum row, values inlined as literals: `run` adds it to a
+ * migration's own builder (`pgm.sql`), which takes no parameters, so it runs inside the migration's transaction.
+ */
+export function checksumSql(t: Tables, row: ChecksumRow): string {
+  const lit = (v: string | null | undefined) => (v == null ? 'NULL' : pg.escapeLiteral(v));
+  return `INSERT INTO ${t.checksums} (name, checksum, run_id, source) VALUES (${lit(row.name)}, ${lit(row.checksum)}, ${lit(row.runId)}, ${lit(row.source)})
      ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, run_id = EXCLUDED.run_id,
-       source = EXCLUDED.source, applied_at = now()`,
-    [row.name, row.checksum, row.runId ?? null, row.source],
-  );
+       source = EXCLUDED.source, applied_at = now();`;
+}
+
+/**
+ * Remove checksum rows of migrations no longer in the migrations table (reverted), except the ones
+ * `repair` allowed to run out of order. Rows left by an interrupted `down` are harmless until swept:
+ * readers join from the migrations table, and re-applying replaces them.
+ */
+export function sweepChecksumsSql(t: Tables): string {
+  return `DELETE FROM ${t.checksums} c WHERE c.source <> 'allow-out-of-order'
+     AND NOT EXISTS (SELECT 1 FROM ${t.migrations} m WHERE m.name = c.name)`;
+}
+
+/** Insert or replace a checksum row (inside the caller's transaction when there is one). */
+export async function recordChecksum(client: pg.ClientBase, t: Tables, row: ChecksumRow): Promise<void> {
+  await client.query(checksumSql(t, row));
 }
 
 /**

@@ -36,6 +36,20 @@ export interface SafetyOptions {
   statementTimeoutMs?: number;
   /** Receives progress lines (which migration runs). Default: silent. */
   log?: (line: string) => void;
+  /**
+   * Called once files and database were checked, before the first write: a refused run writes nothing,
+   * so the run history opens its row here.
+   */
+  onValidated?: () => Promise<void>;
+  /** Called as each migration is applied or reverted (in its transaction, before its commit), with its duration. */
+  onMigration?: (event: MigrationEvent) => void;
+}
+
+/** One migration applied or reverted, for progress lines and `up --json`. */
+export interface MigrationEvent {
+  name: string;
+  direction: 'up' | 'down';
+  durationMs: number;
 }
 
 export const DEFAULT_SAFETY = {
@@ -56,7 +70,7 @@ export interface UpResult {
   /** The last applied migration after this call (null: none). */
   lastMigration: string | null;
   runId: string;
-  /** Folder problems of already applied migrations (never blocking; see folder-check.ts). */
+  /** Folder problems of already applied migrations (never blocking; see folder-check.ts), and file names that do not sort as their numbers read. */
   warnings?: Problem[];
 }
 
@@ -83,6 +97,8 @@ export interface StatusResult {
   applied: AppliedMigration[];
   pending: { name: string }[];
   problems: Problem[];
+  /** File names whose run order is not what their numbers suggest (never blocking). */
+  warnings: Problem[];
 }
 
 export interface HistoryEntry extends AppliedMigration {
@@ -102,6 +118,6 @@ export interface PlannedMigration {
 }
 export interface PlanResult {
   pending: PlannedMigration[];
-  /** Folder problems of already applied migrations (never blocking). */
+  /** Folder problems of already applied migrations (never blocking), and file names that do not sort as their numbers read. */
   warnings?: Problem[];
 }

@@ -4,7 +4,7 @@
  * file is collected and reported together, each with file, line and path, before anything touches a
  * database. This is the only way seed files are read (CLI, deploy and operations functions alike).
  */
-import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { join, basename, relative, isAbsolute } from 'node:path';
 import { LineCounter, parseDocument, isNode, isScalar, type Document } from 'yaml';
 import type * as z from 'zod';
@@ -185,16 +185,30 @@ function readSeedFile<S extends z.ZodType>(dir: string, file: string, schema: S,
   return parseSeedText(file, text, schema, found);
 }
 
-/** The tenants folder must be a real folder inside the seeds folder (the reader checks each file). */
-function tenantsFolderIssue(dir: string, tenantDir: string): SeedIssue | undefined {
-  const st = lstatSync(tenantDir);
-  if (st.isSymbolicLink()) {
-    const rel = relative(realpathSync(dir), realpathSync(tenantDir));
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-      return { file: 'tenants/', path: '', message: 'is a symbolic link to a folder outside the seeds folder; refusing to read it' };
-    }
+/**
+ * The tenants folder must be a real folder inside the seeds folder (the reader checks each file in it).
+ * Returns whether there is one to list, or the issue. A missing folder just means no tenants.
+ */
+function tenantsFolder(dir: string, tenantDir: string): { list: boolean; issue?: SeedIssue } {
+  const issue = (message: string) => ({ list: false, issue: { file: 'tenants/', path: '', message } });
+  let st;
+  try {
+    st = lstatSync(tenantDir);
+  } catch {
+    return { list: false };
   }
-  return lstatSync(realpathSync(tenantDir)).isDirectory() ? undefined : { file: 'tenants/', path: '', message: 'is not a folder' };
+  if (st.isSymbolicLink()) {
+    let target: string;
+    try {
+      target = realpathSync(tenantDir);
+    } catch {
+      return issue('is a symbolic link whose target does not exist');
+    }
+    const rel = relative(realpathSync(dir), target);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return issue('is a symbolic link to a folder outside the seeds folder; refusing to read it');
+    st = lstatSync(target);
+  }
+  return st.isDirectory() ? { list: true } : issue('is not a folder');
 }
 
 /** Masks values recognised as secrets wherever another message might quote them. */
@@ -274,14 +288,14 @@ export function loadSeeds(options: LoadOptions): SeedSet {
   if (catalog) checkCatalog(catalog, issues);
 
   const tenantDir = join(dir, 'tenants');
-  const folderIssue = existsSync(tenantDir) ? tenantsFolderIssue(dir, tenantDir) : undefined;
-  if (folderIssue) issues.push(folderIssue);
-  const files = existsSync(tenantDir) && !folderIssue
-    ? readdirSync(tenantDir)
-        .filter((f) => /\.ya?ml$/.test(f))
-        .sort()
-        .map((f) => `tenants/${f}`)
-    : [];
+  const folder = tenantsFolder(dir, tenantDir);
+  if (folder.issue) issues.push(folder.issue);
+  const entries = folder.list ? readdirSync(tenantDir).sort() : [];
+  const files = entries.filter((f) => /\.ya?ml$/.test(f)).map((f) => `tenants/${f}`);
+  // A file that looks like a tenant file but would be skipped is an error, not a silently missing tenant.
+  for (const f of entries.filter((e) => /\.ya?ml$/i.test(e) && !/\.ya?ml$/.test(e))) {
+    issues.push({ file: `tenants/${f}`, path: '', message: 'tenant files end in lowercase .yaml or .yml; rename it (it would be skipped)' });
+  }
   const tenants: TenantSeed[] = [];
   const slugFiles = new Map<string, string>();
   for (const file of files) {
