@@ -1,6 +1,6 @@
 /**
  * `migrator`: the command line over the migration core. Run it as `npx migrator <command>` or
- * `node bin/migrator.mjs <command>` (the launcher registers tsx). Exit codes: 0 success, 1 failure
+ * `node bin/migrator.mjs <command>` (the launcher runs the compiled dist/bin/migrator.js). Exit codes: 0 success, 1 failure
  * (including validation problems and lint findings), 2 usage error. Errors print as one paragraph on
  * stderr; the stack only with --verbose.
  *

@@ -9,7 +9,7 @@ import { join, relative, sep } from 'node:path';
 
 /**
  * Which files go into the asset and the hash: not dot files or folders (editor state, a local .compiled/),
- * not documentation (a README edit must not trigger a deploy-time run). Mirrors prepare-asset.mjs.
+ * not documentation (a README edit must not trigger a deploy-time run). Mirrors infra/asset/stage.ts.
  */
 export function shipped(name: string): boolean {
   return !name.startsWith('.') && !/\.md$/i.test(name);
@@ -20,7 +20,7 @@ function listFiles(root: string): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
-      if (!shipped(name)) continue; // same filter as the asset copy (prepare-asset.mjs)
+      if (!shipped(name)) continue; // same filter as the asset copy (asset/stage.ts)
       const p = join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
       else out.push(p);

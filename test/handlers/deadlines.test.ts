@@ -2,9 +2,8 @@
  * No path leaves CloudFormation waiting: with little time left in the invocation, a slow statement, a table
  * lock held by the application, or a run of individually-fast statements that together overrun, all end
  * with a thrown reason before the invocation would time out. Uses the handler from source over an asset
- * folder laid out by the same prepare-asset script the CDK bundling runs.
+ * folder staged by the same stageAsset() the construct's synth runs.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +11,9 @@ import { createServer, connect as tcpConnect, type Server } from 'node:net';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { onEvent } from '../../functions/handlers/custom-resource.ts';
+import { stageAsset } from '../../infra/asset/stage.ts';
 import { contentHash } from '../../infra/content-hash.ts';
 import { computeDeadlines } from '../../functions/handlers/deadlines.ts';
-import { PROJECT_ROOT } from './support/asset.ts';
 import { createEvent, lambdaContext } from './support/lambda.ts';
 import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
 
@@ -23,14 +22,15 @@ let work: string;
 const savedEnv = { ...process.env };
 let output: ReturnType<typeof captureOutput> | undefined;
 
-/** An asset folder (manifest + migrations) for `files`, prepared exactly as afterBundling does it. */
+/** An asset folder (manifest + migrations) for `files`, staged exactly as the construct's synth does it. */
 function asset(name: string, files: Record<string, string>) {
   const src = join(work, `${name}-src`);
   mkdirSync(src, { recursive: true });
   for (const [f, text] of Object.entries(files)) writeFileSync(join(src, f), text);
   const out = join(work, name);
   const { hash } = contentHash(src);
-  execFileSync(process.execPath, [join(PROJECT_ROOT, 'infra/asset/prepare-asset.mjs'), '--out', out, '--migrations', src, '--hash', hash]);
+  mkdirSync(out, { recursive: true });
+  stageAsset({ out, migrationsDir: src, hash });
   return { dir: out, props: { Stage: 'staging', ContentHash: hash, RunOn: 'content-change', ResourceName: `Deadline${name}` } };
 }
 

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../local/embedded-postgres.ts';
+import { ensureBuilt } from './build.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,6 +16,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  ensureBuilt();
   const given = process.env.TEST_DATABASE_URL;
   if (given) {
     project.provide('serverUrl', given);

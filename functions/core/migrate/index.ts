@@ -5,3 +5,5 @@ export { lint, type LintFinding, type LintResult, type LintOptions } from './lin
 export { listMigrations, NO_TRANSACTION_MARKER, type MigrationFile } from './files.ts';
 export * from './types.ts';
 export { MigrationError, MigratorError, ValidationError, LockWaitTimeoutError } from '../errors.ts';
+/** What a TypeScript migration's `up(pgm)` / `down(pgm)` receive (node-pg-migrate's builder). */
+export type { MigrationBuilder } from 'node-pg-migrate';
