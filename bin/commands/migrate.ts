@@ -396,8 +396,8 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       const { down } = await engine();
       const events: MigrationEvent[] = [];
       const command = opts.to !== undefined ? `down --to ${opts.to}` : `down --count ${opts.count}`;
-      const result = await recorded(o, io, { stage: opts.stage, command }, async (target) => {
-        const r = await down(target, { ...safetyFrom(o, io, events), count: opts.count, to: opts.to });
+      const result = await recorded(o, io, { stage: opts.stage, command }, async (target, _runId, onValidated) => {
+        const r = await down(target, { ...safetyFrom(o, io, events), count: opts.count, to: opts.to, onValidated });
         return { result: r, fields: { lastMigration: r.lastMigration, details: { reverted: r.reverted } } };
       });
       if (opts.json) {
@@ -496,10 +496,11 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       // A change list that was not confirmed ends the recorded run as failed ("Nothing was changed"), exit 1.
       let r: { changes: { name: string; action: string }[]; written: boolean } | undefined;
       try {
-        await recorded(o, io, { stage: localStage(), command: 'repair' }, async (target, runId) => {
+        await recorded(o, io, { stage: localStage(), command: 'repair' }, async (target, runId, onValidated) => {
           const res = await repair(target, {
             ...safetyFrom(o, io),
             runId,
+            onValidated,
             confirm: (c) => confirm(io, opts, 'repair', c.map((x) => `${x.action}  ${x.name}  (${REPAIR_ACTIONS[x.action]})`)),
           });
           r = res;
@@ -526,11 +527,12 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       const { baseline } = await engine();
       let r: { marked: string[]; written: boolean } | undefined;
       try {
-        await recorded(o, io, { stage: localStage(), command: `baseline --to ${opts.to}` }, async (target, runId) => {
+        await recorded(o, io, { stage: localStage(), command: `baseline --to ${opts.to}` }, async (target, runId, onValidated) => {
           const res = await baseline(target, {
             ...safetyFrom(o, io),
             to: opts.to,
             runId,
+            onValidated,
             confirm: (names) => confirm(io, opts, 'baseline', names.map((n) => `mark-applied  ${n}  (recorded as applied; its SQL is not run)`)),
           });
           r = res;
@@ -561,9 +563,9 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
       else {
         // A recorded run: who ended which session, in the same history as every other run.
         let runId = '';
-        const result = await recorded(o, io, { stage: localStage(), command: `unlock${opts.force ? ' --force' : ''}` }, async (target, id) => {
+        const result = await recorded(o, io, { stage: localStage(), command: `unlock${opts.force ? ' --force' : ''}` }, async (target, id, onValidated) => {
           runId = id;
-          const u = await unlock(target, { force: opts.force });
+          const u = await unlock(target, { force: opts.force, onValidated });
           return { result: u, fields: { details: { ended: u.ended, holders: u.holders.map(describeHolder) } } };
         });
         r = { ...result, runId };

@@ -15,6 +15,8 @@ export interface UnlockOptions {
   dryRun?: boolean;
   /** Also end a holder whose state is `active` (running a statement right now). */
   force?: boolean;
+  /** Called after the checks, right before a session is ended (the CLI opens the run row there). */
+  onValidated?: () => Promise<void>;
 }
 
 export interface UnlockResult {
@@ -45,6 +47,7 @@ export async function unlock(target: MigrationTarget, options: UnlockOptions = {
           'Nothing was ended. If that run is really lost or must stop, pass --force (its transaction rolls back).',
       );
     }
+    await options.onValidated?.(); // the run row opens here: a refused unlock ends nothing and records nothing
     const ended: number[] = [];
     for (const h of [...holders, ...runSessions.filter((r) => !holders.some((h) => h.pid === r.pid))]) {
       // Waits (up to 5 s) until the backend is gone, so the lock is free when this returns.
