@@ -115,7 +115,8 @@ describe('messages', () => {
       if (Number(process.versions.node.split('.')[0]) < 22) expect(control.stderr).toContain('NodeVersionSupportWarning');
       const launcher = join(ROOT, 'bin/migrator.mjs');
       expect(spawnSync(process.execPath, [launcher, 'up', '--dir', join(ROOT, 'migrations')], { cwd, env, encoding: 'utf8' }).status).toBe(0);
-      const seeded = spawnSync(process.execPath, [launcher, 'seed', '--seeds-dir', join(ROOT, 'seeds')], { cwd, env, encoding: 'utf8' });
+      // seed applies pending migrations first (README), so it needs the migrations folder too: cwd has none.
+      const seeded = spawnSync(process.execPath, [launcher, 'seed', '--dir', join(ROOT, 'migrations'), '--seeds-dir', join(ROOT, 'seeds')], { cwd, env, encoding: 'utf8' });
       expect(seeded.stderr).not.toContain('NodeVersionSupportWarning');
       expect(seeded.status).toBe(0);
     } finally {
