@@ -32,8 +32,9 @@ afterEach(async () => {
   await db.drop();
 });
 
+/** The CLI on the fixture; --quiet: no per-migration progress lines, so stderr is empty unless something went wrong. */
 const migrator = async (...args: string[]) => {
-  const r = await run([...args, '--dir', fx.dir, '--database-url', db.url]);
+  const r = await run([...args, '--quiet', '--dir', fx.dir, '--database-url', db.url]);
   expect(r.stderr).toBe('');
   return r;
 };
@@ -86,7 +87,7 @@ describe('adopting node-pg-migrate histories', () => {
     await migrator('up'); // adopts (checksums of the files as they are now)
     fx.write('0003_invoices.js', `${FILES['0003_invoices.js']}// reviewed\n`);
     expect((await run(['status', '--dir', fx.dir, '--database-url', db.url])).code).toBe(1);
-    expect((await migrator('repair')).stdout).toBe('checksum-updated  0003_invoices\n');
+    expect((await migrator('repair', '--yes')).stdout).toBe('checksum-updated  0003_invoices\n');
     const history = JSON.parse((await migrator('history', '--json')).stdout);
     expect(history.map((h: { name: string; source: string; appliedAt: string }) => [h.name, h.source, h.appliedAt])).toEqual([
       ['0001_accounts', 'adopted', ran['0001_accounts']], ['0002_plans', 'adopted', ran['0002_plans']], ['0003_invoices', 'repair', ran['0003_invoices']],

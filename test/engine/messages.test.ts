@@ -39,7 +39,9 @@ describe('messages', () => {
     const cli = await run(['down', '--count', '3', '--dir', fx.dir, '--database-url', db.url]);
     expect(cli.code).toBe(1);
     // 0003_c's down file changed its checksum: the refusal is validation's; after repair, 0001_a stops it.
-    await run(['repair', '--dir', fx.dir, '--database-url', db.url]);
+    expect(cli.stderr).toMatch(/^error: Refusing to migrate: .*0003_c\.up\.sql was edited after it was applied/);
+    const repaired = await run(['repair', '--yes', '--dir', fx.dir, '--database-url', db.url]); // --yes: repair asks first otherwise
+    expect(repaired).toMatchObject({ code: 0, stdout: 'checksum-updated  0003_c\n' });
     const again = await run(['down', '--count', '3', '--dir', fx.dir, '--database-url', db.url]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^error: Cannot revert 0001_a: .*0001_a\.sql has no down migration \(it has no "-- Down Migration" section\)\. Nothing was reverted/);
@@ -71,7 +73,8 @@ describe('messages', () => {
     expect((await validate(target)).problems).toEqual([expect.objectContaining({ kind: 'duplicate-number', message: expect.stringMatching(/001b_y.*001_x|001_x.*001b_y/) })]);
     fx.cleanup();
     fx = fixture({ '9_a.sql': sql('SELECT 1;'), '10_b.sql': sql('SELECT 1;') });
-    const cli = await run(['up', '--dir', fx.dir, '--database-url', db.url]);
+    // --quiet: no progress lines; the warning still prints, and nothing else may.
+    const cli = await run(['up', '--quiet', '--dir', fx.dir, '--database-url', db.url]);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toBe('Applied 2 migration(s): 9_a, 10_b\n');
     expect(cli.stderr).toBe('warning: Migration numbers have different widths: 9_a runs before 10_b, but a plain listing shows 10_b first. Pad the numbers to one width (e.g. 0009_, 0010_) so both orders agree.\n');
@@ -112,7 +115,8 @@ describe('messages', () => {
       if (Number(process.versions.node.split('.')[0]) < 22) expect(control.stderr).toContain('NodeVersionSupportWarning');
       const launcher = join(ROOT, 'bin/migrator.mjs');
       expect(spawnSync(process.execPath, [launcher, 'up', '--dir', join(ROOT, 'migrations')], { cwd, env, encoding: 'utf8' }).status).toBe(0);
-      const seeded = spawnSync(process.execPath, [launcher, 'seed', '--seeds-dir', join(ROOT, 'seeds')], { cwd, env, encoding: 'utf8' });
+      // seed applies pending migrations first (README), so it needs the migrations folder too: cwd has none.
+      const seeded = spawnSync(process.execPath, [launcher, 'seed', '--dir', join(ROOT, 'migrations'), '--seeds-dir', join(ROOT, 'seeds')], { cwd, env, encoding: 'utf8' });
       expect(seeded.stderr).not.toContain('NodeVersionSupportWarning');
       expect(seeded.status).toBe(0);
     } finally {
