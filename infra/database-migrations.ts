@@ -5,7 +5,7 @@
  * One construct per database (several instances in one app work: every name below is scoped to the
  * construct). Other constructs declare `node.addDependency(migrations)` to deploy after the schema.
  */
-import { ArnFormat, AssetHashType, CfnOutput, CustomResource, DockerImage, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, CustomResource, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,7 +18,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, Dependable } from 'constructs';
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { stageAsset } from './asset/stage.ts';
+import { stagedCode } from './asset/stage.ts';
 import { contentHash } from './content-hash.ts';
 import { defaultSubnets, requireEndpoints, type EndpointMode } from './network.ts';
 import { protectedByName } from '../functions/core/protected-stage.ts';
@@ -267,19 +267,7 @@ export class DatabaseMigrations extends Construct {
     // One asset for both functions: the handler bundle prebuilt with the package (one file, two exports)
     // plus this app's migrations and seeds. CDK's local bundling stages it at synth (only for stacks being
     // synthesized), with no Docker, no lock file and no bundler run over our sources.
-    const code = lambda.Code.fromAsset(migrationsDir, {
-      assetHashType: AssetHashType.OUTPUT,
-      bundling: {
-        // Required by the type; never pulled, because local staging always succeeds or throws.
-        image: DockerImage.fromRegistry('pg-tenant-migrator-local-staging'),
-        local: {
-          tryBundle: (outputDir: string) => {
-            stageAsset({ out: outputDir, migrationsDir, seedsDir, hash: content.hash });
-            return true;
-          },
-        },
-      },
-    });
+    const code = stagedCode({ migrationsDir, seedsDir, hash: content.hash });
 
     const common = {
       code,

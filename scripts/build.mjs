@@ -57,6 +57,7 @@ for (const folder of ['functions', 'local']) {
 
 // 4. The Lambda handler, bundled once here (what NodejsFunction used to do at every consumer's synth).
 await build(bundleOptions(join(DIST, 'lambda', 'index.mjs')));
+await build(bundleOptions(join(DIST, 'lambda', 'fleet', 'index.mjs'), 'functions/handlers/fleet-index.ts'));
 // Tests rebuild when a source is newer than this (test/support/build.ts).
 writeFileSync(join(DIST, '.build-stamp'), `${new Date().toISOString()}\n`);
-console.error(`built ${relative(process.cwd(), DIST) || DIST}/ (library, declarations, lambda/index.mjs)`);
+console.error(`built ${relative(process.cwd(), DIST) || DIST}/ (library, declarations, lambda/index.mjs, lambda/fleet/index.mjs)`);

@@ -1,13 +1,14 @@
-// esbuild options of the migrator Lambda handler bundle (one file, two exports: onEvent, operations).
+// esbuild options of the Lambda handler bundles: the migrator's (functions/handlers/index.ts: onEvent,
+// operations) and the fleet's (functions/handlers/fleet-index.ts).
 // The same options NodejsFunction was given before the handler shipped prebuilt.
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** @returns {import('esbuild').BuildOptions} */
-export function bundleOptions(outfile) {
+export function bundleOptions(outfile, entry = 'functions/handlers/index.ts') {
   return {
-    entryPoints: [`${ROOT}functions/handlers/index.ts`],
+    entryPoints: [`${ROOT}${entry}`],
     outfile,
     bundle: true,
     platform: 'node',

@@ -8,16 +8,22 @@ import { cpSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, wri
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AssetHashType, DockerImage } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { shipped } from '../content-hash.ts';
 
 /**
  * The prebuilt handler bundle: next to the compiled construct in the package (dist/infra/asset -> dist/lambda),
  * or dist/lambda in a source checkout (tests and the sample app run the construct from its .ts source).
  */
-export function handlerBundlePath(): string {
+export function handlerBundlePath(bundle: HandlerBundle = 'migrator'): string {
   const fromSource = import.meta.url.endsWith('.ts');
-  return fileURLToPath(new URL(fromSource ? '../../dist/lambda/index.mjs' : '../../lambda/index.mjs', import.meta.url));
+  const file = bundle === 'fleet' ? 'lambda/fleet/index.mjs' : 'lambda/index.mjs';
+  return fileURLToPath(new URL(fromSource ? `../../dist/${file}` : `../../${file}`, import.meta.url));
 }
+
+/** The prebuilt handler bundles: DatabaseMigrations' (onEvent, operations) and the fleet's. */
+export type HandlerBundle = 'migrator' | 'fleet';
 
 export interface StageAssetOptions {
   /** The asset folder to fill (CDK's bundling output directory). */
@@ -26,14 +32,36 @@ export interface StageAssetOptions {
   readonly seedsDir?: string;
   /** Content hash of migrations + seeds (infra/content-hash.ts), recorded in the manifest. */
   readonly hash: string;
+  /** Which prebuilt handler goes in as index.mjs; default the migrator's. */
+  readonly bundle?: HandlerBundle;
 }
 
 const TS_MIGRATION = /\.(ts|mts|cts)$/;
 const requireHere = createRequire(import.meta.url);
 
+/**
+ * The Lambda code: `stageAsset` run by CDK's local bundling at synth (only for stacks being synthesized),
+ * with no Docker, no lock file and no bundler run over our sources.
+ */
+export function stagedCode(options: Omit<StageAssetOptions, 'out'>): lambda.Code {
+  return lambda.Code.fromAsset(options.migrationsDir, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Required by the type; never pulled, because local staging always succeeds or throws.
+      image: DockerImage.fromRegistry('pg-tenant-migrator-local-staging'),
+      local: {
+        tryBundle: (outputDir: string) => {
+          stageAsset({ ...options, out: outputDir });
+          return true;
+        },
+      },
+    },
+  });
+}
+
 export function stageAsset(options: StageAssetOptions): void {
   const { out, migrationsDir, seedsDir, hash } = options;
-  const handler = handlerBundlePath();
+  const handler = handlerBundlePath(options.bundle);
   if (!existsSync(handler)) {
     throw new Error(`The prebuilt migrator handler ${handler} is missing: in a source checkout run \`npm run build\`; in an installed package, reinstall pg-tenant-migrator.`);
   }

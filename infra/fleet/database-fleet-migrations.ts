@@ -16,7 +16,6 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -25,10 +24,10 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { contentHash } from '../content-hash.ts';
 import type { MigrationTimeouts } from '../database-migrations.ts';
-import { FLEET_ENTRY, fleetBundling, PROJECT_ROOT } from './bundling.ts';
+import { stagedCode } from '../asset/stage.ts';
 
 /**
  * Which databases an execution migrates, read when it starts. Choose:
@@ -157,9 +156,9 @@ export type FleetMetricName =
 export class DatabaseFleetMigrations extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly ledger: dynamodb.Table;
-  readonly workerFunction: nodejs.NodejsFunction;
-  readonly listFunction: nodejs.NodejsFunction;
-  readonly summaryFunction: nodejs.NodejsFunction;
+  readonly workerFunction: lambda.Function;
+  readonly listFunction: lambda.Function;
+  readonly summaryFunction: lambda.Function;
   readonly logGroup: logs.LogGroup;
   /** The deploy custom resource (undefined with onDeploy 'none'). */
   readonly resource?: CustomResource;
@@ -195,22 +194,20 @@ export class DatabaseFleetMigrations extends Construct {
       removalPolicy: props.ledgerRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
 
-    const common: nodejs.NodejsFunctionProps = {
-      entry: FLEET_ENTRY,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+    const common: Omit<lambda.FunctionProps, 'handler'> = {
+      // The fleet handlers prebuilt with the package, staged at synth with this fleet's migrations.
+      code: stagedCode({ migrationsDir, hash: content.hash, bundle: 'fleet' }),
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
       logGroup: this.logGroup,
-      bundling: fleetBundling(migrationsDir, content.hash),
       tracing: lambda.Tracing.DISABLED,
     };
     const powertools = { POWERTOOLS_SERVICE_NAME: 'migrator-fleet', POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace, STAGE: props.stage };
 
-    this.workerFunction = new nodejs.NodejsFunction(this, 'Worker', {
+    this.workerFunction = new lambda.Function(this, 'Worker', {
       ...common,
-      handler: 'fleetWorker',
+      handler: 'index.fleetWorker',
       description: `Fleet migrations: one target per invocation (${props.stage})`,
       timeout: t.function,
       vpc: props.vpc,
@@ -234,9 +231,9 @@ export class DatabaseFleetMigrations extends Construct {
     for (const db of props.databases ?? []) db.connections.allowDefaultPortFrom(this.workerFunction, `Fleet migrator ${this.node.path}`);
 
     const src = props.targets;
-    this.listFunction = new nodejs.NodejsFunction(this, 'ListTargets', {
+    this.listFunction = new lambda.Function(this, 'ListTargets', {
       ...common,
-      handler: 'fleetListTargets',
+      handler: 'index.fleetListTargets',
       description: `Fleet migrations: list targets (${props.stage})`,
       timeout: Duration.minutes(2),
       environment: {
@@ -249,9 +246,9 @@ export class DatabaseFleetMigrations extends Construct {
         CANARY_COUNT: String(props.canary?.count ?? FLEET_DEFAULTS.canaryCount),
       },
     });
-    this.summaryFunction = new nodejs.NodejsFunction(this, 'Summary', {
+    this.summaryFunction = new lambda.Function(this, 'Summary', {
       ...common,
-      handler: 'fleetSummary',
+      handler: 'index.fleetSummary',
       description: `Fleet migrations: execution summary and metrics (${props.stage})`,
       timeout: Duration.minutes(2),
       environment: { ...powertools, LEDGER_TABLE: this.ledger.tableName, FLEET_NAME: this.fleetName },
@@ -356,11 +353,11 @@ export class DatabaseFleetMigrations extends Construct {
     return list.next(canary).next(rest).next(summarize).next(done);
   }
 
-  private deployResource(props: DatabaseFleetMigrationsProps, hash: string, onDeploy: FleetOnDeploy, common: nodejs.NodejsFunctionProps, retention: logs.RetentionDays) {
+  private deployResource(props: DatabaseFleetMigrationsProps, hash: string, onDeploy: FleetOnDeploy, common: Omit<lambda.FunctionProps, 'handler'>, retention: logs.RetentionDays) {
     const wait = props.deployWait ?? FLEET_DEFAULTS.deployWait;
     const environment = { STAGE: props.stage, STATE_MACHINE_ARN: this.stateMachine.stateMachineArn, LEDGER_TABLE: this.ledger.tableName, POWERTOOLS_SERVICE_NAME: 'migrator-fleet' };
-    const onEvent = new nodejs.NodejsFunction(this, 'DeployOnEvent', { ...common, handler: 'fleetDeployOnEvent', timeout: Duration.minutes(1), environment, description: `Fleet migrations on deploy: start (${props.stage})` });
-    const isComplete = new nodejs.NodejsFunction(this, 'DeployIsComplete', { ...common, handler: 'fleetDeployIsComplete', timeout: Duration.minutes(1), environment, description: `Fleet migrations on deploy: wait (${props.stage})` });
+    const onEvent = new lambda.Function(this, 'DeployOnEvent', { ...common, handler: 'index.fleetDeployOnEvent', timeout: Duration.minutes(1), environment, description: `Fleet migrations on deploy: start (${props.stage})` });
+    const isComplete = new lambda.Function(this, 'DeployIsComplete', { ...common, handler: 'index.fleetDeployIsComplete', timeout: Duration.minutes(1), environment, description: `Fleet migrations on deploy: wait (${props.stage})` });
     this.stateMachine.grantStartExecution(onEvent);
     this.stateMachine.grantRead(isComplete);
     this.ledger.grantReadData(isComplete);

@@ -10,7 +10,9 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DatabaseFleetMigrations, type DatabaseFleetMigrationsProps } from '../../../infra/fleet/database-fleet-migrations.ts';
-import { PROJECT_ROOT } from '../../../infra/fleet/bundling.ts';
+import { fileURLToPath } from 'node:url';
+
+const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface SynthesizedFleet {
   template: Template;
