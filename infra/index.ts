@@ -10,3 +10,14 @@ export {
   type RunOn,
 } from './database-migrations.ts';
 export { MigrationObservability, type MigrationObservabilityProps } from './observability.ts';
+export {
+  DatabaseFleetMigrations,
+  FLEET_DEFAULTS,
+  FleetObservability,
+  type CanaryProps,
+  type DatabaseFleetMigrationsProps,
+  type FleetMetricName,
+  type FleetObservabilityProps,
+  type FleetOnDeploy,
+  type FleetTargetsProps,
+} from './fleet/index.ts';
