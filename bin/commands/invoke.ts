@@ -14,15 +14,9 @@ import { MigratorError } from '../../functions/core/errors.ts';
 import { localActor } from './actor.ts';
 import type { CliIO } from './migrate.ts';
 import { operationsFunctionName, stackName } from '../../infra/names.ts';
-import type { OperationAction, OperationPayload, OperationResult } from '../../functions/handlers/operations-payload.ts';
-
-/**
- * The actions, for the argument's choices at registration. A copy of OPERATION_ACTIONS so that startup does
- * not load the payload schema (zod); the type checks below keep the two lists equal.
- */
-const ACTIONS = ['status', 'plan', 'migrate', 'seed', 'reseed', 'runs'] as const satisfies readonly OperationAction[];
-const actionsComplete: [Exclude<OperationAction, (typeof ACTIONS)[number]>] extends [never] ? true : false = true;
-void actionsComplete;
+import type { OperationPayload, OperationResult } from '../../functions/handlers/operations-payload.ts';
+// The list itself, not the payload schema: startup must not load zod.
+import { OPERATION_ACTIONS as ACTIONS } from '../../functions/handlers/operation-actions.ts';
 
 export interface InvokeOptions {
   stage: string;

@@ -4,8 +4,9 @@
  */
 import * as z from 'zod';
 
-export const OPERATION_ACTIONS = ['status', 'plan', 'migrate', 'seed', 'reseed', 'runs'] as const;
-export type OperationAction = (typeof OPERATION_ACTIONS)[number];
+import { OPERATION_ACTIONS, type OperationAction } from './operation-actions.ts';
+
+export { OPERATION_ACTIONS, type OperationAction };
 
 export const OperationPayload = z
   .object({

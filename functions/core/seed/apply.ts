@@ -20,6 +20,7 @@ import { upsertRows, sameValue, type Column } from './sql.ts';
 import { currentSecretVersions, readProviderKey, encryptForTenant, type EncryptedKey } from './llm-keys.ts';
 import { apiKeySecretName, generateApiKey, storeApiKeySecret, type GeneratedApiKey } from './api-keys.ts';
 import { SeedError } from './errors.ts';
+import { DEFAULT_SAFETY } from '../migrate/types.ts';
 import {
   emptyTables,
   MAX_LISTED_CHANGES,
@@ -78,8 +79,8 @@ const COLUMNS = {
   tenant_api_keys: [col('tenant_id', 'uuid'), col('prefix'), col('key_hash'), col('secret_name'), col('status'), col('confirmed_at', 'timestamptz')],
 } satisfies Record<string, Column[]>;
 
-/** Arbitrary but fixed: serializes seed runs on one database. */
-const SEED_LOCK = [0x5eed, 1] as const;
+/** Arbitrary but fixed: serializes seed runs (and rotate-key) on one database. */
+export const SEED_LOCK = [0x5eed, 1] as const;
 
 type Row = Record<string, unknown>;
 
@@ -206,19 +207,19 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
   try {
     // Deadlines, so a deploy never waits forever on a lock (SET LOCAL: they end with the transaction).
     const ms = (v: number | undefined, d: number) => `${Math.max(0, Math.floor(v ?? d))}ms`;
-    await client.query(`SELECT set_config('statement_timeout', $1, true)`, [ms(options.statementTimeoutMs, 600_000)]);
+    await client.query(`SELECT set_config('statement_timeout', $1, true)`, [ms(options.statementTimeoutMs, DEFAULT_SAFETY.statementTimeoutMs)]);
     if (!plan) {
-      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [ms(options.lockWaitTimeoutMs, 60_000)]);
+      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [ms(options.lockWaitTimeoutMs, DEFAULT_SAFETY.lockWaitTimeoutMs)]);
       try {
         await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...SEED_LOCK]);
       } catch (e) {
         if ((e as { code?: string }).code === '55P03') {
-          throw new SeedError(`Another seed run (or rotate-key) holds the seed lock; gave up after ${ms(options.lockWaitTimeoutMs, 60_000)}. Nothing was written.`);
+          throw new SeedError(`Another seed run (or rotate-key) holds the seed lock; gave up after ${ms(options.lockWaitTimeoutMs, DEFAULT_SAFETY.lockWaitTimeoutMs)}. Nothing was written.`);
         }
         throw e;
       }
     }
-    await client.query(`SELECT set_config('lock_timeout', $1, true)`, [ms(options.lockTimeoutMs, 10_000)]);
+    await client.query(`SELECT set_config('lock_timeout', $1, true)`, [ms(options.lockTimeoutMs, DEFAULT_SAFETY.lockTimeoutMs)]);
     const touch = await columnsWithUpdatedAt(client);
     const upsert = (table: SeededTable, spec: { key: string[]; columns: Column[]; update?: string[]; returning?: string }, rows: Row[]) =>
       upsertRows(client, { table, touchUpdatedAt: touch.has(table), ...spec }, rows);

@@ -11,6 +11,8 @@ import type pg from 'pg';
 import type { SeedAwsClients } from './aws.ts';
 import { apiKeySecretName, generateApiKey, storeApiKeySecret } from './api-keys.ts';
 import { SeedError } from './errors.ts';
+import { DEFAULT_SAFETY } from '../migrate/types.ts';
+import { SEED_LOCK } from './apply.ts';
 
 export interface RotateOptions {
   slug: string;
@@ -41,8 +43,6 @@ export interface ConfirmResult {
   revoked: string[];
 }
 
-const LOCK = [0x5eed, 1] as const;
-
 async function tenantId(client: pg.ClientBase, slug: string): Promise<string> {
   const { rows } = await client.query(`SELECT id FROM tenants WHERE slug = $1`, [slug]);
   if (!rows[0]) throw new SeedError(`Tenant "${slug}" does not exist in this database; seed it first.`, { tenant: slug });
@@ -60,8 +60,8 @@ async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>): Pr
   await client.query('BEGIN');
   try {
     // Bounded wait for a running seed (same lock); ends with the transaction.
-    await client.query(`SELECT set_config('lock_timeout', '60s', true)`);
-    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...LOCK]);
+    await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${DEFAULT_SAFETY.lockWaitTimeoutMs}ms`]);
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...SEED_LOCK]);
     const out = await fn();
     await client.query('COMMIT');
     return out;
