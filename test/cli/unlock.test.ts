@@ -43,6 +43,12 @@ describe('migrator unlock', () => {
     expect((await run(['--dir', fx.dir, 'up'], { DATABASE_URL: db.url })).code).toBe(0);
     const holder = await leftoverHolder('migrator:dead-run');
     const pid = (holder as unknown as { processID: number }).processID;
+    // A session of the same name on another database of the server: not this lock's run, never ended.
+    const other = await createTestDatabase('unlock_other');
+    const bystander = new pg.Client({ connectionString: other.url, application_name: 'migrator:dead-run' });
+    bystander.on('error', () => {});
+    await bystander.connect();
+    const bystanderPid = (bystander as unknown as { processID: number }).processID;
 
     const look = await run(['--dir', fx.dir, 'unlock'], { DATABASE_URL: db.url });
     expect(look.code).toBe(1);
@@ -62,6 +68,9 @@ describe('migrator unlock', () => {
     expect(rows[0]).toMatchObject({ trigger: 'local', stage: 'staging', actor: 'oncall', outcome: 'succeeded', command: 'unlock' });
     expect(rows[0].details.ended).toEqual([pid]);
     expect((await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0].n).toBe(0);
+    expect((await bystander.query('SELECT pg_backend_pid() AS pid')).rows[0].pid).toBe(bystanderPid);
+    await bystander.end();
+    await other.drop();
     expect((await run(['--dir', fx.dir, '--lock-wait-timeout', '0', 'up'], { DATABASE_URL: db.url })).code).toBe(0);
     expect((await run(['--dir', fx.dir, 'unlock', '--yes'], { DATABASE_URL: db.url })).stdout).toBe('Nobody holds the migration lock.\n');
   });

@@ -4,7 +4,7 @@
  */
 import { runner } from 'node-pg-migrate';
 import { fileURLToPath } from 'node:url';
-import type pg from 'pg';
+import pg from 'pg';
 
 /** The project's migrations folder, independent of the working directory. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
@@ -21,15 +21,26 @@ export async function migrate(
   direction: 'up' | 'down' = 'up',
   count = Infinity,
 ): Promise<string[]> {
-  const ran = await runner({
-    databaseUrl,
-    dir: MIGRATIONS_DIR,
-    direction,
-    migrationsTable: 'pgmigrations',
-    count,
-    singleTransaction: false,
-    log: () => {},
-  });
+  // Our own client, ended before we return: node-pg-migrate's own (from databaseUrl) can still be closing
+  // when the test drops its database WITH (FORCE), and a terminated client without a listener is an
+  // uncaught error.
+  const client = new pg.Client({ connectionString: databaseUrl });
+  client.on('error', () => {});
+  await client.connect();
+  let ran: Awaited<ReturnType<typeof runner>>;
+  try {
+    ran = await runner({
+      dbClient: client,
+      dir: MIGRATIONS_DIR,
+      direction,
+      migrationsTable: 'pgmigrations',
+      count,
+      singleTransaction: false,
+      log: () => {},
+    });
+  } finally {
+    await client.end().catch(() => {});
+  }
   return ran.map((m) => m.name);
 }
 

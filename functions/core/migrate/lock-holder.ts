@@ -32,6 +32,7 @@ export async function migrationLockHolders(client: pg.ClientBase, t: Tables): Pr
   const { rows } = await client.query(
     `${ACTIVITY}
       WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'RowShareLock' AND l.relation = to_regclass($1)
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         AND l.pid <> pg_backend_pid()`,
     [lockTable],
   );

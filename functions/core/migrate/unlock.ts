@@ -33,7 +33,7 @@ export async function unlock(target: MigrationTarget, options: UnlockOptions = {
     // The lock is held by a run's lock session (`<application_name>:lock`, idle in transaction by design);
     // the run itself is its main session (`<application_name>`). Both end, so a frozen run cannot go on unlocked.
     const { rows: sessions } = await client.query<{ pid: number; application_name: string; state: string | null; query: string | null }>(
-      'SELECT pid, application_name, state, query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name = ANY($1)',
+      'SELECT pid, application_name, state, query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND application_name = ANY($1)',
       [holders.filter((h) => h.applicationName.endsWith(':lock')).map((h) => h.applicationName.slice(0, -':lock'.length))],
     );
     const runSessions = sessions.map((r) => ({ ...r, pid: r.pid }));
