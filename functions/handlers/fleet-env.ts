@@ -1,7 +1,7 @@
 /** Environment of the fleet functions, set by DatabaseFleetMigrations (infra/fleet/database-fleet-migrations.ts). */
 import * as z from 'zod';
+import { DATABASE_ENV } from './runtime.ts';
 
-const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const csv = z
   .string()
   .optional()
@@ -10,12 +10,7 @@ const csv = z
 const Worker = z.object({
   STAGE: z.string().min(1),
   LEDGER_TABLE: z.string().min(1),
-  DB_TLS: z.string().optional(),
-  RDS_CA_FILE: z.string().optional(),
-  CONNECT_TIMEOUT_MS: ms(60_000),
-  LOCK_WAIT_TIMEOUT_MS: ms(120_000),
-  LOCK_TIMEOUT_MS: ms(10_000),
-  STATEMENT_TIMEOUT_MS: ms(600_000),
+  ...DATABASE_ENV,
   ASSET_DIR: z.string().optional(),
   MIGRATIONS_TABLE: z.string().optional(),
   RUNS_TABLE: z.string().optional(),

@@ -20,11 +20,11 @@ const flag = z
   .transform((v) => v === 'true');
 const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-/** Environment the construct sets (see infra/database-migrations.ts). */
-const Env = z.object({
-  STAGE: z.string().min(1),
-  PROTECTED_STAGE: flag,
-  DB_SECRET_ARN: z.string().min(1),
+/**
+ * How a function reaches and bounds its database: TLS and the per-invocation timeouts (milliseconds).
+ * Shared by the migrator functions and the fleet worker, which the constructs configure alike.
+ */
+export const DATABASE_ENV = {
   /** `verify-full` (default) or `off` (local deploy simulation only: PostgreSQL without TLS). */
   DB_TLS: z.string().optional(),
   /** Optional PEM bundle (e.g. the RDS global bundle) instead of NODE_EXTRA_CA_CERTS. */
@@ -33,6 +33,14 @@ const Env = z.object({
   LOCK_WAIT_TIMEOUT_MS: ms(120_000),
   LOCK_TIMEOUT_MS: ms(10_000),
   STATEMENT_TIMEOUT_MS: ms(600_000),
+};
+
+/** Environment the construct sets (see infra/database-migrations.ts). */
+const Env = z.object({
+  STAGE: z.string().min(1),
+  PROTECTED_STAGE: flag,
+  DB_SECRET_ARN: z.string().min(1),
+  ...DATABASE_ENV,
   /** Stage key for seeds (overrides stages.yaml's kmsKeyId). */
   KMS_KEY_ARN: z.string().optional(),
   SEEDS_ENABLED: flag,
