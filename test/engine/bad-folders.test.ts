@@ -277,9 +277,11 @@ describe('the parser loads lazily', () => {
     return JSON.parse(out.trim().split('\n').at(-1)!) as { applied: string[]; parser: boolean };
   };
 
-  it('is imported when pending migrations are checked, and not by a run with nothing to apply', () => {
+  it('is imported when a pending migration could hold transaction control, not for plain DDL nor by a run with nothing to apply', () => {
     fx.write('0001_a.sql', '-- Up Migration\nCREATE TABLE a (id int);\n');
-    expect(parserLoaded(fx.dir)).toEqual({ applied: ['0001_a'], parser: true });
+    expect(parserLoaded(fx.dir)).toEqual({ applied: ['0001_a'], parser: false });
+    fx.write('0002_b.sql', '-- Up Migration\nDO $$ BEGIN PERFORM 1; END $$;\n');
+    expect(parserLoaded(fx.dir)).toEqual({ applied: ['0002_b'], parser: true });
     expect(parserLoaded(fx.dir)).toEqual({ applied: [], parser: false });
   });
 });
