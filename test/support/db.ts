@@ -2,7 +2,7 @@
  * Per-test databases on the run's PostgreSQL server: every test gets a fresh, empty database,
  * so tests never see each other's rows and can run in parallel.
  */
-import { inject } from 'vitest';
+import { inject, onTestFinished } from 'vitest';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 
@@ -53,4 +53,11 @@ export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
       await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
     },
   };
+}
+
+/** `createTestDatabase(prefix)`, dropped when the current test finishes (call it inside a test). */
+export async function testDatabase(prefix = 't'): Promise<TestDatabase> {
+  const db = await createTestDatabase(prefix);
+  onTestFinished(() => db.drop());
+  return db;
 }
