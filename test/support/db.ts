@@ -2,7 +2,7 @@
  * Per-test databases on the run's PostgreSQL server: every test gets a fresh, empty database,
  * so tests never see each other's rows and can run in parallel.
  */
-import { inject, onTestFinished } from 'vitest';
+import { beforeEach, inject, onTestFinished } from 'vitest';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 
@@ -60,4 +60,15 @@ export async function testDatabase(prefix = 't'): Promise<TestDatabase> {
   const db = await createTestDatabase(prefix);
   onTestFinished(() => db.drop());
   return db;
+}
+
+/**
+ * Each test of the file gets a fresh database and a client on it, dropped (the client closed) when the test
+ * finishes; `use` hands them to the file's own variables.
+ */
+export function eachTestDatabase(prefix: string, use: (db: TestDatabase, client: pg.Client) => void): void {
+  beforeEach(async () => {
+    const db = await testDatabase(prefix);
+    use(db, await db.client());
+  });
 }
