@@ -66,7 +66,8 @@ export interface JobResult {
 export async function runJob(options: RunJobOptions): Promise<JobResult> {
   const started = Date.now();
   const runId = options.runId ?? randomUUID();
-  const client = options.target.client ?? (await connect(requireUrl(options.target), options.connect ?? options.target.connect));
+  // application_name says which run a session is (pg_stat_activity, lock-holder messages, `migrator unlock`).
+  const client = options.target.client ?? (await connect(requireUrl(options.target), { applicationName: `migrator:${runId}`, ...(options.connect ?? options.target.connect) }));
   let record: RunRecord | undefined;
   let step: 'migrations' | 'seed' = 'migrations';
   try {
