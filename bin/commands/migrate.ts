@@ -11,6 +11,7 @@ import type { Target } from '../../functions/core/config/targets.ts';
 import { protectedByName } from '../../functions/core/protected-stage.ts';
 import { ProtectedStageError } from '../../functions/core/seed/errors.ts';
 import { activity } from './activity.ts';
+import { DEFAULT_AWS_BUDGET } from '../../functions/core/aws/clients.ts';
 import type { ConnectOptions } from '../../functions/core/db.ts';
 import type { MigrationEvent, MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
 import type { RunFields, RunStart } from '../../functions/core/run-history.ts';
@@ -196,6 +197,12 @@ async function eachTarget(cmd: Command, io: CliIO, body: (target: MigrationTarge
   if (failed) throw new ExitCode(1);
 }
 
+/**
+ * The longest a CLI seed or rotate-key waits on one AWS call inside its transaction: the CLI's seed clients
+ * make 4 attempts of DEFAULT_AWS_BUDGET's request timeout each (functions/core/seed/aws.ts), plus a connect.
+ */
+const CLI_AWS_WAIT_MS = 4 * DEFAULT_AWS_BUDGET.requestTimeoutMs + DEFAULT_AWS_BUDGET.connectionTimeoutMs + 5_000;
+
 /** Margin of the client-side query bound over the longest server-side wait: a tenth, 1 to 15 s. */
 export function queryMarginMs(longestWaitMs: number): number {
   return Math.min(15_000, Math.max(1_000, Math.floor(longestWaitMs / 10)));
@@ -222,6 +229,10 @@ export function connectFrom(opts: GlobalOptions, io?: CliIO): ConnectOptions {
     // each statement, and server-side keepalives, so a client host that vanished is noticed within a minute.
     sessionSettings: {
       ...(opts.statementTimeout ? { statement_timeout: opts.statementTimeout } : {}),
+      // A transaction left open by a runner that stopped answering ends (with its locks: the seed's, the
+      // application's rows it touched). Never below the longest AWS wait a seed or rotate-key makes inside
+      // its transaction; while the migration lock is held, withLock sets --idle-timeout itself.
+      ...(opts.idleTimeout ? { idle_in_transaction_session_timeout: Math.max(opts.idleTimeout, CLI_AWS_WAIT_MS) } : {}),
       tcp_keepalives_idle: 30,
       tcp_keepalives_interval: 10,
       tcp_keepalives_count: 3,
