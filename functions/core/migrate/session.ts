@@ -102,6 +102,7 @@ export async function withLock<T>(
   const lose = (error: unknown) => {
     if (!holding || lockLost !== undefined) return;
     lockLost = error ?? new Error('the lock session ended');
+    client.on('error', () => {}); // a caller's own client may have no listener: the error is ours, expected
     destroyClient(client); // no statement of this run may go on without the lock
   };
   const heldLock = lock;
