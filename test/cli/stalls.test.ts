@@ -229,8 +229,8 @@ describe('a frozen runner (SIGSTOP) loses the migration lock within its lease', 
       expect((await run(['--dir', fx.dir, 'up', '--to', '0001_gate', '--quiet'], env)).code).toBe(0);
       // The migration waits on a table lock this test holds.
       await gate.query('BEGIN; LOCK TABLE gate IN ACCESS EXCLUSIVE MODE');
-      // Lease: 3000 + 2 x 600 ms. The statement bound ends the wait, the idle timeout the session.
-      frozen = start(['--dir', fx.dir, 'up', '--quiet', '--statement-timeout', '3000', '--lock-timeout', '60000', '--idle-timeout', '600'], env);
+      // Lease: 3000 + 2 x 1500 ms. The statement bound ends the wait, the idle timeout the session.
+      frozen = start(['--dir', fx.dir, 'up', '--quiet', '--statement-timeout', '3000', '--lock-timeout', '60000', '--idle-timeout', '1500'], env);
       let mainPid: number | undefined;
       await until('the migration to wait on the gate', async () => {
         mainPid = (await ourSessions(c)).find((s) => s.wait_event_type === 'Lock' && s.query.includes('INSERT INTO gate'))?.pid;
@@ -263,7 +263,7 @@ describe('a frozen runner (SIGSTOP) loses the migration lock within its lease', 
       expect(r.code).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(/^error: Lost the migration lock of public\.pgmigrations: its lock session ended \(/);
-      expect(r.stderr).toContain('(4200 ms: the statement timeout + 2 × the idle timeout)');
+      expect(r.stderr).toContain('(6000 ms: the statement timeout + 2 × the idle timeout)');
       expect(r.stderr).toContain('The run stopped instead of going on without the lock');
       expect((await c.query('SELECT count(*)::int AS n FROM gate')).rows[0].n).toBe(1);
       expect((await runsOf(db.url)).slice(0, 2).map((x) => x.outcome)).toEqual(['succeeded', 'abandoned']);
@@ -279,8 +279,8 @@ describe('a frozen runner (SIGSTOP) loses the migration lock within its lease', 
     const db = await createTestDatabase('lease');
     const fx = fixture(Object.fromEntries([1, 2, 3, 4].map((i) => [`000${i}_slow.sql`, '-- Up Migration\nSELECT pg_sleep(2);\n'])));
     try {
-      // Lease 5000 + 2 x 600 = 6200 ms; the run takes about 8 s.
-      const r = await run(['--dir', fx.dir, 'up', '--quiet', '--statement-timeout', '5000', '--idle-timeout', '600'], { DATABASE_URL: db.url });
+      // Lease 3000 + 2 x 1500 = 6000 ms; the run takes about 8 s.
+      const r = await run(['--dir', fx.dir, 'up', '--quiet', '--statement-timeout', '3000', '--idle-timeout', '1500'], { DATABASE_URL: db.url });
       expect(r).toMatchObject({ code: 0, stderr: '', stdout: 'Applied 4 migration(s): 0001_slow, 0002_slow, 0003_slow, 0004_slow\n' });
     } finally {
       fx.cleanup();

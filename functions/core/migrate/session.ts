@@ -119,10 +119,8 @@ export async function withLock<T>(
     await client.query('SET client_connection_check_interval = 1000').catch(() => {});
     await client.query(`SET lock_timeout = ${ms(safety.lockTimeoutMs ?? DEFAULT_SAFETY.lockTimeoutMs)}`);
     await client.query(`SET statement_timeout = ${statementTimeout}`);
-    if (idle > 0) {
-      await client.query(`SET idle_in_transaction_session_timeout = ${idle}`);
-      await client.query(`SET idle_session_timeout = ${idle}`).catch(() => {}); // PostgreSQL >= 14
-    }
+    // Inside a migration's transaction only: a busy runner between migrations (loading, parsing) holds nothing.
+    if (idle > 0) await client.query(`SET idle_in_transaction_session_timeout = ${idle}`);
     return await fn();
   } catch (error) {
     // Did the lock go first? Ask its session (a lost one answers at once with its error).
@@ -136,7 +134,6 @@ export async function withLock<T>(
     await client.query('ROLLBACK').catch(() => {});
     await client.query('RESET lock_timeout; RESET statement_timeout').catch(() => {});
     if (idle > 0) await client.query('RESET idle_in_transaction_session_timeout').catch(() => {});
-    if (idle > 0) await client.query('RESET idle_session_timeout').catch(() => {});
     await client.query('RESET client_connection_check_interval').catch(() => {});
     if (lock) {
       // A lock table created by this run stays only if the run left a migrations table (it wrote something).

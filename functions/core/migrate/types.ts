@@ -35,8 +35,8 @@ export interface SafetyOptions {
   /** `statement_timeout` for migration statements. Default 600 000 ms (10 min). */
   statementTimeoutMs?: number;
   /**
-   * While the migration lock is held: the migration session's `idle_in_transaction_session_timeout` (and
-   * `idle_session_timeout` on PostgreSQL 14+), and the lock's lease: the lock session is renewed by a
+   * While the migration lock is held: the migration session's `idle_in_transaction_session_timeout`, and
+   * the lock's lease: the lock session is renewed by a
    * heartbeat every third of this and ends after `statementTimeoutMs + 2 × idleTimeoutMs` without one. A
    * runner that stops answering (frozen, suspended, cut off) loses its sessions and the lock within that.
    * Default 60 000 ms.
