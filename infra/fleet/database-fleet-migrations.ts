@@ -8,9 +8,13 @@
  *
  *   ListTargets -> CanaryWave (Map, tolerates 0) -> RestWave (Map, tolerance) -> Summarize -> ok? Succeed : Fail
  *                      \ catch -> CanaryFailed -----------\ catch -> RestFailed -> Summarize
+ *
+ * Each Map item: MigrateTarget (Lambda) -> LongRunning? -- pending long-running migrations --> MigrateTargetInCodeBuild
+ * (codebuild:startBuild.sync: the same per-target core, `node build.mjs up`, without the 15-minute limit).
  */
 import { ArnFormat, CfnOutput, CustomResource, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,6 +22,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -27,7 +32,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { contentHash } from '../content-hash.ts';
 import type { MigrationTimeouts } from '../database-migrations.ts';
-import { stagedCode } from '../asset/stage.ts';
+import { stagedAssetOptions, stagedCode } from '../asset/stage.ts';
 
 /**
  * Which databases an execution migrates, read when it starts. Choose:
@@ -73,6 +78,35 @@ export type FleetOnDeploy =
   | 'after-deploy'
   /** No custom resource: executions start only by hand (`migrator invoke fleet`) or from your own pipeline. */
   | 'none';
+
+/**
+ * The runner for long-running migrations (`-- migrator:long-running` in SQL, `export const longRunning = true`
+ * in TypeScript/JavaScript): a CodeBuild project whose source is this fleet's staged asset (S3; no container
+ * image, no Docker), running `node build.mjs up` for one target per build through Step Functions'
+ * `codebuild:startBuild.sync`, in the same Map item (canary and tolerance count it as any target).
+ */
+export interface LongRunningProps {
+  /**
+   * Longest one target's build may run (CodeBuild's build timeout, at most 36 hours); the run's own hard
+   * stop is 5 minutes earlier (provisioning and the install phase), so its failure is still recorded.
+   * @default Duration.hours(8)
+   */
+  readonly timeout?: Duration;
+  /**
+   * `statement_timeout` of the build's migration statements.
+   * @default the build's budget (timeout minus 5 minutes)
+   */
+  readonly statementTimeout?: Duration;
+  /** @default codebuild.ComputeType.SMALL */
+  readonly computeType?: codebuild.ComputeType;
+  /**
+   * PEM bundle the build downloads in its install phase to verify the database's certificate (TLS
+   * verify-full; CodeBuild images do not carry the RDS CAs that Lambda's runtime does). The build's subnets
+   * need a route to it (NAT), or give a URL they can reach (an S3 object through the S3 gateway endpoint).
+   * @default 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem'
+   */
+  readonly caBundleUrl?: string;
+}
 
 export interface DatabaseFleetMigrationsProps {
   /** Stage name, recorded in every target's `migration_runs` row and every log line. */
@@ -128,6 +162,12 @@ export interface DatabaseFleetMigrationsProps {
   readonly ledgerRetentionDays?: number;
   /** @default 'PgTenantMigrator' */
   readonly metricsNamespace?: string;
+  /**
+   * Long-running migrations: where they run. `false`: no CodeBuild project; a target with a pending
+   * long-running migration then fails with a reason saying so (nothing is changed on it).
+   * @default {} (a CodeBuild project with the defaults of LongRunningProps)
+   */
+  readonly longRunning?: LongRunningProps | false;
 }
 
 export const FLEET_DEFAULTS = {
@@ -143,6 +183,10 @@ export const FLEET_DEFAULTS = {
   executionTimeout: Duration.hours(24),
   metricsNamespace: 'PgTenantMigrator',
   ledgerRetentionDays: 90,
+  longRunningTimeout: Duration.hours(8),
+  /** Kept back from the build's timeout: provisioning, the source download and the install phase. */
+  longRunningMargin: Duration.minutes(5),
+  caBundleUrl: 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem',
 } as const;
 
 export type FleetMetricName =
@@ -159,6 +203,8 @@ export class DatabaseFleetMigrations extends Construct {
   readonly workerFunction: lambda.Function;
   readonly listFunction: lambda.Function;
   readonly summaryFunction: lambda.Function;
+  /** The CodeBuild project long-running targets run in (undefined with longRunning: false). */
+  readonly longRunningProject?: codebuild.Project;
   readonly logGroup: logs.LogGroup;
   /** The deploy custom resource (undefined with onDeploy 'none'). */
   readonly resource?: CustomResource;
@@ -225,6 +271,7 @@ export class DatabaseFleetMigrations extends Construct {
         LOCK_WAIT_TIMEOUT_MS: String(t.lockWait.toMilliseconds()),
         LOCK_TIMEOUT_MS: String(t.lock.toMilliseconds()),
         STATEMENT_TIMEOUT_MS: String(t.statement.toMilliseconds()),
+        LONG_RUNNING: props.longRunning === false ? 'off' : 'codebuild',
       },
     });
     this.ledger.grantWriteData(this.workerFunction);
@@ -254,7 +301,10 @@ export class DatabaseFleetMigrations extends Construct {
       environment: { ...powertools, LEDGER_TABLE: this.ledger.tableName, FLEET_NAME: this.fleetName },
     });
     this.ledger.grantReadData(this.summaryFunction);
-    this.grantTargetSecrets(src);
+    this.grantTargetSecrets(src, this.workerFunction);
+    if (props.longRunning !== false) {
+      this.longRunningProject = this.longRunningRunner(props, props.longRunning ?? {}, { migrationsDir, hash: content.hash, t, retention, powertools });
+    }
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
@@ -303,13 +353,16 @@ export class DatabaseFleetMigrations extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
         label: name === 'canary' ? 'Canary' : 'Rest',
       });
-      const work = new tasks.LambdaInvoke(this, name === 'canary' ? 'MigrateCanaryTarget' : 'MigrateTarget', {
-        stateName: name === 'canary' ? 'MigrateCanaryTarget' : 'MigrateTarget',
+      const prefix = name === 'canary' ? 'MigrateCanaryTarget' : 'MigrateTarget';
+      const work = new tasks.LambdaInvoke(this, prefix, {
+        stateName: prefix,
         lambdaFunction: this.workerFunction,
         payloadResponseOnly: true,
         // Lambda's own transient errors are retried (the default policy); a failed target (TargetFailed) is not.
         retryOnServiceExceptions: true,
-        resultPath: sfn.JsonPath.DISCARD,
+        // Kept for the Choice below (`long-running`: hand the target to CodeBuild); the item's result is discarded by the Map.
+        resultPath: '$.worker',
+        resultSelector: { 'outcome.$': '$.outcome' },
       });
       work.addRetry({
         errors: ['Lambda.TooManyRequestsException'],
@@ -319,7 +372,39 @@ export class DatabaseFleetMigrations extends Construct {
         maxDelay: Duration.minutes(2),
         jitterStrategy: sfn.JitterType.FULL,
       });
-      map.itemProcessor(work);
+      if (!this.longRunningProject) {
+        map.itemProcessor(work);
+        return map;
+      }
+      // A target with pending long-running migrations runs in CodeBuild, still inside its Map item: its
+      // failure fails the item (the build's exit code), so the canary and the tolerance count it.
+      const override = (path: string) => ({ type: codebuild.BuildEnvironmentVariableType.PLAINTEXT, value: sfn.JsonPath.stringAt(path) });
+      const build = new tasks.CodeBuildStartBuild(this, `${prefix}InCodeBuild`, {
+        stateName: `${prefix}InCodeBuild`,
+        project: this.longRunningProject,
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        environmentVariablesOverride: {
+          TARGET_NAME: override('$.target.name'),
+          TARGET_SECRET_ID: override('$.target.secretId'),
+          EXECUTION_ID: override('$.executionId'),
+          WAVE: override('$.wave'),
+          TRIGGER: override('$.trigger'),
+        },
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      // CodeBuild's concurrent-build quota: wait and start again (the target has not been touched yet).
+      build.addRetry({
+        errors: ['CodeBuild.AccountLimitExceededException'],
+        interval: Duration.seconds(30),
+        maxAttempts: 10,
+        backoffRate: 2,
+        maxDelay: Duration.minutes(5),
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+      const route = new sfn.Choice(this, `${prefix}LongRunning?`, { stateName: `${prefix}LongRunning?` })
+        .when(sfn.Condition.stringEquals('$.worker.outcome', 'long-running'), build)
+        .otherwise(new sfn.Succeed(this, `${prefix}Done`, { stateName: `${prefix}Done` }));
+      map.itemProcessor(work.next(route));
       return map;
     };
     const canary = wave('canary', { toleratedFailureCount: 0 });
@@ -399,11 +484,124 @@ export class DatabaseFleetMigrations extends Construct {
     return resource;
   }
 
-  private grantTargetSecrets(src: FleetTargetsProps) {
+  /**
+   * The CodeBuild project for long-running targets: the staged asset as its S3 source (the same bytes as
+   * the functions' code, uploaded once), Node 22 on a CodeBuild-managed Amazon Linux 2023 image, the worker's
+   * network and security groups, its grants (target secrets, ledger), and the worker's deadlines except
+   * the budget: the build's timeout instead of an invocation's.
+   */
+  private longRunningRunner(
+    props: DatabaseFleetMigrationsProps,
+    lr: LongRunningProps,
+    c: { migrationsDir: string; hash: string; t: { connect: Duration; lockWait: Duration; lock: Duration }; retention: logs.RetentionDays; powertools: Record<string, string> },
+  ): codebuild.Project {
+    const timeout = lr.timeout ?? FLEET_DEFAULTS.longRunningTimeout;
+    const budget = timeout.minus(FLEET_DEFAULTS.longRunningMargin);
+    const source = new s3assets.Asset(this, 'LongRunningSource', {
+      path: c.migrationsDir,
+      ...stagedAssetOptions({ migrationsDir: c.migrationsDir, hash: c.hash, bundle: 'fleet' }),
+    });
+    const caFile = '/tmp/migrator-db-ca.pem';
+    const project = new codebuild.Project(this, 'LongRunning', {
+      description: `Fleet migrations: long-running migrations of one target per build (${props.stage})`,
+      source: codebuild.Source.s3({ bucket: source.bucket, path: source.s3ObjectKey }),
+      environment: {
+        buildImage: codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5,
+        computeType: lr.computeType ?? codebuild.ComputeType.SMALL,
+        privileged: false,
+        environmentVariables: Object.fromEntries(
+          Object.entries({
+            ...c.powertools,
+            LEDGER_TABLE: this.ledger.tableName,
+            LEDGER_RETENTION_DAYS: String(props.ledgerRetentionDays ?? FLEET_DEFAULTS.ledgerRetentionDays),
+            DB_TLS: 'verify-full',
+            RDS_CA_FILE: caFile,
+            CA_BUNDLE_URL: lr.caBundleUrl ?? FLEET_DEFAULTS.caBundleUrl,
+            CONNECT_TIMEOUT_MS: String(c.t.connect.toMilliseconds()),
+            LOCK_WAIT_TIMEOUT_MS: String(c.t.lockWait.toMilliseconds()),
+            LOCK_TIMEOUT_MS: String(c.t.lock.toMilliseconds()),
+            STATEMENT_TIMEOUT_MS: String((lr.statementTimeout ?? budget).toMilliseconds()),
+            BUILD_BUDGET_MS: String(budget.toMilliseconds()),
+          }).map(([k, value]) => [k, { value }]),
+        ),
+      },
+      buildSpec: codebuild.BuildSpec.fromObject({
+        version: '0.2',
+        phases: {
+          install: {
+            'runtime-versions': { nodejs: 22 },
+            // The database's CA for verify-full (Lambda's runtime has it in /var/runtime/ca-cert.pem).
+            commands: ['curl --fail --silent --show-error --max-time 60 --output "$RDS_CA_FILE" "$CA_BUNDLE_URL"'],
+          },
+          // The same per-target core as the Lambda worker, for the target in this build's environment overrides.
+          build: { commands: ['node build.mjs up'] },
+        },
+      }),
+      timeout,
+      vpc: props.vpc,
+      subnetSelection: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      // The worker's security groups: every database opened to the worker is opened to the build.
+      securityGroups: this.workerFunction.connections.securityGroups,
+      logging: { cloudWatch: { logGroup: new logs.LogGroup(this, 'LongRunningLogs', { retention: c.retention }) } },
+    });
+    this.ledger.grantWriteData(project);
+    this.grantTargetSecrets(props.targets, project);
+    this.acknowledgeLongRunning(project, props.targets);
+    return project;
+  }
+
+  private acknowledgeLongRunning(project: codebuild.Project, src: FleetTargetsProps) {
     const stack = Stack.of(this);
-    for (const s of src.static ?? []) s.secret.grantRead(this.workerFunction);
+    const id = stack.getLogicalId(project.node.defaultChild as codebuild.CfnProject);
+    // How cdk-nag renders ARNs: tokens as <AWS::X>, literal values (a stack with an explicit env) as they are.
+    const part = (v: string, p: string) => (Token.isUnresolved(v) ? `<AWS::${p}>` : v);
+    const arn = (service: string, rest: string) => `arn:${part(stack.partition, 'Partition')}:${service}:${part(stack.region, 'Region')}:${part(stack.account, 'AccountId')}:${rest}`;
+    const role = project.role!;
+    Validations.of(project).acknowledge({
+      id: 'AwsSolutions-CB4',
+      reason: 'The project has no artifacts and no cache (NO_ARTIFACTS, NO_CACHE): it produces nothing to encrypt; its logs go to a CloudWatch log group and its source is the CDK asset bucket.',
+    });
+    for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*']) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Action::${action}]`,
+        reason: "CDK's read grant on the build's source: this fleet's staged asset object (and its bucket), nothing else.",
+      });
+    }
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${arn('ec2', 'network-interface/*')}]`,
+      reason: "CodeBuild in a VPC: CreateNetworkInterfacePermission, conditioned on this project's subnets and ec2:AuthorizedService codebuild.amazonaws.com.",
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${arn('logs', `log-group:/aws/codebuild/<${id}>:*`)}]`,
+      reason: "CodeBuild's default grant on the project's own log group and its streams.",
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${arn('codebuild', `report-group/<${id}>-*`)}]`,
+      reason: "CodeBuild's default grant on the project's own report groups (the project creates none).",
+    });
+    Validations.of(project).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'CodeBuild in a VPC: the EC2 Describe*/CreateNetworkInterface/DeleteNetworkInterface actions it needs have no resource-level permissions.',
+    });
     if (src.secretNamePrefix) {
-      this.workerFunction.addToRolePolicy(
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${arn('secretsmanager', `secret:${src.secretNamePrefix}*`)}]`,
+        reason: 'Target secrets are created per tenant database at run time under this fixed prefix; the wildcard covers that prefix and the random suffix Secrets Manager appends.',
+      });
+    }
+    if (src.secretTag) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'Target secrets selected by tag: GetSecretValue is conditioned on secretsmanager:ResourceTag, the only way to scope secrets whose names are not known.',
+      });
+    }
+  }
+
+  private grantTargetSecrets(src: FleetTargetsProps, grantee: lambda.Function | codebuild.Project) {
+    const stack = Stack.of(this);
+    for (const s of src.static ?? []) s.secret.grantRead(grantee);
+    if (src.secretNamePrefix) {
+      grantee.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'ReadTargetSecretsUnderPrefix',
           actions: ['secretsmanager:GetSecretValue'],
@@ -412,7 +610,7 @@ export class DatabaseFleetMigrations extends Construct {
       );
     }
     if (src.secretTag) {
-      this.workerFunction.addToRolePolicy(
+      grantee.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'ReadTargetSecretsByTag',
           actions: ['secretsmanager:GetSecretValue'],
@@ -423,12 +621,12 @@ export class DatabaseFleetMigrations extends Construct {
         }),
       );
     }
-    if (src.secretNamePrefix || src.secretTag) {
+    if ((src.secretNamePrefix || src.secretTag) && grantee === this.workerFunction) {
       // ListSecrets has no resource-level permissions; it returns names and ARNs, never values.
       this.listFunction.addToRolePolicy(new iam.PolicyStatement({ sid: 'ListTargetSecrets', actions: ['secretsmanager:ListSecrets'], resources: ['*'] }));
     }
     if (src.secretsKey) {
-      this.workerFunction.addToRolePolicy(
+      grantee.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'DecryptTargetSecretsViaSecretsManager',
           actions: ['kms:Decrypt'],
@@ -564,6 +762,13 @@ function validate(path: string, props: DatabaseFleetMigrationsProps) {
   if (cc !== undefined && (!Number.isInteger(cc) || cc < 0)) fail(`canary.count ${cc} must be a whole number >= 0`);
   const wait = (props.deployWait ?? FLEET_DEFAULTS.deployWait).toSeconds();
   if (wait > FLEET_DEFAULTS.maxDeployWait.toSeconds()) fail(`deployWait is ${wait / 60} min; CloudFormation waits at most 60 min for a custom resource, so at most 55 (use onDeploy 'after-deploy' for longer runs)`);
+  if (props.longRunning) {
+    const lt = props.longRunning.timeout?.toMinutes({ integral: false });
+    if (lt !== undefined && (!Number.isInteger(lt) || lt < 20 || lt > 2160)) fail(`longRunning.timeout is ${lt} min; it must be whole minutes from 20 to 2160 (CodeBuild's limit, 36 hours)`);
+    const budget = (props.longRunning.timeout ?? FLEET_DEFAULTS.longRunningTimeout).minus(FLEET_DEFAULTS.longRunningMargin).toSeconds();
+    const st = props.longRunning.statementTimeout?.toSeconds();
+    if (st !== undefined && st > budget) fail(`longRunning.statementTimeout (${st} s) must fit in the build's budget (${budget} s: longRunning.timeout minus 5 minutes)`);
+  }
   const fn = (props.timeouts?.function ?? FLEET_DEFAULTS.function).toSeconds();
   if (fn > 900 || fn < 60) fail(`timeouts.function is ${fn} s; it must be 60..900 s (one Lambda invocation per target)`);
   for (const k of ['connect', 'lockWait', 'lock', 'statement'] as const) {
