@@ -118,10 +118,11 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
         // that could only wait for the same lock.
         const holders = await migrationLockHolders(connection.client, tablesOf(migrationTarget));
         if (holders.length > 0) {
+          // What matters first: deploy reasons keep only the start of each target's error.
           throw new TargetBusyError(
-            `the migration lock is held by ${describeHolder(holders[0]!)}: an earlier run is still migrating this target ` +
-              `(pending long-running: ${longRunning.join(', ')}), so this execution does not start a second one. ` +
-              'Nothing was changed. Wait for that run to end (`migrator fleet status`, the run id in its application_name) and run the fleet again.',
+            `an earlier run is still migrating this target (pending long-running: ${longRunning.join(', ')}), so this execution does not start a second one. ` +
+              `Nothing was changed. Its migration lock is held by ${describeHolder(holders[0]!)}. ` +
+              'Wait for that run to end (`migrator fleet status`; its run id is in the application_name) and run the fleet again.',
           );
         }
       }
