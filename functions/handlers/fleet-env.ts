@@ -17,6 +17,12 @@ const Worker = z.object({
   LEDGER_RETENTION_DAYS: z.coerce.number().int().positive().default(90),
   /** Where long-running migrations run: `codebuild` (the fleet's project), `off` (longRunning: false). */
   LONG_RUNNING: z.enum(['codebuild', 'off']).default('codebuild'),
+  /** Seed every target after its migrations (the fleet's seedsDir). */
+  SEEDS_ENABLED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** `all` of the stage's tenants, or only the tenant named like the target. */
+  SEED_TENANTS: z.enum(['all', 'target']).default('all'),
+  /** Stage key for the seeds (overrides stages.yaml's kmsKeyId). */
+  KMS_KEY_ARN: z.string().optional(),
 });
 
 /**

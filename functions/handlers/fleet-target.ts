@@ -21,6 +21,8 @@ import { describeHolder, migrationLockHolders } from '../core/migrate/lock-holde
 import { pendingLongRunning } from '../core/migrate/long-running.ts';
 import { tablesOf } from '../core/migrate/state.ts';
 import { redact } from '../core/redact.ts';
+import { createAwsClients } from '../core/seed/aws.ts';
+import { seed } from '../core/seed/seed.ts';
 import { computeDeadlines } from './deadlines.ts';
 import type { WorkerEnv } from './fleet-env.ts';
 import { assetLayout, closeLostRun, connectFromSecret, type HandlerEnv } from './runtime.ts';
@@ -129,18 +131,43 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
     }
     if (longRunning.length === 0) {
       ranJob = true;
-      job = await runJob({
-        target: migrationTarget,
-        trigger: event.trigger,
-        stage: env.STAGE,
-        actor,
-        command,
-        runId,
-        lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
-        lockTimeoutMs: deadlines.lockTimeoutMs,
-        statementTimeoutMs: deadlines.statementTimeoutMs,
-        log: (line) => logger.info(line),
-      });
+      // The same seed() as a single database's deploy, with this run's deadlines; the target's name is its
+      // secret namespace, so tenants' API-key secrets of different targets never collide.
+      const seedAws = env.SEEDS_ENABLED ? createAwsClients({ budget: { ...deadlines.aws, signal: watchdog.signal } }) : undefined;
+      try {
+        job = await runJob({
+          target: migrationTarget,
+          trigger: event.trigger,
+          stage: env.STAGE,
+          actor,
+          command,
+          runId,
+          lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
+          lockTimeoutMs: deadlines.lockTimeoutMs,
+          statementTimeoutMs: deadlines.statementTimeoutMs,
+          log: (line) => logger.info(line),
+          seed: seedAws
+            ? (c, id) =>
+                seed(c, {
+                  stage: env.STAGE,
+                  dir: asset.seedsDir,
+                  ...(env.SEED_TENANTS === 'target' ? { tenants: [target.name] } : {}),
+                  kmsKeyId: env.KMS_KEY_ARN,
+                  actor,
+                  runId: id,
+                  aws: seedAws,
+                  secretNamespace: secretNamespaceOf(target.name),
+                  lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
+                  lockTimeoutMs: deadlines.lockTimeoutMs,
+                  statementTimeoutMs: deadlines.statementTimeoutMs,
+                  log: (line) => logger.info(line),
+                }) as unknown as Promise<Record<string, unknown>>
+            : undefined,
+        });
+      } finally {
+        seedAws?.kms.destroy();
+        seedAws?.secrets.destroy();
+      }
     }
   } catch (e) {
     failure = e as Error;
@@ -192,4 +219,12 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
   }
   logger.info('target migrated', { outcome: 'succeeded', runner: o.runner, appliedCount: entry.migrationsApplied.length, lastMigration: entry.lastMigration, durationMs });
   return { target: target.name, outcome: 'succeeded', runId: entry.runId, appliedCount: entry.migrationsApplied.length, lastMigration: entry.lastMigration };
+}
+
+/**
+ * A target's segment in its tenants' API-key secret names: its name in lowercase, any character a secret
+ * name segment should not hold (target names allow '.', '_', '/') as '-'.
+ */
+export function secretNamespaceOf(target: string): string {
+  return target.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'target';
 }

@@ -31,7 +31,8 @@ import { Construct } from 'constructs';
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { contentHash } from '../content-hash.ts';
-import type { MigrationTimeouts } from '../database-migrations.ts';
+import type { DatabaseMigrationsProps, MigrationTimeouts } from '../database-migrations.ts';
+import { grantSeeding } from '../database-migrations/grants.ts';
 import { stagedAssetOptions, stagedCode } from '../asset/stage.ts';
 
 /**
@@ -108,11 +109,36 @@ export interface LongRunningProps {
   readonly caBundleUrl?: string;
 }
 
+/**
+ * Seeding each target after its migrations, with the same `seed()` as DatabaseMigrations. Each target's
+ * new tenant API-key secrets get the target's name as their namespace segment
+ * (`<tenantSecretPrefix><target>/<slug>/api-key`), so two targets' tenants never share a secret.
+ */
+export interface FleetSeedingProps extends Pick<DatabaseMigrationsProps, 'encryptionKey' | 'encryptionContextKeys' | 'providerSecretsKey'> {
+  /**
+   * Which of the stage's tenants (seeds/stages.yaml) each target gets: `all` of them (shards, or reference
+   * data every database holds), or only the tenant whose slug is the target's name (database per tenant).
+   * @default 'all'
+   */
+  readonly tenants?: 'all' | 'target';
+  /** @default `migrator/${stage}/tenants/` */
+  readonly tenantSecretPrefix?: string;
+  /** @default `migrator/${stage}/llm/` */
+  readonly providerSecretPrefix?: string;
+}
+
 export interface DatabaseFleetMigrationsProps {
   /** Stage name, recorded in every target's `migration_runs` row and every log line. */
   readonly stage: string;
   /** Migrations folder, the same for every target. */
   readonly migrationsDir: string;
+  /**
+   * Seeds folder: every target is seeded after its migrations (see `seeding`).
+   * @default no seeding step
+   */
+  readonly seedsDir?: string;
+  /** How targets are seeded (with `seedsDir`). */
+  readonly seeding?: FleetSeedingProps;
   readonly targets: FleetTargetsProps;
   /** VPC of the worker function (where the databases are). */
   readonly vpc: ec2.IVpc;
@@ -215,8 +241,11 @@ export class DatabaseFleetMigrations extends Construct {
 
   constructor(scope: Construct, id: string, props: DatabaseFleetMigrationsProps) {
     super(scope, id);
-    const migrationsDir = isAbsolute(props.migrationsDir) ? props.migrationsDir : resolve(process.cwd(), props.migrationsDir);
+    const abs = (dir: string) => (isAbsolute(dir) ? dir : resolve(process.cwd(), dir));
+    const migrationsDir = abs(props.migrationsDir);
     if (!existsSync(migrationsDir)) throw new Error(`DatabaseFleetMigrations ${this.node.path}: migrationsDir ${migrationsDir} does not exist`);
+    const seedsDir = props.seedsDir === undefined ? undefined : abs(props.seedsDir);
+    if (seedsDir && !existsSync(seedsDir)) throw new Error(`DatabaseFleetMigrations ${this.node.path}: seedsDir ${seedsDir} does not exist`);
     validate(this.node.path, props);
     const stack = Stack.of(this);
     const t = { ...FLEET_DEFAULTS, ...Object.fromEntries(Object.entries(props.timeouts ?? {}).filter(([, v]) => v !== undefined)) };
@@ -225,7 +254,7 @@ export class DatabaseFleetMigrations extends Construct {
     this.metricsNamespace = props.metricsNamespace ?? FLEET_DEFAULTS.metricsNamespace;
     this.maxConcurrency = props.maxConcurrency ?? FLEET_DEFAULTS.maxConcurrency;
     const onDeploy = props.onDeploy ?? 'wait';
-    const content = contentHash(migrationsDir);
+    const content = contentHash(migrationsDir, seedsDir);
     const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention });
@@ -242,7 +271,7 @@ export class DatabaseFleetMigrations extends Construct {
 
     const common: Omit<lambda.FunctionProps, 'handler'> = {
       // The fleet handlers prebuilt with the package, staged at synth with this fleet's migrations.
-      code: stagedCode({ migrationsDir, hash: content.hash, bundle: 'fleet' }),
+      code: stagedCode({ migrationsDir, seedsDir, hash: content.hash, bundle: 'fleet' }),
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
@@ -250,6 +279,13 @@ export class DatabaseFleetMigrations extends Construct {
       tracing: lambda.Tracing.DISABLED,
     };
     const powertools = { POWERTOOLS_SERVICE_NAME: 'migrator-fleet', POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace, STAGE: props.stage };
+
+    const seedPrefixes = seedsDir
+      ? { tenantPrefix: props.seeding?.tenantSecretPrefix ?? `migrator/${props.stage}/tenants/`, providerPrefix: props.seeding?.providerSecretPrefix ?? `migrator/${props.stage}/llm/` }
+      : undefined;
+    const seedEnv: Record<string, string> = seedsDir
+      ? { SEEDS_ENABLED: 'true', SEED_TENANTS: props.seeding?.tenants ?? 'all', ...(props.seeding?.encryptionKey ? { KMS_KEY_ARN: props.seeding.encryptionKey.keyArn } : {}) }
+      : {};
 
     this.workerFunction = new lambda.Function(this, 'Worker', {
       ...common,
@@ -272,6 +308,7 @@ export class DatabaseFleetMigrations extends Construct {
         LOCK_TIMEOUT_MS: String(t.lock.toMilliseconds()),
         STATEMENT_TIMEOUT_MS: String(t.statement.toMilliseconds()),
         LONG_RUNNING: props.longRunning === false ? 'off' : 'codebuild',
+        ...seedEnv,
       },
     });
     this.ledger.grantWriteData(this.workerFunction);
@@ -302,9 +339,12 @@ export class DatabaseFleetMigrations extends Construct {
     });
     this.ledger.grantReadData(this.summaryFunction);
     this.grantTargetSecrets(src, this.workerFunction);
+    if (seedPrefixes) grantSeeding(this.workerFunction, props.seeding ?? {}, seedPrefixes.tenantPrefix, seedPrefixes.providerPrefix);
     if (props.longRunning !== false) {
-      this.longRunningProject = this.longRunningRunner(props, props.longRunning ?? {}, { migrationsDir, hash: content.hash, t, retention, powertools });
+      this.longRunningProject = this.longRunningRunner(props, props.longRunning ?? {}, { migrationsDir, seedsDir, hash: content.hash, t, retention, powertools: { ...powertools, ...seedEnv } });
+      if (seedPrefixes) grantSeeding(this.longRunningProject, props.seeding ?? {}, seedPrefixes.tenantPrefix, seedPrefixes.providerPrefix);
     }
+    if (seedPrefixes) this.acknowledgeSeeding(seedPrefixes);
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
@@ -493,13 +533,13 @@ export class DatabaseFleetMigrations extends Construct {
   private longRunningRunner(
     props: DatabaseFleetMigrationsProps,
     lr: LongRunningProps,
-    c: { migrationsDir: string; hash: string; t: { connect: Duration; lockWait: Duration; lock: Duration }; retention: logs.RetentionDays; powertools: Record<string, string> },
+    c: { migrationsDir: string; seedsDir?: string; hash: string; t: { connect: Duration; lockWait: Duration; lock: Duration }; retention: logs.RetentionDays; powertools: Record<string, string> },
   ): codebuild.Project {
     const timeout = lr.timeout ?? FLEET_DEFAULTS.longRunningTimeout;
     const budget = timeout.minus(FLEET_DEFAULTS.longRunningMargin);
     const source = new s3assets.Asset(this, 'LongRunningSource', {
       path: c.migrationsDir,
-      ...stagedAssetOptions({ migrationsDir: c.migrationsDir, hash: c.hash, bundle: 'fleet' }),
+      ...stagedAssetOptions({ migrationsDir: c.migrationsDir, seedsDir: c.seedsDir, hash: c.hash, bundle: 'fleet' }),
     });
     const caFile = '/tmp/migrator-db-ca.pem';
     const project = new codebuild.Project(this, 'LongRunning', {
@@ -548,6 +588,23 @@ export class DatabaseFleetMigrations extends Construct {
     this.grantTargetSecrets(props.targets, project);
     this.acknowledgeLongRunning(project, props.targets);
     return project;
+  }
+
+  /** The seed grants' prefixes, on the worker and the build (the same as DatabaseMigrations' with seeds). */
+  private acknowledgeSeeding(p: { tenantPrefix: string; providerPrefix: string }) {
+    const stack = Stack.of(this);
+    const part = (v: string, x: string) => (Token.isUnresolved(v) ? `<AWS::${x}>` : v);
+    const base = `arn:${part(stack.partition, 'Partition')}:secretsmanager:${part(stack.region, 'Region')}:${part(stack.account, 'AccountId')}:secret:`;
+    for (const role of [this.workerFunction.role!, ...(this.longRunningProject ? [this.longRunningProject.role!] : [])]) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${base}${p.tenantPrefix}*]`,
+        reason: "Tenant secrets are created by the seeds at run time with names under this fixed prefix (each target's own namespace below it); the wildcard covers only that prefix and the random suffix.",
+      });
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${base}${p.providerPrefix}*]`,
+        reason: 'Provider secrets referenced by the seeds live under this fixed prefix; read-only, and the wildcard also covers the random suffix Secrets Manager appends.',
+      });
+    }
   }
 
   private acknowledgeLongRunning(project: codebuild.Project, src: FleetTargetsProps) {
@@ -762,6 +819,7 @@ function validate(path: string, props: DatabaseFleetMigrationsProps) {
   if (cc !== undefined && (!Number.isInteger(cc) || cc < 0)) fail(`canary.count ${cc} must be a whole number >= 0`);
   const wait = (props.deployWait ?? FLEET_DEFAULTS.deployWait).toSeconds();
   if (wait > FLEET_DEFAULTS.maxDeployWait.toSeconds()) fail(`deployWait is ${wait / 60} min; CloudFormation waits at most 60 min for a custom resource, so at most 55 (use onDeploy 'after-deploy' for longer runs)`);
+  if (props.seeding && !props.seedsDir) fail('seeding is set but seedsDir is not: give the seeds folder, or drop seeding');
   if (props.longRunning) {
     const lt = props.longRunning.timeout?.toMinutes({ integral: false });
     if (lt !== undefined && (!Number.isInteger(lt) || lt < 20 || lt > 2160)) fail(`longRunning.timeout is ${lt} min; it must be whole minutes from 20 to 2160 (CodeBuild's limit, 36 hours)`);
