@@ -51,6 +51,8 @@ const List = z.object({
   TARGET_NAME_TAG: z.string().optional(),
   CANARY_NAMES: csv,
   CANARY_COUNT: z.coerce.number().int().min(0).default(1),
+  /** Bucket the wave lists are written to (the Maps' ItemReader). */
+  TARGETS_BUCKET: z.string().optional(),
 });
 
 const Summary = z.object({

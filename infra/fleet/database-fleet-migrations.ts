@@ -22,6 +22,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -213,6 +214,8 @@ export const FLEET_DEFAULTS = {
   /** Kept back from the build's timeout: provisioning, the source download and the install phase. */
   longRunningMargin: Duration.minutes(5),
   caBundleUrl: 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem',
+  /** Days an execution's target lists are kept (they are needed while it runs; an execution runs at most 24 h by default). */
+  targetListDays: 14,
 } as const;
 
 export type FleetMetricName =
@@ -226,6 +229,8 @@ export type FleetMetricName =
 export class DatabaseFleetMigrations extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly ledger: dynamodb.Table;
+  /** Each execution's target lists (one JSON array per wave, read by the Maps' ItemReader). */
+  readonly targetLists: s3.Bucket;
   readonly workerFunction: lambda.Function;
   readonly listFunction: lambda.Function;
   readonly summaryFunction: lambda.Function;
@@ -267,6 +272,21 @@ export class DatabaseFleetMigrations extends Construct {
       timeToLiveAttribute: 'expiresAt',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.ledgerRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    // The lists travel through S3, not the execution's state (256 KiB, about 2,000 targets inline). They
+    // hold target names and secret ARNs only, and are only needed while their execution runs.
+    this.targetLists = new s3.Bucket(this, 'TargetLists', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(FLEET_DEFAULTS.targetListDays) }],
+      removalPolicy: props.ledgerRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.targetLists).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'Transient per-execution target lists (names and secret ARNs, no values), written by the list step and read by the state machine; they expire after two weeks. Access is by these two roles only; CloudTrail records the API calls.',
     });
 
     const common: Omit<lambda.FunctionProps, 'handler'> = {
@@ -328,8 +348,10 @@ export class DatabaseFleetMigrations extends Construct {
         ...(src.nameTag ? { TARGET_NAME_TAG: src.nameTag } : {}),
         CANARY_NAMES: (props.canary?.targets ?? []).join(','),
         CANARY_COUNT: String(props.canary?.count ?? FLEET_DEFAULTS.canaryCount),
+        TARGETS_BUCKET: this.targetLists.bucketName,
       },
     });
+    this.listFunction.addToRolePolicy(new iam.PolicyStatement({ sid: 'WriteTargetLists', actions: ['s3:PutObject'], resources: [this.targetLists.arnForObjects('*')] }));
     this.summaryFunction = new lambda.Function(this, 'Summary', {
       ...common,
       handler: 'index.fleetSummary',
@@ -373,12 +395,15 @@ export class DatabaseFleetMigrations extends Construct {
       stateName: 'ListTargets',
       lambdaFunction: this.listFunction,
       payloadResponseOnly: true,
+      // The execution's id names its lists in S3.
+      payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$'), executionId: sfn.JsonPath.stringAt('$$.Execution.Id') }),
     });
     const wave = (name: 'canary' | 'rest', tolerance: { toleratedFailureCount?: number; toleratedFailurePercentage?: number }) => {
       const map = new sfn.DistributedMap(this, name === 'canary' ? 'CanaryWave' : 'RestWave', {
         stateName: name === 'canary' ? 'CanaryWave' : 'RestWave',
         comment: name === 'canary' ? 'Canary targets; any failure stops the execution before the rest.' : 'Every other target, within the tolerance.',
-        itemsPath: `$.${name}`,
+        // The wave's list in S3 (key from the list step): no item list in the state, whatever the fleet's size.
+        itemReader: new sfn.S3JsonItemReader({ bucket: this.targetLists, key: sfn.JsonPath.stringAt(`$.${name}.key`) }),
         maxConcurrency: this.maxConcurrency,
         ...tolerance,
         itemSelector: {
@@ -754,6 +779,15 @@ export class DatabaseFleetMigrations extends Construct {
         reason: "Distributed Map: the state machine manages its own child executions (and reads its own executions); the wildcard is the execution id, within this state machine only.",
       });
     }
+    const listsId = stack.getLogicalId(this.targetLists.node.defaultChild as s3.CfnBucket);
+    Validations.of(this.listFunction.role!).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${listsId}.Arn>/*]`,
+      reason: "PutObject into this fleet's target-lists bucket only: one object per wave per execution, named by the execution.",
+    });
+    Validations.of(this.stateMachine.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${listsId}>/*]`,
+      reason: "The Distributed Maps' ItemReader: GetObject on this fleet's target-lists bucket only (the key is the execution's).",
+    });
     Validations.of(this.stateMachine.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'X-Ray tracing (PutTraceSegments/PutTelemetryRecords) and CloudWatch Logs delivery (the vended-logs API) have no resource-level permissions.',

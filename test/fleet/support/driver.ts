@@ -13,10 +13,11 @@
 import { randomUUID } from 'node:crypto';
 import { lambdaContext } from '../../handlers/support/lambda.ts';
 import type { FleetTarget, LedgerStore } from '../../../functions/core/fleet/types.ts';
+import { MemoryTargetLists, type TargetListRef } from '../../../functions/core/fleet/target-lists.ts';
 
 export interface FleetBundle {
   createFleetWorker(deps: { ledger: LedgerStore }): (event: unknown, context: unknown) => Promise<unknown>;
-  createListTargets(deps?: object): (event: unknown) => Promise<{ trigger: string; canary: FleetTarget[]; rest: FleetTarget[]; total: number }>;
+  createListTargets(deps?: object): (event: unknown) => Promise<{ trigger: string; canary: TargetListRef; rest: TargetListRef; total: number }>;
   createFleetSummary(deps: { ledger: LedgerStore }): (event: unknown) => Promise<any>;
 }
 
@@ -50,7 +51,10 @@ export async function runFleetExecution(o: DriverOptions, input: { trigger?: str
   const executionId = `arn:aws:states:us-east-1:000000000000:execution:Fleet:local-${randomUUID()}`;
   const startTime = new Date().toISOString();
   const worker = o.bundle.createFleetWorker({ ledger: o.ledger });
-  const list = await o.bundle.createListTargets()(input);
+  // The list step writes each wave's list to its store (S3 in AWS); each Map reads its list from there.
+  const lists = new MemoryTargetLists();
+  const list = await o.bundle.createListTargets({ lists })({ input, executionId });
+  const items = { canary: lists.read(list.canary), rest: lists.read(list.rest) };
   const events: ItemEvent[] = [];
   const peak = { canary: 0, rest: 0 };
 
@@ -87,10 +91,10 @@ export async function runFleetExecution(o: DriverOptions, input: { trigger?: str
 
   let failure: { Error: string; Cause: string } | null = null;
   let failedWave: 'canary' | 'rest' | null = null;
-  if (!(await map(list.canary, 'canary', { count: 0 }))) {
+  if (!(await map(items.canary, 'canary', { count: 0 }))) {
     failure = { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'canary' };
     failedWave = 'canary';
-  } else if (!(await map(list.rest, 'rest', { count: o.toleratedFailureCount, percentage: o.toleratedFailurePercentage }))) {
+  } else if (!(await map(items.rest, 'rest', { count: o.toleratedFailureCount, percentage: o.toleratedFailurePercentage }))) {
     failure = { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'rest' };
     failedWave = 'rest';
   }
