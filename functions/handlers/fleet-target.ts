@@ -5,8 +5,8 @@
  *   build's timeout.
  *
  * Connect through the target's own secret (bounded), migrate with `runJob` (validate, take the migration
- * lock with its wait deadline, apply, record the target's own `migration_runs` row), then write the target's
- * ledger entry. The Lambda runner first looks for pending migrations marked long-running: it then migrates
+ * lock with its wait deadline, apply, seed with `seed()` when the fleet has seeds, record the target's own
+ * `migration_runs` row), then write the target's ledger entry. The Lambda runner first looks for pending migrations marked long-running: it then migrates
  * nothing, records the target as `running` in CodeBuild and tells the state machine to hand it over.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
