@@ -18,7 +18,8 @@ import { DynamoDbLedger } from '../core/fleet/dynamodb-ledger.ts';
 import type { LedgerEntry, LedgerStore, TargetRunner } from '../core/fleet/types.ts';
 import { runJob, type JobResult } from '../core/job.ts';
 import { describeHolder, migrationLockHolders } from '../core/migrate/lock-holder.ts';
-import { pendingLongRunning } from '../core/migrate/long-running.ts';
+import { longRunningNames, pendingFiles, runsInTransaction } from '../core/migrate/long-running.ts';
+import type { MigrationFile } from '../core/migrate/files.ts';
 import { tablesOf } from '../core/migrate/state.ts';
 import { redact } from '../core/redact.ts';
 import { createAwsClients } from '../core/seed/aws.ts';
@@ -47,8 +48,12 @@ export interface WorkerResult {
   runId: string;
   appliedCount: number;
   lastMigration: string | null;
-  /** The pending migrations marked long-running (outcome `long-running`). */
+  /**
+   * Outcome `long-running`: the pending migrations marked long-running (`marked`), or the migration the
+   * invocation ran out of time in (`out-of-time`; rolled back, the build goes on from it).
+   */
   longRunning?: string[];
+  reason?: 'marked' | 'out-of-time';
 }
 
 /** The error a failed target ends its Map item with; Step Functions sees its name as the error. */
@@ -99,6 +104,10 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
   let failure: Error | undefined;
   let connection: Awaited<ReturnType<typeof connectFromSecret>> | undefined;
   let ranJob = false;
+  let outOfTimeAt: string | undefined;
+  let folder: { files: MigrationFile[]; pending: MigrationFile[] } | undefined;
+  /** Migrations this run applied (reported in their transaction): where an interrupted run stopped. */
+  const appliedNow: string[] = [];
   try {
     // The target's own secret: the same bounded read-and-connect path as a single database's.
     const targetEnv = { DB_SECRET_ARN: target.secretId, DB_TLS: env.DB_TLS, RDS_CA_FILE: env.RDS_CA_FILE } as HandlerEnv;
@@ -107,7 +116,8 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
     const migrationTarget = { client: connection.client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE, runsTable: env.RUNS_TABLE };
     if (o.runner === 'lambda') {
       // Read-only: the files' markers and which of them this database has not applied.
-      longRunning = await pendingLongRunning(migrationTarget);
+      folder = await pendingFiles(migrationTarget);
+      longRunning = await longRunningNames(folder.pending);
       if (longRunning.length > 0 && env.LONG_RUNNING === 'off') {
         throw new MigratorError(
           `pending migration(s) ${longRunning.join(', ')} are marked long-running, but this fleet has no long-running runner (longRunning: false). ` +
@@ -146,6 +156,7 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
           lockTimeoutMs: deadlines.lockTimeoutMs,
           statementTimeoutMs: deadlines.statementTimeoutMs,
           log: (line) => logger.info(line),
+          onMigration: (m) => void (m.direction === 'up' && appliedNow.push(m.name)),
           seed: seedAws
             ? (c, id) =>
                 seed(c, {
@@ -181,6 +192,22 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
     if (await closeLostRun(connection.config, lost, env.RUNS_TABLE)) logger.warn('run row closed as failed on a fresh connection (the session was lost)');
   }
 
+  // A run that did not fit: stopped by the invocation's statement timeout or deadline inside a migration
+  // that runs in its own transaction (rolled back: nothing of it stayed). It goes to CodeBuild, which goes
+  // on from the first migration not applied. A migration without a transaction, stopped half-way, is not
+  // resumed blindly: it fails, and the message says to mark it.
+  if (failure && ranJob && o.runner === 'lambda' && env.LONG_RUNNING === 'codebuild' && folder && outOfTime(failure, watchdog.fired)) {
+    const interrupted = folder.pending.find((f) => !appliedNow.includes(f.name));
+    if (!interrupted || (await runsInTransaction(folder.files, interrupted))) {
+      logger.warn('the run did not fit in this invocation: handing the target to CodeBuild', { interrupted: interrupted?.name, appliedNow, error: failure.message });
+      outOfTimeAt = interrupted?.name ?? '(seed)';
+      longRunning = [outOfTimeAt];
+      failure = undefined;
+    } else {
+      failure.message += ` (${interrupted.name} runs without a transaction, so it is not resumed elsewhere: check what it left, then mark it \`-- migrator:long-running\` so the fleet runs it in CodeBuild.)`;
+    }
+  }
+
   const handOff = !failure && longRunning.length > 0;
   const durationMs = Date.now() - started;
   const entry: LedgerEntry = {
@@ -191,12 +218,13 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
     // No run row (no connection, or handed over before running): the ledger says so with an empty run id.
     runId: connection && ranJob ? runId : '',
     outcome: failure ? 'failed' : handOff ? 'running' : 'succeeded',
-    migrationsApplied: job?.applied ?? [],
+    migrationsApplied: job?.applied ?? (outOfTimeAt ? appliedNow : []),
     lastMigration: job?.lastMigration ?? null,
     durationMs,
     finishedAt: new Date().toISOString(),
     runner: handOff ? 'codebuild' : o.runner,
     ...(longRunning.length ? { longRunning } : {}),
+    ...(outOfTimeAt ? { error: `did not fit in one Lambda invocation (stopped in ${outOfTimeAt}, rolled back); continued in CodeBuild`, errorName: 'OutOfTime' } : {}),
     ...(o.buildId ? { buildId: o.buildId } : {}),
     ...(failure ? { error: redact(failure.message).replace(/\s+/g, ' ').trim().slice(0, 2000), errorName: failure.name } : {}),
   };
@@ -214,8 +242,16 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
     throw new TargetFailedError(`${target.name}: ${entry.error}`);
   }
   if (handOff) {
-    logger.info('long-running migrations pending: handing the target to CodeBuild', { outcome: 'long-running', longRunning });
-    return { target: target.name, outcome: 'long-running', runId: '', appliedCount: 0, lastMigration: null, longRunning };
+    logger.info('handing the target to CodeBuild', { outcome: 'long-running', longRunning, reason: outOfTimeAt ? 'out-of-time' : 'marked' });
+    return {
+      target: target.name,
+      outcome: 'long-running',
+      runId: outOfTimeAt ? runId : '',
+      appliedCount: appliedNow.length,
+      lastMigration: appliedNow.at(-1) ?? null,
+      longRunning,
+      reason: outOfTimeAt ? 'out-of-time' : 'marked',
+    };
   }
   logger.info('target migrated', { outcome: 'succeeded', runner: o.runner, appliedCount: entry.migrationsApplied.length, lastMigration: entry.lastMigration, durationMs });
   return { target: target.name, outcome: 'succeeded', runId: entry.runId, appliedCount: entry.migrationsApplied.length, lastMigration: entry.lastMigration };
@@ -227,4 +263,9 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
  */
 export function secretNamespaceOf(target: string): string {
   return target.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'target';
+}
+
+/** The invocation's own time limits stopped the run (not the application's locks, not bad SQL). */
+function outOfTime(error: Error, watchdogFired: boolean): boolean {
+  return watchdogFired || /canceling statement due to statement timeout/.test(error.message);
 }

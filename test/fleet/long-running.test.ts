@@ -4,7 +4,8 @@
  *   through a Choice to `codebuild:startBuild.sync`; its IAM; the CodeBuild project (S3 source = the staged
  *   asset, a managed image, the buildspec); cdk-nag clean;
  * - the marker (`-- migrator:long-running`, `export const longRunning = true`) through the real launcher
- *   (`plan --json`) and through the bundled worker;
+ *   (`plan --json`) and through the bundled worker; a run that does not fit (out of the invocation's time
+ *   in a transactional migration) handed over too;
  * - the buildspec's build commands run exactly as written, in a copy of the staged asset, with the
  *   environment the project sets plus the state machine's overrides, against real PostgreSQL: the migration
  *   lock and the deadlines hold;
@@ -44,9 +45,12 @@ const BACKFILL = '0002_backfill_item_search';
 
 let s: SynthesizedFleet;
 let off: SynthesizedFleet;
+let slow: SynthesizedFleet;
+const SLOW = fileURLToPath(new URL('./fixtures/slow-migrations', import.meta.url));
 
 beforeAll(() => {
   s = synthFleet({ migrationsDir: LONG, longRunning: { timeout: Duration.hours(2) } });
+  slow = synthFleet({ migrationsDir: SLOW });
   // One database, the way the README gives for a single database with long migrations, here without the
   // runner (longRunning: false) and with a TypeScript migration marked long-running.
   off = synthFleet({ migrationsDir: MODULE, longRunning: false, canary: { count: 0 } }, undefined, (stack: Stack) => ({
@@ -56,6 +60,7 @@ beforeAll(() => {
 afterAll(() => {
   s?.cleanup();
   off?.cleanup();
+  slow?.cleanup();
 });
 
 function mainSecret(stack: Stack) {
@@ -218,15 +223,15 @@ describe('runners on PostgreSQL: the bundled worker, the buildspec commands, the
    * copy of the staged asset (CodeBuild's source directory), with the project's environment variables, the
    * overrides the state machine's task passes (resolved from the Map item) and CodeBuild's own build id.
    */
-  function startBuild(t: LocalTarget, executionId: string, extra: Record<string, string> = {}) {
-    const [[, project]] = projectOf(s);
+  function startBuild(t: LocalTarget, executionId: string, extra: Record<string, string> = {}, f: SynthesizedFleet = s, source = assetCopy) {
+    const [[, project]] = projectOf(f);
     const spec = JSON.parse(project.Properties.Source.BuildSpec);
     const projectEnv = Object.fromEntries(
       (project.Properties.Environment.EnvironmentVariables as any[]).map((v) => [v.Name, typeof v.Value === 'string' ? v.Value : LEDGER]),
     );
     const input: Record<string, any> = { ...item(t, executionId), worker: { outcome: 'long-running' } };
     const overrides = Object.fromEntries(
-      (s.asl.States.RestWave.ItemProcessor.States.MigrateTargetInCodeBuild.Parameters.EnvironmentVariablesOverride as any[]).map((o) => [
+      (f.asl.States.RestWave.ItemProcessor.States.MigrateTargetInCodeBuild.Parameters.EnvironmentVariablesOverride as any[]).map((o) => [
         o.Name,
         String((o['Value.$'] as string).slice(2).split('.').reduce((v: any, k) => v[k], input)),
       ]),
@@ -249,7 +254,7 @@ describe('runners on PostgreSQL: the bundled worker, the buildspec commands, the
     const done = (async () => {
       for (const command of spec.phases.build.commands as string[]) {
         const code = await new Promise<number>((resolve) => {
-          const child = spawn('sh', ['-c', command], { cwd: assetCopy, env });
+          const child = spawn('sh', ['-c', command], { cwd: source, env });
           child.stdout.on('data', (d) => (stdout += d));
           child.stderr.on('data', (d) => (stderr += d));
           child.on('close', (c) => resolve(c ?? 1));
@@ -284,7 +289,7 @@ describe('runners on PostgreSQL: the bundled worker, the buildspec commands, the
     const [t] = targets;
     const exec = `${SM.replace(':stateMachine:', ':execution:')}:handoff`;
     const r = await worker(t!, exec);
-    expect(r).toEqual({ target: t!.name, outcome: 'long-running', runId: '', appliedCount: 0, lastMigration: null, longRunning: [BACKFILL] });
+    expect(r).toEqual({ target: t!.name, outcome: 'long-running', runId: '', appliedCount: 0, lastMigration: null, longRunning: [BACKFILL], reason: 'marked' });
     // Not even the first (short) migration: the whole run goes to the build, under one lock.
     expect(await applied(t!)).toEqual([]);
     expect((await query(t!, `SELECT to_regclass('public.migration_runs') AS r`))[0].r).toBeNull();
@@ -402,6 +407,43 @@ describe('runners on PostgreSQL: the bundled worker, the buildspec commands, the
     const exec3 = `${SM.replace(':stateMachine:', ':execution:')}:after`;
     expect(await worker(t, exec3)).toMatchObject({ outcome: 'succeeded', appliedCount: 0, lastMigration: BACKFILL });
   }, 240_000);
+
+  it('a run that does not fit in the invocation (statement timeout in a transactional migration) goes to CodeBuild, which goes on from there; a migration without a transaction is not resumed', async () => {
+    const slowBundle = await import(join(slow.assetDir, 'index.mjs'));
+    const slowSource = mkdtempSync(join(tmpdir(), 'fleet-build-slow-'));
+    cpSync(slow.assetDir, slowSource, { recursive: true });
+    const [a, b] = await fleet.addTargets('migrator/staging/slow/', 2);
+    await query(a!, `ALTER DATABASE "${a!.database}" SET migrator_test.sleep_backfill = '60'`);
+    await query(b!, `ALTER DATABASE "${b!.database}" SET migrator_test.sleep_index = '60'`);
+    const exec = `${SM.replace(':stateMachine:', ':execution:')}:out-of-time`;
+    // The invocation's statement timeout, as a short Lambda would derive it.
+    const restoreSlow = setEnv({ STATEMENT_TIMEOUT_MS: '1500' });
+    try {
+      const run = (t: LocalTarget) => slowBundle.createFleetWorker()(item(t, exec), lambdaContext({ timeoutMs: 60_000 }));
+      expect(await run(a!)).toMatchObject({ outcome: 'long-running', reason: 'out-of-time', longRunning: ['0001_slow_backfill'], appliedCount: 0 });
+      expect(await applied(a!)).toEqual([]);
+      expect((await query(a!, `SELECT to_regclass('public.slow_items') AS t`))[0].t).toBeNull(); // rolled back
+      expect(await query(a!, `SELECT outcome, error FROM public.migration_runs`)).toEqual([{ outcome: 'failed', error: expect.stringMatching(/statement timeout/) }]);
+      const e = await run(b!).catch((x: Error) => x);
+      expect(e.name).toBe('TargetFailed');
+      expect(e.message).toMatch(/statement timeout.*0002_slow_index runs without a transaction, so it is not resumed elsewhere: check what it left, then mark it `-- migrator:long-running`/);
+      expect(await applied(b!)).toEqual(['0001_slow_backfill']);
+    } finally {
+      restoreSlow();
+    }
+    expect((await ledger.list(exec)).map((x) => [x.target, x.outcome, x.errorName])).toEqual([
+      [a!.name, 'running', 'OutOfTime'],
+      [b!.name, 'failed', 'MigrationError'],
+    ]);
+    // The build (the project's own statement timeout: its budget) continues target A from 0001.
+    await query(a!, `ALTER DATABASE "${a!.database}" SET migrator_test.sleep_backfill = '0.2'`);
+    const r = await startBuild(a!, exec, {}, slow, slowSource).done;
+    rmSync(slowSource, { recursive: true, force: true });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(await applied(a!)).toEqual(['0001_slow_backfill', '0002_slow_index']);
+    expect((await ledger.list(exec))[0]).toMatchObject({ target: a!.name, outcome: 'succeeded', runner: 'codebuild', migrationsApplied: ['0001_slow_backfill', '0002_slow_index'] });
+  }, 180_000);
 
   it('longRunning: false fails a target with a pending long-running TypeScript migration, changing nothing', async () => {
     const offBundle = await import(join(off.assetDir, 'index.mjs'));

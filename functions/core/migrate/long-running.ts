@@ -7,9 +7,12 @@
  * - TypeScript/JavaScript: `export const longRunning = true`.
  *
  * Read from the files only (the marker is part of the checksummed source); which ones are pending comes
- * from the database, read-only (`status`).
+ * from the database, read-only (`status`). A run that turns out not to fit (it hits the invocation's
+ * statement timeout or deadline inside a migration that runs in a transaction, so nothing of it stayed)
+ * is handed over too: `runsInTransaction` tells whether that is safe.
  */
-import { listMigrations, readMigrationText, type MigrationFile } from './files.ts';
+import { listMigrations, NO_TRANSACTION_MARKER, readMigrationText, type MigrationFile } from './files.ts';
+import { renderUp } from './render.ts';
 import { status } from './engine.ts';
 import type { MigrationTarget } from './types.ts';
 
@@ -29,12 +32,31 @@ export async function longRunningNames(files: MigrationFile[]): Promise<string[]
   return out;
 }
 
+/** The folder's migrations and the ones `target` has not applied, in run order. Read-only. */
+export async function pendingFiles(target: MigrationTarget): Promise<{ files: MigrationFile[]; pending: MigrationFile[] }> {
+  const files = await listMigrations(target.dir);
+  const names = new Set((await status(target)).pending.map((p) => p.name));
+  return { files, pending: files.filter((f) => names.has(f.name)) };
+}
+
 /**
  * The pending migrations of `target` that are marked long-running, in run order (empty: the run fits the
  * usual runner). Read-only: takes no lock and writes nothing.
  */
 export async function pendingLongRunning(target: MigrationTarget): Promise<string[]> {
-  const files = await listMigrations(target.dir);
-  const pending = new Set((await status(target)).pending.map((p) => p.name));
-  return longRunningNames(files.filter((f) => pending.has(f.name)));
+  return longRunningNames((await pendingFiles(target)).pending);
+}
+
+/**
+ * Whether `file` runs in a transaction of its own (so an interrupted run of it left nothing behind): SQL
+ * without `-- migrator:no-transaction`; a module whose rendered up migration keeps its transaction. A module
+ * that cannot be rendered (it queries the database while building) counts as not transactional.
+ */
+export async function runsInTransaction(files: MigrationFile[], file: MigrationFile): Promise<boolean> {
+  if (file.kind === 'sql') return !file.files.some((f) => NO_TRANSACTION_MARKER.test(readMigrationText(f)));
+  try {
+    return (await renderUp(files, [file]))[0]?.transaction ?? false;
+  } catch {
+    return false;
+  }
 }
