@@ -857,6 +857,10 @@ function validate(path: string, props: DatabaseFleetMigrationsProps) {
   if (props.longRunning) {
     const lt = props.longRunning.timeout?.toMinutes({ integral: false });
     if (lt !== undefined && (!Number.isInteger(lt) || lt < 20 || lt > 2160)) fail(`longRunning.timeout is ${lt} min; it must be whole minutes from 20 to 2160 (CodeBuild's limit, 36 hours)`);
+    const timeout = (props.longRunning.timeout ?? FLEET_DEFAULTS.longRunningTimeout).toSeconds();
+    const execution = (props.executionTimeout ?? FLEET_DEFAULTS.executionTimeout).toSeconds();
+    // A build still running when the execution times out is stopped by Step Functions (StopBuild).
+    if (timeout >= execution) fail(`longRunning.timeout (${timeout / 60} min) must be shorter than executionTimeout (${execution / 60} min): the execution would stop the build`);
     const budget = (props.longRunning.timeout ?? FLEET_DEFAULTS.longRunningTimeout).minus(FLEET_DEFAULTS.longRunningMargin).toSeconds();
     const st = props.longRunning.statementTimeout?.toSeconds();
     if (st !== undefined && st > budget) fail(`longRunning.statementTimeout (${st} s) must fit in the build's budget (${budget} s: longRunning.timeout minus 5 minutes)`);

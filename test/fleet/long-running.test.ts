@@ -175,6 +175,7 @@ describe('state machine and CodeBuild project (template, asl-validator, cdk-nag)
     };
     expect(make({ timeout: Duration.minutes(10) })).toThrow(/longRunning\.timeout is 10 min; it must be whole minutes from 20 to 2160/);
     expect(make({ timeout: Duration.hours(1), statementTimeout: Duration.hours(2) })).toThrow(/longRunning\.statementTimeout \(7200 s\) must fit in the build's budget \(3300 s/);
+    expect(make({ timeout: Duration.hours(30) })).toThrow(/longRunning\.timeout \(1800 min\) must be shorter than executionTimeout \(1440 min\)/);
   });
 });
 
