@@ -35,6 +35,7 @@ import { createTestDatabase, serverUrl } from '../support/db.ts';
 import { run } from '../cli/helpers.ts';
 import { lambdaContext } from '../handlers/support/lambda.ts';
 import { startAwsJsonStandIn, type AwsJsonStandIn } from './support/aws-json-standin.ts';
+import { runFleetExecution } from './support/driver.ts';
 import { setEnv, startLocalFleet, type LocalFleet, type LocalTarget } from './support/fleet-env.ts';
 import { synthFleet, type SynthesizedFleet } from './support/stack.ts';
 
@@ -445,6 +446,36 @@ describe('runners on PostgreSQL: the bundled worker, the buildspec commands, the
     expect(await applied(a!)).toEqual(['0001_slow_backfill', '0002_slow_index']);
     expect((await ledger.list(exec))[0]).toMatchObject({ target: a!.name, outcome: 'succeeded', runner: 'codebuild', migrationsApplied: ['0001_slow_backfill', '0002_slow_index'] });
   }, 180_000);
+
+  it("through the Map's semantics: long-running targets run in their items' builds; a failed build counts toward the tolerance and names its target", async () => {
+    const prefix = 'migrator/staging/wave/';
+    const wave = await fleet.addTargets(prefix, 6);
+    const failing = wave[4]!;
+    await query(failing, `ALTER DATABASE "${failing.database}" SET migrator_test.backfill_sleep = '60'`);
+    const restoreWave = setEnv({ TARGET_SECRET_PREFIX: prefix, CANARY_COUNT: '1' });
+    const build = async (i: { target: { name: string }; executionId: string }) => {
+      const t = wave.find((w) => w.name === i.target.name)!;
+      const r = await startBuild(t, i.executionId, { STATEMENT_TIMEOUT_MS: '3000' }).done;
+      if (r.code !== 0) throw new Error(`CodeBuild.BuildFailed: ${r.stderr.trim().split('\n').at(-1)}`);
+    };
+    try {
+      const tolerant = await runFleetExecution({ bundle, ledger, maxConcurrency: 3, toleratedFailureCount: 1, build });
+      expect(tolerant.summary).toMatchObject({ ok: true, total: 6, succeeded: 5, failed: 1, running: 0 });
+      expect(tolerant.events.filter((e) => e.kind === 'end' && !e.ok).map((e) => e.target)).toEqual([failing.name]);
+      for (const t of wave.filter((w) => w !== failing)) expect(await applied(t)).toEqual(['0001_tenant_items', BACKFILL]);
+      // The failed target: 0001 applied by its build, the backfill rolled back at the build's statement timeout.
+      expect(await applied(failing)).toEqual(['0001_tenant_items']);
+      const entries = await ledger.list(tolerant.executionId);
+      expect(entries.map((e) => [e.target, e.outcome, e.runner])).toEqual(wave.map((w) => [w.name, w === failing ? 'failed' : 'succeeded', 'codebuild']));
+
+      // No tolerance: the same failure stops the execution, and its reason names the target and why.
+      const strict = await runFleetExecution({ bundle, ledger, maxConcurrency: 3, build }, { trigger: 'deploy', only: [failing.name, wave[0]!.name] });
+      expect(strict.summary).toMatchObject({ ok: false, error: 'FleetToleranceExceeded', failed: 1 });
+      expect(strict.summary.reason).toMatch(new RegExp(`^1 of 2 fleet target\\(s\\) failed \\(more targets failed than the fleet tolerates\\): ${failing.name}: .*statement timeout`));
+    } finally {
+      restoreWave();
+    }
+  }, 240_000);
 
   it('longRunning: false fails a target with a pending long-running TypeScript migration, changing nothing', async () => {
     const offBundle = await import(join(off.assetDir, 'index.mjs'));

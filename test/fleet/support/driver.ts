@@ -3,7 +3,8 @@
  * calling the REAL bundled handlers (list targets, per-target worker, summary) with an in-process ledger.
  * It applies the Distributed Map's semantics as Step Functions documents them:
  * - at most `maxConcurrency` items run at a time, started in item order;
- * - a thrown error fails its item; when failed items exceed the tolerance (count: failed > N; percentage:
+ * - a thrown error fails its item (the worker's, or the CodeBuild task's that the item's Choice runs for a
+ *   `long-running` answer); when failed items exceed the tolerance (count: failed > N; percentage:
  *   failed / items * 100 > P; neither set: any failure) the Map fails, starts nothing more, and the error
  *   is States.ExceedToleratedFailureThreshold;
  * - the canary Map tolerates nothing, and the rest Map only starts after it succeeded;
@@ -29,6 +30,11 @@ export interface DriverOptions {
   toleratedFailurePercentage?: number;
   /** Per-invocation Lambda timeout the worker's deadlines are computed from. */
   workerTimeoutMs?: number;
+  /**
+   * The item's CodeBuild task (`codebuild:startBuild.sync`), run when the worker answers `long-running`
+   * (the Choice in each Map item); it throws when the build fails. Without it such an item fails.
+   */
+  build?: (item: { target: FleetTarget; executionId: string; wave: 'canary' | 'rest'; trigger: string }) => Promise<void>;
 }
 
 export interface ItemEvent {
@@ -75,7 +81,13 @@ export async function runFleetExecution(o: DriverOptions, input: { trigger?: str
         events.push({ wave, target: item.name, kind: 'start' });
         let ok = true;
         try {
-          await worker({ target: item, executionId, wave, trigger: list.trigger }, lambdaContext({ timeoutMs: o.workerTimeoutMs ?? 14 * 60_000, functionName: 'Fleet-Worker' }));
+          const event = { target: item, executionId, wave, trigger: list.trigger };
+          const r = (await worker(event, lambdaContext({ timeoutMs: o.workerTimeoutMs ?? 14 * 60_000, functionName: 'Fleet-Worker' }))) as { outcome?: string };
+          // The item's Choice: a long-running target goes to its CodeBuild task, in the same item.
+          if (r?.outcome === 'long-running') {
+            if (!o.build) throw new Error('long-running target, and this driver run has no CodeBuild task');
+            await o.build(event);
+          }
         } catch {
           ok = false;
           failed++;
