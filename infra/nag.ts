@@ -28,11 +28,19 @@ export function wildcardFinding(resource: string): string {
   return `AwsSolutions-IAM5[Resource::${resource}]`;
 }
 
-/** The pattern cdk-nag prints for secrets under `prefix`: literals where known at synth, `<AWS::X>` otherwise. */
-export function secretsUnderPrefix(scope: IConstruct, prefix: string): string {
+/**
+ * The ARN cdk-nag prints for `service` and `rest` in `scope`'s stack: partition, region and account as
+ * literals where known at synth (a stack with an explicit env), `<AWS::X>` otherwise.
+ */
+export function nagArn(scope: IConstruct, service: string, rest: string): string {
   const stack = Stack.of(scope);
   const part = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
-  return `arn:${part(stack.partition, 'Partition')}:secretsmanager:${part(stack.region, 'Region')}:${part(stack.account, 'AccountId')}:secret:${prefix}*`;
+  return `arn:${part(stack.partition, 'Partition')}:${service}:${part(stack.region, 'Region')}:${part(stack.account, 'AccountId')}:${rest}`;
+}
+
+/** The pattern cdk-nag prints for the secrets under `prefix`. */
+export function secretsUnderPrefix(scope: IConstruct, prefix: string): string {
+  return nagArn(scope, 'secretsmanager', `secret:${prefix}*`);
 }
 
 /** The pattern cdk-nag prints for an invoke permission on `fn` and its versions/aliases. */
