@@ -3,6 +3,7 @@
  * acknowledgement says why.
  */
 import { Validations } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as cr from 'aws-cdk-lib/custom-resources';
 import { acknowledgeLambdaPolicies, functionAndVersions, secretsUnderPrefix, wildcardFinding } from '../nag.ts';
@@ -11,13 +12,17 @@ import { acknowledgeLambdaPolicies, functionAndVersions, secretsUnderPrefix, wil
 export function acknowledgeFunctionFindings(fn: lambda.Function, prefixes?: { tenantPrefix: string; providerPrefix: string }) {
   const role = fn.role!;
   acknowledgeLambdaPolicies(role, "AWS managed policy limited to writing the function's own CloudWatch Logs; the log group is created by this construct.", { vpc: true });
-  if (!prefixes) return;
+  if (prefixes) acknowledgeSeedingGrants(role, prefixes);
+}
+
+/** The wildcards of the seed grants (grants.ts' grantSeeding) on `role`: the tenant and provider secret prefixes. */
+export function acknowledgeSeedingGrants(role: iam.IRole, prefixes: { tenantPrefix: string; providerPrefix: string }) {
   Validations.of(role).acknowledge({
-    id: wildcardFinding(secretsUnderPrefix(fn, prefixes.tenantPrefix)),
+    id: wildcardFinding(secretsUnderPrefix(role, prefixes.tenantPrefix)),
     reason: 'Tenant secrets are created by the seeds at run time with names under this fixed prefix; the wildcard covers only that prefix (and the random suffix Secrets Manager appends).',
   });
   Validations.of(role).acknowledge({
-    id: wildcardFinding(secretsUnderPrefix(fn, prefixes.providerPrefix)),
+    id: wildcardFinding(secretsUnderPrefix(role, prefixes.providerPrefix)),
     reason: 'Provider secrets referenced by the seeds live under this fixed prefix; read-only, and the wildcard also covers the random suffix Secrets Manager appends to secret ARNs.',
   });
 }

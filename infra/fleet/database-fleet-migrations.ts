@@ -34,6 +34,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { contentHash } from '../content-hash.ts';
 import type { DatabaseMigrationsProps, MigrationTimeouts } from '../database-migrations.ts';
 import { grantSeeding } from '../database-migrations/grants.ts';
+import { acknowledgeSeedingGrants } from '../database-migrations/nag.ts';
 import { stagedAssetOptions, stagedCode } from '../asset/stage.ts';
 import { databaseEnvironment } from '../database-env.ts';
 import { acknowledgeLambdaPolicies, functionAndVersions, nagArn, secretsUnderPrefix, wildcardFinding } from '../nag.ts';
@@ -614,16 +615,7 @@ export class DatabaseFleetMigrations extends Construct {
 
   /** The seed grants' prefixes, on the worker and the build (the same as DatabaseMigrations' with seeds). */
   private acknowledgeSeeding(p: { tenantPrefix: string; providerPrefix: string }) {
-    for (const role of [this.workerFunction.role!, ...(this.longRunningProject ? [this.longRunningProject.role!] : [])]) {
-      Validations.of(role).acknowledge({
-        id: wildcardFinding(secretsUnderPrefix(this, p.tenantPrefix)),
-        reason: "Tenant secrets are created by the seeds at run time with names under this fixed prefix (each target's own namespace below it); the wildcard covers only that prefix and the random suffix.",
-      });
-      Validations.of(role).acknowledge({
-        id: wildcardFinding(secretsUnderPrefix(this, p.providerPrefix)),
-        reason: 'Provider secrets referenced by the seeds live under this fixed prefix; read-only, and the wildcard also covers the random suffix Secrets Manager appends.',
-      });
-    }
+    for (const role of [this.workerFunction.role!, ...(this.longRunningProject ? [this.longRunningProject.role!] : [])]) acknowledgeSeedingGrants(role, p);
   }
 
   private acknowledgeLongRunning(project: codebuild.Project, src: FleetTargetsProps) {
