@@ -2,11 +2,12 @@
  * `ExampleApplication`: stands for the application that needs the schema. Its only job in the sample is to
  * show the ordering contract: it depends on the migrations resource, so it never deploys ahead of its schema.
  */
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct, type IDependable } from 'constructs';
+import { acknowledgeLambdaPolicies } from './nag.ts';
 
 export interface ExampleApplicationProps {
   readonly vpc: ec2.IVpc;
@@ -32,14 +33,6 @@ export class ExampleApplication extends Construct {
       logGroup: new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH }),
     });
     this.node.addDependency(props.dependsOn);
-    const role = this.function.role!;
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'Sample application function: AWS managed policy limited to its own CloudWatch Logs.',
-    });
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      reason: 'AWS managed policy required for a VPC-attached Lambda to manage its network interfaces.',
-    });
+    acknowledgeLambdaPolicies(this.function.role!, 'Sample application function: AWS managed policy limited to its own CloudWatch Logs.', { vpc: true });
   }
 }

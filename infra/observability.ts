@@ -4,12 +4,12 @@
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { DatabaseMigrations } from './database-migrations.ts';
+import { countAlarm, savedQueries } from './observe.ts';
 
 export interface MigrationObservabilityProps {
   /** The migrations construct to watch. */
@@ -48,19 +48,15 @@ export class MigrationObservability extends Construct {
       enforceSSL: true,
     });
 
-    this.failureAlarm = new cloudwatch.Alarm(this, 'FailedRuns', {
-      alarmDescription: `A migration or seed run failed on ${m.stage}: see the migrator log group and 'migrator runs'.`,
+    this.failureAlarm = countAlarm(this, 'FailedRuns', {
+      description: `A migration or seed run failed on ${m.stage}: see the migrator log group and 'migrator runs'.`,
       metric: m.metricFailures(Duration.minutes(5)),
-      threshold: props.failureThreshold ?? 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      // No runs means nothing failed.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      threshold: props.failureThreshold,
+      topic: this.alarmTopic,
     });
-    this.failureAlarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
 
-    this.errorsAlarm = new cloudwatch.Alarm(this, 'FunctionErrors', {
-      alarmDescription: `A migrator function invocation failed on ${m.stage} (Lambda Errors: a failed run, a timeout or a crash): see the migrator log groups.`,
+    this.errorsAlarm = countAlarm(this, 'FunctionErrors', {
+      description: `A migrator function invocation failed on ${m.stage} (Lambda Errors: a failed run, a timeout or a crash): see the migrator log groups.`,
       metric: new cloudwatch.MathExpression({
         expression: 'deploy + operations',
         usingMetrics: {
@@ -70,12 +66,8 @@ export class MigrationObservability extends Construct {
         label: 'Errors (both functions)',
         period: Duration.minutes(5),
       }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      topic: this.alarmTopic,
     });
-    this.errorsAlarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.days(7),
@@ -112,37 +104,30 @@ export class MigrationObservability extends Construct {
       }),
     );
 
-    const logGroups = m.logGroups;
-    this.queries = [
-      new logs.QueryDefinition(this, 'RecentRuns', {
-        queryDefinitionName: `${prefix}/recent-runs`,
-        logGroups,
-        queryString: new logs.QueryString({
-          fields: ['@timestamp', 'runId', 'stage', 'trigger', 'outcome', 'appliedCount', 'lastMigration', 'durationMs'],
-          filterStatements: ['ispresent(outcome)'],
-          sort: '@timestamp desc',
-          limit: 100,
-        }),
-      }),
-      new logs.QueryDefinition(this, 'Failures', {
-        queryDefinitionName: `${prefix}/failures`,
-        logGroups,
-        queryString: new logs.QueryString({
-          fields: ['@timestamp', 'runId', 'trigger', 'migration', 'sqlstate', 'error', '@logStream'],
-          filterStatements: ['level = "ERROR"'],
-          sort: '@timestamp desc',
-          limit: 100,
-        }),
-      }),
-      new logs.QueryDefinition(this, 'SeedChangesPerTenant', {
-        queryDefinitionName: `${prefix}/seed-changes-per-tenant`,
-        logGroups,
-        queryString: new logs.QueryString({
-          filterStatements: ['ispresent(tenant) and ispresent(rowsChanged)'],
-          statsStatements: ['sum(rowsChanged) as changed, count(*) as runs by tenant'],
-          sort: 'changed desc',
-        }),
-      }),
-    ];
+    this.queries = savedQueries(this, prefix, m.logGroups, [
+      {
+        id: 'RecentRuns',
+        name: 'recent-runs',
+        fields: ['@timestamp', 'runId', 'stage', 'trigger', 'outcome', 'appliedCount', 'lastMigration', 'durationMs'],
+        filter: 'ispresent(outcome)',
+        sort: '@timestamp desc',
+        limit: 100,
+      },
+      {
+        id: 'Failures',
+        name: 'failures',
+        fields: ['@timestamp', 'runId', 'trigger', 'migration', 'sqlstate', 'error', '@logStream'],
+        filter: 'level = "ERROR"',
+        sort: '@timestamp desc',
+        limit: 100,
+      },
+      {
+        id: 'SeedChangesPerTenant',
+        name: 'seed-changes-per-tenant',
+        filter: 'ispresent(tenant) and ispresent(rowsChanged)',
+        stats: 'sum(rowsChanged) as changed, count(*) as runs by tenant',
+        sort: 'changed desc',
+      },
+    ]);
   }
 }

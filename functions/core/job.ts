@@ -79,14 +79,15 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
       { trigger: o.trigger, stage: o.stage, actor: o.actor, command: o.command, runId, fingerprint: o.fingerprint },
       o.target,
     ));
-    const result = await up({ ...o.target, client }, { ...o, runId, to: o.to, onValidated: () => rec.start() });
+    const result = await up({ ...o.target, client }, { ...o, runId, to: o.to, onValidated: ({ files }) => rec.start(files) });
     const applied = result.applied;
-    // Written now if the migrations just created the table (the legacy sample migration).
-    await record.afterMigrations({ migrationsApplied: applied, lastMigration: result.lastMigration });
+    // With a seed step to come, the migrations' part is recorded before it starts (and the row written now
+    // if the migrations just created the table, the legacy sample migration); finish() does both otherwise.
+    if (o.seed) await record.afterMigrations({ migrationsApplied: applied, lastMigration: result.lastMigration });
     step = 'seed';
     const seed = o.seed ? await o.seed(client, runId) : undefined;
     const durationMs = Date.now() - started;
-    await record.finish('succeeded', { migrationsApplied: applied, seedSummary: seed ?? null, durationMs });
+    await record.finish('succeeded', { migrationsApplied: applied, lastMigration: result.lastMigration, seedSummary: seed ?? null, durationMs });
     return { runId, applied, lastMigration: result.lastMigration, seed, durationMs, warnings: result.warnings };
   } catch (error) {
     const failure = explained(error, step, whereOf(client));

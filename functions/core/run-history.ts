@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { redact } from './redact.ts';
 import { creationDeferred, ensureRunsTable, runsTableExists, runsTableOf, type RunsTable } from './runs-table.ts';
+import type { MigrationFile } from './migrate/files.ts';
 import type { MigrationTarget } from './migrate/types.ts';
 
 export type Trigger = 'deploy' | 'invoke' | 'local';
@@ -97,11 +98,12 @@ export class RunRecord {
   /**
    * Record the run from now on: create or adopt the table, close abandoned runs, insert this one as
    * `running`. With a `target` whose folder still has to create the table (the legacy sample migration),
-   * the row is written once the migrations ran (`afterMigrations`). Idempotent.
+   * the row is written once the migrations ran (`afterMigrations`). Idempotent. `files`: the folder's
+   * migrations as the engine listed and checked them (its onValidated), so the folder is not read again.
    */
-  async start(): Promise<void> {
+  async start(files?: MigrationFile[]): Promise<void> {
     this.started = true;
-    await this.insert();
+    await this.insert(files);
   }
 
   /** After the run's migrations: write the row now if the table had to wait for them, then `fields`. */
@@ -141,9 +143,9 @@ export class RunRecord {
     await this.update({ durationMs: Date.now() - this.startedAt, ...fields, error, outcome, finished: true });
   }
 
-  private async insert(): Promise<void> {
+  private async insert(files?: MigrationFile[]): Promise<void> {
     if (this.inserted) return;
-    if (this.target && (await creationDeferred(this.client, this.table, this.target))) return;
+    if (this.target && (await creationDeferred(this.client, this.table, this.target, files))) return;
     await ensureRunsTable(this.client, this.table);
     await closeAbandoned(this.client, this.table, this.id);
     const s = this.info;

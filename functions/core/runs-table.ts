@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { MigratorError } from './errors.ts';
-import { listMigrations } from './migrate/files.ts';
+import { listMigrations, type MigrationFile } from './migrate/files.ts';
 import { tablesOf } from './migrate/state.ts';
 import type { MigrationTarget } from './migrate/types.ts';
 
@@ -143,11 +143,17 @@ function lockKey(t: RunsTable): string {
 
 /**
  * Whether the run-history table must wait for the target's own migrations: it does not exist yet and the
- * folder holds the legacy migration that creates it, not yet applied. Read-only.
+ * folder holds the legacy migration that creates it, not yet applied. Read-only. `files`: the folder
+ * as already listed (else it is listed here).
  */
-export async function creationDeferred(client: pg.ClientBase, t: RunsTable, target: Pick<MigrationTarget, 'dir' | 'migrationsTable' | 'migrationsSchema'>): Promise<boolean> {
+export async function creationDeferred(
+  client: pg.ClientBase,
+  t: RunsTable,
+  target: Pick<MigrationTarget, 'dir' | 'migrationsTable' | 'migrationsSchema'>,
+  files?: MigrationFile[],
+): Promise<boolean> {
   if (await runsTableExists(client, t)) return false;
-  const legacy = (await listMigrations(target.dir).catch(() => [])).filter((f) => LEGACY_RUNS_MIGRATIONS.has(f.checksum));
+  const legacy = (files ?? (await listMigrations(target.dir).catch(() => []))).filter((f) => LEGACY_RUNS_MIGRATIONS.has(f.checksum));
   if (legacy.length === 0) return false;
   const m = tablesOf(target);
   const { rows: [r] } = await client.query<{ applied: boolean | null }>(

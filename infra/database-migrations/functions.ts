@@ -8,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { stagedCode } from '../asset/stage.ts';
+import { databaseEnvironment } from '../database-env.ts';
 import type { DatabaseMigrationsProps } from './props.ts';
 import type { Settings } from './settings.ts';
 
@@ -37,13 +38,7 @@ export function migratorFunctions(scope: Construct, options: MigratorFunctionsOp
     STAGE: props.stage,
     PROTECTED_STAGE: String(protectedStage),
     DB_SECRET_ARN: props.databaseSecret.secretArn,
-    // Node 20+ Lambda runtimes do not trust the RDS CA unless told to; the runtime ships the bundle here.
-    NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-    DB_TLS: 'verify-full',
-    CONNECT_TIMEOUT_MS: String(t.connect.toMilliseconds()),
-    LOCK_WAIT_TIMEOUT_MS: String(t.lockWait.toMilliseconds()),
-    LOCK_TIMEOUT_MS: String(t.lock.toMilliseconds()),
-    STATEMENT_TIMEOUT_MS: String(t.statement.toMilliseconds()),
+    ...databaseEnvironment(t),
     TENANT_SECRET_PREFIX: tenantPrefix,
     ...(props.secretNamespace ? { TENANT_SECRET_NAMESPACE: props.secretNamespace } : {}),
     PROVIDER_SECRET_PREFIX: providerPrefix,

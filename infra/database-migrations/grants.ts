@@ -4,6 +4,7 @@
  */
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import type { DatabaseMigrationsProps } from './props.ts';
@@ -43,17 +44,7 @@ export function grantSeeding(
     );
     // Tenant secrets are created with the stage key: Secrets Manager asks KMS for a data key on the
     // caller's behalf, allowed only through Secrets Manager and only for secrets under the tenant prefix.
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'StageKeyForTenantSecretsViaSecretsManager',
-        actions: ['kms:GenerateDataKey'],
-        resources: [props.encryptionKey.keyArn],
-        conditions: {
-          StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.${stack.urlSuffix}` },
-          StringLike: { 'kms:EncryptionContext:SecretARN': secretArn(tenantPrefix) },
-        },
-      }),
-    );
+    fn.addToRolePolicy(viaSecretsManager(stack, 'StageKeyForTenantSecretsViaSecretsManager', 'kms:GenerateDataKey', props.encryptionKey, secretArn(tenantPrefix)));
   }
 
   fn.addToRolePolicy(
@@ -74,16 +65,22 @@ export function grantSeeding(
   if (props.providerSecretsKey) {
     // Provider secrets encrypted with a customer-managed key: decrypt through Secrets Manager only,
     // and only for secrets under the provider prefix (so tenant ciphertext can never be decrypted).
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'DecryptProviderSecretsViaSecretsManager',
-        actions: ['kms:Decrypt'],
-        resources: [props.providerSecretsKey.keyArn],
-        conditions: {
-          StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.${stack.urlSuffix}` },
-          StringLike: { 'kms:EncryptionContext:SecretARN': secretArn(providerPrefix) },
-        },
-      }),
-    );
+    fn.addToRolePolicy(viaSecretsManager(stack, 'DecryptProviderSecretsViaSecretsManager', 'kms:Decrypt', props.providerSecretsKey, secretArn(providerPrefix)));
   }
+}
+
+/**
+ * `action` on `key`, allowed only when Secrets Manager (in the function's `stack`'s region) calls KMS for a
+ * secret matching `secrets` (an ARN pattern).
+ */
+function viaSecretsManager(stack: Stack, sid: string, action: string, key: kms.IKey, secrets: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid,
+    actions: [action],
+    resources: [key.keyArn],
+    conditions: {
+      StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.${stack.urlSuffix}` },
+      StringLike: { 'kms:EncryptionContext:SecretARN': secrets },
+    },
+  });
 }

@@ -12,7 +12,7 @@
  * Each Map item: MigrateTarget (Lambda) -> LongRunning? -- pending long-running migrations --> MigrateTargetInCodeBuild
  * (codebuild:startBuild.sync: the same per-target core, `node build.mjs up`, without the 15-minute limit).
  */
-import { ArnFormat, CfnOutput, CustomResource, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, CustomResource, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -34,7 +34,10 @@ import { isAbsolute, resolve } from 'node:path';
 import { contentHash } from '../content-hash.ts';
 import type { DatabaseMigrationsProps, MigrationTimeouts } from '../database-migrations.ts';
 import { grantSeeding } from '../database-migrations/grants.ts';
+import { acknowledgeSeedingGrants } from '../database-migrations/nag.ts';
 import { stagedAssetOptions, stagedCode } from '../asset/stage.ts';
+import { databaseEnvironment } from '../database-env.ts';
+import { acknowledgeLambdaPolicies, functionAndVersions, nagArn, secretsUnderPrefix, wildcardFinding } from '../nag.ts';
 
 /**
  * Which databases an execution migrates, read when it starts. Choose:
@@ -321,12 +324,7 @@ export class DatabaseFleetMigrations extends Construct {
         ...powertools,
         LEDGER_TABLE: this.ledger.tableName,
         LEDGER_RETENTION_DAYS: String(props.ledgerRetentionDays ?? FLEET_DEFAULTS.ledgerRetentionDays),
-        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-        DB_TLS: 'verify-full',
-        CONNECT_TIMEOUT_MS: String(t.connect.toMilliseconds()),
-        LOCK_WAIT_TIMEOUT_MS: String(t.lockWait.toMilliseconds()),
-        LOCK_TIMEOUT_MS: String(t.lock.toMilliseconds()),
-        STATEMENT_TIMEOUT_MS: String(t.statement.toMilliseconds()),
+        ...databaseEnvironment(t),
         LONG_RUNNING: props.longRunning === false ? 'off' : 'codebuild',
         ...seedEnv,
       },
@@ -617,27 +615,13 @@ export class DatabaseFleetMigrations extends Construct {
 
   /** The seed grants' prefixes, on the worker and the build (the same as DatabaseMigrations' with seeds). */
   private acknowledgeSeeding(p: { tenantPrefix: string; providerPrefix: string }) {
-    const stack = Stack.of(this);
-    const part = (v: string, x: string) => (Token.isUnresolved(v) ? `<AWS::${x}>` : v);
-    const base = `arn:${part(stack.partition, 'Partition')}:secretsmanager:${part(stack.region, 'Region')}:${part(stack.account, 'AccountId')}:secret:`;
-    for (const role of [this.workerFunction.role!, ...(this.longRunningProject ? [this.longRunningProject.role!] : [])]) {
-      Validations.of(role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${base}${p.tenantPrefix}*]`,
-        reason: "Tenant secrets are created by the seeds at run time with names under this fixed prefix (each target's own namespace below it); the wildcard covers only that prefix and the random suffix.",
-      });
-      Validations.of(role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${base}${p.providerPrefix}*]`,
-        reason: 'Provider secrets referenced by the seeds live under this fixed prefix; read-only, and the wildcard also covers the random suffix Secrets Manager appends.',
-      });
-    }
+    for (const role of [this.workerFunction.role!, ...(this.longRunningProject ? [this.longRunningProject.role!] : [])]) acknowledgeSeedingGrants(role, p);
   }
 
   private acknowledgeLongRunning(project: codebuild.Project, src: FleetTargetsProps) {
     const stack = Stack.of(this);
     const id = stack.getLogicalId(project.node.defaultChild as codebuild.CfnProject);
-    // How cdk-nag renders ARNs: tokens as <AWS::X>, literal values (a stack with an explicit env) as they are.
-    const part = (v: string, p: string) => (Token.isUnresolved(v) ? `<AWS::${p}>` : v);
-    const arn = (service: string, rest: string) => `arn:${part(stack.partition, 'Partition')}:${service}:${part(stack.region, 'Region')}:${part(stack.account, 'AccountId')}:${rest}`;
+    const arn = (service: string, rest: string) => nagArn(this, service, rest);
     const role = project.role!;
     Validations.of(project).acknowledge({
       id: 'AwsSolutions-CB4',
@@ -732,21 +716,12 @@ export class DatabaseFleetMigrations extends Construct {
 
   private acknowledgeFindings(src: FleetTargetsProps) {
     const stack = Stack.of(this);
-    const part = (v: string, p: string) => (Token.isUnresolved(v) ? `<AWS::${p}>` : v);
     for (const fn of [this.workerFunction, this.listFunction, this.summaryFunction]) {
-      Validations.of(fn.role!).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: "AWS managed policy limited to writing the function's own CloudWatch Logs.",
-      });
+      acknowledgeLambdaPolicies(fn.role!, "AWS managed policy limited to writing the function's own CloudWatch Logs.", { vpc: fn === this.workerFunction });
     }
-    Validations.of(this.workerFunction.role!).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      reason: 'AWS managed policy required for a VPC-attached Lambda to manage its network interfaces.',
-    });
     if (src.secretNamePrefix) {
-      const arn = `arn:${part(stack.partition, 'Partition')}:secretsmanager:${part(stack.region, 'Region')}:${part(stack.account, 'AccountId')}:secret:${src.secretNamePrefix}*`;
       Validations.of(this.workerFunction.role!).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${arn}]`,
+        id: wildcardFinding(secretsUnderPrefix(this, src.secretNamePrefix)),
         reason: 'Target secrets are created per tenant database at run time under this fixed prefix; the wildcard covers that prefix and the random suffix Secrets Manager appends.',
       });
     }
@@ -762,12 +737,9 @@ export class DatabaseFleetMigrations extends Construct {
         reason: 'secretsmanager:ListSecrets supports no resource-level permissions; it returns names and ARNs, never values.',
       });
     }
-    const workerId = stack.getLogicalId(this.workerFunction.node.defaultChild as lambda.CfnFunction);
-    const listId = stack.getLogicalId(this.listFunction.node.defaultChild as lambda.CfnFunction);
-    const summaryId = stack.getLogicalId(this.summaryFunction.node.defaultChild as lambda.CfnFunction);
-    for (const id of [workerId, listId, summaryId]) {
+    for (const fn of [this.workerFunction, this.listFunction, this.summaryFunction]) {
       Validations.of(this.stateMachine.role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${id}.Arn>:*]`,
+        id: wildcardFinding(functionAndVersions(fn)),
         reason: 'Step Functions invoke permission on the fleet function and its versions/aliases (the :* suffix), nothing else.',
       });
     }
@@ -817,18 +789,11 @@ export class DatabaseFleetMigrations extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'Provider framework waiter: CloudWatch Logs delivery and X-Ray actions have no resource-level permissions.',
     });
-    Validations.of(provider).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'CDK Provider framework functions: AWS managed policy limited to their own CloudWatch Logs.',
-    });
+    acknowledgeLambdaPolicies(provider, 'CDK Provider framework functions: AWS managed policy limited to their own CloudWatch Logs.');
     for (const fn of handlers) {
-      Validations.of(fn.role!).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: "AWS managed policy limited to writing the function's own CloudWatch Logs.",
-      });
-      const id = stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
+      acknowledgeLambdaPolicies(fn.role!, "AWS managed policy limited to writing the function's own CloudWatch Logs.");
       Validations.of(provider).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${id}.Arn>:*]`,
+        id: wildcardFinding(functionAndVersions(fn)),
         reason: 'CDK Provider framework: invoke permission on the fleet deploy function and its versions/aliases, nothing else.',
       });
     }

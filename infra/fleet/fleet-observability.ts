@@ -5,12 +5,12 @@
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { DatabaseFleetMigrations } from './database-fleet-migrations.ts';
+import { countAlarm, savedQueries } from '../observe.ts';
 
 export interface FleetObservabilityProps {
   readonly fleet: DatabaseFleetMigrations;
@@ -36,30 +36,24 @@ export class FleetObservability extends Construct {
       props.alarmTopic ??
       new sns.Topic(this, 'AlarmTopic', { displayName: `Fleet migration alarms (${f.stage})`, masterKey: kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'), enforceSSL: true });
 
-    this.failedTargetsAlarm = new cloudwatch.Alarm(this, 'FailedTargets', {
-      alarmDescription: `Fleet targets failed on ${f.stage} (also in tolerated and post-deploy runs): see 'migrator fleet status --execution <arn>'.`,
+    this.failedTargetsAlarm = countAlarm(this, 'FailedTargets', {
+      description: `Fleet targets failed on ${f.stage} (also in tolerated and post-deploy runs): see 'migrator fleet status --execution <arn>'.`,
       metric: f.metric('FleetTargetsFailed', 'Sum', Duration.minutes(5)),
-      threshold: props.failedTargetsThreshold ?? 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      threshold: props.failedTargetsThreshold,
+      topic: this.alarmTopic,
     });
     // Step Functions' own count also sees executions that never reached the summary (list step, timeouts).
     const sm = f.stateMachine;
-    this.failedExecutionsAlarm = new cloudwatch.Alarm(this, 'FailedExecutions', {
-      alarmDescription: `A fleet execution failed, timed out or was aborted on ${f.stage}.`,
+    this.failedExecutionsAlarm = countAlarm(this, 'FailedExecutions', {
+      description: `A fleet execution failed, timed out or was aborted on ${f.stage}.`,
       metric: new cloudwatch.MathExpression({
         expression: 'failed + timedOut + aborted',
         usingMetrics: { failed: sm.metricFailed({ period: Duration.minutes(5) }), timedOut: sm.metricTimedOut({ period: Duration.minutes(5) }), aborted: sm.metricAborted({ period: Duration.minutes(5) }) },
         period: Duration.minutes(5),
         label: 'Failed, timed-out and aborted executions',
       }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      topic: this.alarmTopic,
     });
-    for (const a of [this.failedTargetsAlarm, this.failedExecutionsAlarm]) a.addAlarmAction(new actions.SnsAction(this.alarmTopic));
 
     this.dashboard = props.dashboard ?? new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.days(7) });
     const h = Duration.hours(1);
@@ -92,38 +86,31 @@ export class FleetObservability extends Construct {
     );
 
     const prefix = `${Stack.of(this).stackName}-${f.node.id}`;
-    const logGroups = [f.logGroup];
-    this.queries = [
-      new logs.QueryDefinition(this, 'FailedTargetsQuery', {
-        queryDefinitionName: `${prefix}/failed-targets`,
-        logGroups,
-        queryString: new logs.QueryString({
-          fields: ['@timestamp', 'executionArn', 'target', 'wave', 'runId', 'errorName', 'error'],
-          filterStatements: ['outcome = "failed" and ispresent(target)'],
-          sort: '@timestamp desc',
-          limit: 200,
-        }),
-      }),
-      new logs.QueryDefinition(this, 'ExecutionSummariesQuery', {
-        queryDefinitionName: `${prefix}/execution-summaries`,
-        logGroups,
-        queryString: new logs.QueryString({
-          fields: ['@timestamp', 'executionArn', 'outcome', 'total', 'succeeded', 'failed', 'skipped', 'durationMs'],
-          filterStatements: ['message = "fleet execution summary"'],
-          sort: '@timestamp desc',
-          limit: 100,
-        }),
-      }),
-      new logs.QueryDefinition(this, 'SlowestTargetsQuery', {
-        queryDefinitionName: `${prefix}/slowest-targets`,
-        logGroups,
-        queryString: new logs.QueryString({
-          filterStatements: ['ispresent(target) and ispresent(durationMs) and ispresent(outcome)'],
-          statsStatements: ['max(durationMs) as slowest, count(*) as runs by target'],
-          sort: 'slowest desc',
-          limit: 50,
-        }),
-      }),
-    ];
+    this.queries = savedQueries(this, prefix, [f.logGroup], [
+      {
+        id: 'FailedTargetsQuery',
+        name: 'failed-targets',
+        fields: ['@timestamp', 'executionArn', 'target', 'wave', 'runId', 'errorName', 'error'],
+        filter: 'outcome = "failed" and ispresent(target)',
+        sort: '@timestamp desc',
+        limit: 200,
+      },
+      {
+        id: 'ExecutionSummariesQuery',
+        name: 'execution-summaries',
+        fields: ['@timestamp', 'executionArn', 'outcome', 'total', 'succeeded', 'failed', 'skipped', 'durationMs'],
+        filter: 'message = "fleet execution summary"',
+        sort: '@timestamp desc',
+        limit: 100,
+      },
+      {
+        id: 'SlowestTargetsQuery',
+        name: 'slowest-targets',
+        filter: 'ispresent(target) and ispresent(durationMs) and ispresent(outcome)',
+        stats: 'max(durationMs) as slowest, count(*) as runs by target',
+        sort: 'slowest desc',
+        limit: 50,
+      },
+    ]);
   }
 }

@@ -14,6 +14,7 @@ import { MigrationObservability } from '../observability.ts';
 import { operationsFunctionName, stackName } from '../names.ts';
 import type { DatabaseFleetMigrations } from '../fleet/database-fleet-migrations.ts';
 import { addTenantFleet } from '../fleet/sample-fleet.ts';
+import { acknowledgeLambdaPolicies, wildcardFinding } from '../nag.ts';
 
 export type StageName = 'staging' | 'prod';
 
@@ -106,12 +107,9 @@ export class MigratorStack extends Stack {
     // RDS log export retention is applied by CDK's LogRetention singleton function.
     const logRetention = this.node.tryFindChild('LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a');
     if (logRetention) {
+      acknowledgeLambdaPolicies(logRetention, "CDK's LogRetention helper function: AWS managed policy limited to its own logs.");
       Validations.of(logRetention).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: "CDK's LogRetention helper function: AWS managed policy limited to its own logs.",
-      });
-      Validations.of(logRetention).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
+        id: wildcardFinding('*'),
         reason: "CDK's LogRetention helper sets retention on log groups whose names are only known at deploy time (RDS log exports).",
       });
     }

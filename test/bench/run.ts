@@ -14,6 +14,7 @@
  *   BENCH_TENANTS         generated tenants (default 10000)
  *   BENCH_SHARED_SECRETS  tenants share this many LLM-key secrets (default: one secret per tenant)
  *   BENCH_PSQL            psql client (default /usr/bin/psql, else psql on PATH)
+ *   BENCH_BASELINE_MIGRATOR  another build's bin/migrator.mjs, run in the migrations rounds too (before/after)
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
   try {
     if (sections.has('migrations')) {
       console.log('\nA. migrations ...');
-      await benchMigrations(server, report, { count: migrations, runs, psql });
+      await benchMigrations(server, report, { count: migrations, runs, psql, baseline: process.env.BENCH_BASELINE_MIGRATOR || undefined });
     }
     if (sections.has('seed')) {
       console.log('\nB. seeding ...');

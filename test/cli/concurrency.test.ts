@@ -1,20 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { fixture, type Fixture } from '../engine/fixtures.ts';
+import { eachTestDatabase, type TestDatabase } from '../support/db.ts';
+import { testFixture, type Fixture } from '../engine/fixtures.ts';
 import { run, start } from './helpers.ts';
 
 let db: TestDatabase;
 let fx: Fixture;
 let c: pg.Client;
-beforeEach(async () => {
-  db = await createTestDatabase('conc');
-  c = await db.client();
-});
-afterEach(async () => {
-  fx?.cleanup();
-  await db.drop();
-});
+eachTestDatabase('conc', (d, client) => ((db = d), (c = client)));
 
 const advisoryLocks = async () =>
   (await c.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows[0].n;
@@ -37,7 +30,7 @@ describe('concurrent runners', () => {
     for (let i = 2; i <= 4; i++) {
       files[`000${i}_step.sql`] = `-- Up Migration\nINSERT INTO apply_log VALUES ('000${i}');\nSELECT pg_sleep(0.2);\n`;
     }
-    fx = fixture(files);
+    fx = testFixture(files);
     const results = await Promise.all(
       Array.from({ length: 5 }, () => run(['--dir', fx.dir, 'up'], { DATABASE_URL: db.url })),
     );
@@ -53,7 +46,7 @@ describe('concurrent runners', () => {
   });
 
   it('a runner killed in the middle of a migration leaves no partial change and no lock; the next run completes', async () => {
-    fx = fixture({
+    fx = testFixture({
       '0001_base.sql': '-- Up Migration\nCREATE TABLE base (id int);\n',
       // Does work, then sleeps while the flag table exists (the test drops it before re-running).
       '0002_slow.sql': `-- Up Migration
@@ -83,7 +76,7 @@ SELECT pg_sleep(CASE WHEN to_regclass('public.slow_flag') IS NULL THEN 0 ELSE 60
   });
 
   it('a second process waits for the lock and fails with a clear message after --lock-wait-timeout', async () => {
-    fx = fixture({ '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n' });
+    fx = testFixture({ '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n' });
     const holder = await db.client();
     const { tablesOf } = await import('../../functions/core/migrate/state.ts');
     await holder.query('SELECT pg_advisory_lock($1::bigint)', [tablesOf({ dir: fx.dir }).lockKey]);

@@ -140,7 +140,8 @@ describe('signals', () => {
     expect(r.stderr).toMatch(/^applied 0001_widgets \(\d+ ms\)\napplied 0002_gadgets \(\d+ ms\)\napplied 0003_widget_color \(\d+ ms\)\nSIGTERM: interrupted `migrator up` \(last step: .*\)\. Its database session ends with the process, so PostgreSQL rolls back the transaction in progress and releases the migration lock; what was committed before stays\.\n$/);
     // The session is gone: no advisory lock left, the slow migration's table rolled back, the three before it committed.
     for (let i = 0; ; i++) {
-      const { rows } = await c.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`);
+      // This database's locks only: the server is shared with other test files.
+      const { rows } = await c.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
       if (rows[0].n === 0) break;
       if (i > 600) throw new Error('advisory lock still held');
       await new Promise((r) => setTimeout(r, 50));

@@ -1,23 +1,15 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { BASIC, fixture, RUNS, type Fixture } from '../engine/fixtures.ts';
+import { describe, expect, it } from 'vitest';
+import { testDatabase } from '../support/db.ts';
+import { BASIC, RUNS, testFixture } from '../engine/fixtures.ts';
 import { run } from './helpers.ts';
-
-let fx: Fixture;
-let db: TestDatabase | undefined;
-afterEach(async () => {
-  fx?.cleanup();
-  await db?.drop();
-  db = undefined;
-});
 
 describe('migrator dev', () => {
   it('with DATABASE_URL: migrates, records a local run, reports; a second run has nothing to apply', async () => {
-    db = await createTestDatabase('dev');
-    fx = fixture({ '0000_runs.sql': RUNS, ...BASIC });
+    const db = await testDatabase('dev');
+    const fx = testFixture({ '0000_runs.sql': RUNS, ...BASIC });
     const first = await run(['--dir', fx.dir, 'dev', '--no-seed'], { DATABASE_URL: db.url });
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/^Applied 4 migration\(s\): 0000_runs, 0001_widgets, 0002_gadgets, 0003_widget_color\n/);
@@ -35,7 +27,7 @@ describe('migrator dev', () => {
   });
 
   it('without DATABASE_URL: starts an embedded PostgreSQL whose data persists between runs', async () => {
-    fx = fixture(BASIC);
+    const fx = testFixture(BASIC);
     const parent = mkdtempSync(join(tmpdir(), 'migrator-dev-'));
     chmodSync(parent, 0o755); // as root, PostgreSQL runs as the postgres user and must reach the folder
     const dataDir = join(parent, 'pg');

@@ -22,11 +22,15 @@ export async function cli(args: string[]): Promise<CliResult> {
 
 /** Start `node bin/migrator.mjs ...args` as a separate process. */
 export function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [LAUNCHER, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return spawnLauncher(LAUNCHER, args, { cwd: ROOT, env: { ...process.env, DATABASE_URL: '', ...env } });
+}
+
+/**
+ * Start a launcher (ours, or an old checkout's) in `cwd` with exactly `env`, collecting its output. A
+ * process ended by a signal exits 128.
+ */
+export function spawnLauncher(launcher: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [launcher, ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));

@@ -3,7 +3,6 @@
  * real CLI, on a Reynard-like layout: three databases, each with its own migrations folder
  * (test/cli/fixtures/reynard/).
  */
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchemaStale } from '../../functions/core/config/json-schema.ts';
 import { loadTargetsConfig, selectTargets } from '../../functions/core/config/targets.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { LAUNCHER, type CliResult } from './helpers.ts';
+import { LAUNCHER, spawnLauncher, type CliResult } from './helpers.ts';
 
 const REYNARD = resolve(import.meta.dirname, 'fixtures/reynard');
 
@@ -31,17 +30,7 @@ const env = () => ({ AUTH_DATABASE_URL: dbs.auth.url, MAIN_DATABASE_URL: dbs.mai
 
 /** The real launcher, run in `cwd` (where it finds migrator.config.yaml). */
 function migrator(cwd: string, args: string[], extra: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [LAUNCHER, ...args], {
-    cwd, env: { PATH: process.env.PATH, ...extra }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((res, rej) => {
-    child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
+  return spawnLauncher(LAUNCHER, args, { cwd, env: { PATH: process.env.PATH, ...extra } }).done;
 }
 
 /** A config file with `text` in a folder of its own. */

@@ -5,12 +5,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { eachTestDatabase, type TestDatabase } from '../support/db.ts';
 import { ROOT, run } from '../cli/helpers.ts';
-import { fixture, type Fixture } from './fixtures.ts';
+import { testFixture, type Fixture } from './fixtures.ts';
 
 const FILES: Record<string, string> = {
   '0001_accounts.up.sql': 'CREATE TABLE accounts (id serial PRIMARY KEY, name text NOT NULL);\n',
@@ -22,14 +22,9 @@ const NAMES = ['0001_accounts', '0002_plans', '0003_invoices'];
 let db: TestDatabase;
 let fx: Fixture;
 let c: pg.Client;
-beforeEach(async () => {
-  db = await createTestDatabase('adopt');
-  c = await db.client();
-  fx = fixture(FILES);
-});
-afterEach(async () => {
-  fx.cleanup();
-  await db.drop();
+eachTestDatabase('adopt', (d, client) => ((db = d), (c = client)));
+beforeEach(() => {
+  fx = testFixture(FILES);
 });
 
 /** The CLI on the fixture; --quiet: no per-migration progress lines, so stderr is empty unless something went wrong. */

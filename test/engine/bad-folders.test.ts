@@ -9,26 +9,21 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import { plan, up, validate } from '../../functions/core/migrate/index.ts';
 import { repair } from '../../functions/core/migrate/engine.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { eachTestDatabase, type TestDatabase } from '../support/db.ts';
 import { run, ROOT } from '../cli/helpers.ts';
-import { fixture, type Fixture } from './fixtures.ts';
+import { testFixture, type Fixture } from './fixtures.ts';
 
 let db: TestDatabase;
 let fx: Fixture;
 let c: pg.Client;
-beforeEach(async () => {
-  db = await createTestDatabase('badf');
-  c = await db.client();
-  fx = fixture();
-});
-afterEach(async () => {
-  fx.cleanup();
-  await db.drop();
+eachTestDatabase('badf', (d, client) => ((db = d), (c = client)));
+beforeEach(() => {
+  fx = testFixture();
 });
 
 /** Every table outside the system schemas with its row count. */
@@ -277,9 +272,11 @@ describe('the parser loads lazily', () => {
     return JSON.parse(out.trim().split('\n').at(-1)!) as { applied: string[]; parser: boolean };
   };
 
-  it('is imported when pending migrations are checked, and not by a run with nothing to apply', () => {
+  it('is imported when a pending migration could hold transaction control, not for plain DDL nor by a run with nothing to apply', () => {
     fx.write('0001_a.sql', '-- Up Migration\nCREATE TABLE a (id int);\n');
-    expect(parserLoaded(fx.dir)).toEqual({ applied: ['0001_a'], parser: true });
+    expect(parserLoaded(fx.dir)).toEqual({ applied: ['0001_a'], parser: false });
+    fx.write('0002_b.sql', '-- Up Migration\nDO $$ BEGIN PERFORM 1; END $$;\n');
+    expect(parserLoaded(fx.dir)).toEqual({ applied: ['0002_b'], parser: true });
     expect(parserLoaded(fx.dir)).toEqual({ applied: [], parser: false });
   });
 });

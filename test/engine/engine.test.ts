@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import {
@@ -8,20 +8,13 @@ import {
 } from '../../functions/core/migrate/index.ts';
 import { tablesOf } from '../../functions/core/migrate/state.ts';
 import { statementAt } from '../../functions/core/migrate/runner.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { BASIC, fixture, type Fixture } from './fixtures.ts';
+import { eachTestDatabase, type TestDatabase } from '../support/db.ts';
+import { BASIC, fixture, type Fixture, testFixture } from './fixtures.ts';
 
 let db: TestDatabase;
 let fx: Fixture;
 let c: pg.Client;
-beforeEach(async () => {
-  db = await createTestDatabase('eng');
-  c = await db.client();
-});
-afterEach(async () => {
-  fx?.cleanup();
-  await db.drop();
-});
+eachTestDatabase('eng', (d, client) => ((db = d), (c = client)));
 
 const tables = async () =>
   (await c.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)).rows.map((r) => r.table_name);
@@ -31,7 +24,7 @@ const sha = (path: string) => createHash('sha256').update(readFileSync(path)).di
 
 describe('up', () => {
   it('applies SQL and TypeScript migrations, records checksums and run id, and a re-run is a no-op', async () => {
-    fx = fixture(BASIC);
+    fx = testFixture(BASIC);
     const target = { databaseUrl: db.url, dir: fx.dir };
     const first = await up(target, { runId: '11111111-1111-4111-8111-111111111111' });
     expect(first.applied).toEqual(['0001_widgets', '0002_gadgets', '0003_widget_color']);
@@ -60,7 +53,7 @@ describe('up', () => {
   });
 
   it('applies up to a named migration, and refuses an unknown name', async () => {
-    fx = fixture(BASIC);
+    fx = testFixture(BASIC);
     const target = { databaseUrl: db.url, dir: fx.dir };
     expect((await up(target, { to: '0002_gadgets' })).applied).toEqual(['0001_widgets', '0002_gadgets']);
     await expect(up(target, { to: '0009_nope' })).rejects.toThrow(/Unknown migration 0009_nope/);
@@ -68,7 +61,7 @@ describe('up', () => {
   });
 
   it('uses separate tables and locks per target, so several targets share one database', async () => {
-    fx = fixture(BASIC);
+    fx = testFixture(BASIC);
     const other = fixture({ '0001_other.sql': '-- Up Migration\nCREATE TABLE other_thing (id int);\n' });
     try {
       await up({ databaseUrl: db.url, dir: fx.dir });
@@ -84,7 +77,7 @@ describe('up', () => {
 
 describe('validation', () => {
   beforeEach(async () => {
-    fx = fixture(BASIC);
+    fx = testFixture(BASIC);
     await up({ databaseUrl: db.url, dir: fx.dir });
   });
 
@@ -139,7 +132,7 @@ describe('plan', () => {
   });
 
   it('shows the exact SQL and writes nothing, not even the migrations table', async () => {
-    fx = fixture(BASIC);
+    fx = testFixture(BASIC);
     const target = { databaseUrl: db.url, dir: fx.dir };
     const before = await snapshot();
     const p = await plan(target);
@@ -152,7 +145,7 @@ describe('plan', () => {
   });
 
   it('after partial apply lists only pending ones and changes nothing', async () => {
-    fx = fixture(BASIC);
+    fx = testFixture(BASIC);
     const target = { databaseUrl: db.url, dir: fx.dir };
     await up(target, { to: '0001_widgets' });
     await c.query('SELECT pg_stat_clear_snapshot()');
@@ -168,7 +161,7 @@ describe('plan', () => {
 
 describe('baseline and down', () => {
   it('baseline marks migrations as applied without running them', async () => {
-    fx = fixture(BASIC);
+    fx = testFixture(BASIC);
     const target = { databaseUrl: db.url, dir: fx.dir };
     expect((await baseline(target, { to: '0002_gadgets' })).marked).toEqual(['0001_widgets', '0002_gadgets']);
     expect(await tables()).toEqual(['pgmigrations', 'pgmigrations_checksums', 'pgmigrations_lock']);
@@ -179,7 +172,7 @@ describe('baseline and down', () => {
   });
 
   it('down reverts by count and to a name', async () => {
-    fx = fixture(BASIC);
+    fx = testFixture(BASIC);
     const target = { databaseUrl: db.url, dir: fx.dir };
     await up(target);
     expect((await down(target, { count: 1 })).reverted).toEqual(['0003_widget_color']);
@@ -195,7 +188,7 @@ describe('baseline and down', () => {
 
 describe('failures', () => {
   it('a broken migration names file, statement and SQLSTATE and leaves no partial change', async () => {
-    fx = fixture({
+    fx = testFixture({
       ...BASIC,
       '0004_broken.sql': `-- Up Migration
 CREATE TABLE half_done (id int);
@@ -218,7 +211,7 @@ CREATE TABLE never (id int);
   });
 
   it('a failing TypeScript migration names the builder statement', async () => {
-    fx = fixture({
+    fx = testFixture({
       '0001_ts_broken.ts': `export const up = (pgm) => { pgm.createTable('ok_table', { id: 'id' }); pgm.addColumn('missing', { c: 'text' }); };`,
     });
     const err = (await up({ databaseUrl: db.url, dir: fx.dir }).catch((e: unknown) => e)) as MigrationError;
@@ -229,7 +222,7 @@ CREATE TABLE never (id int);
   });
 
   it('lock_timeout stops a migration waiting on a table another session holds (55P03)', async () => {
-    fx = fixture({ '0001_t.sql': '-- Up Migration\nCREATE TABLE busy (id int);\n' });
+    fx = testFixture({ '0001_t.sql': '-- Up Migration\nCREATE TABLE busy (id int);\n' });
     await up({ databaseUrl: db.url, dir: fx.dir });
     fx.write('0002_alter.sql', '-- Up Migration\nALTER TABLE busy ADD COLUMN x int;\n');
     const holder = await db.client();
@@ -245,7 +238,7 @@ CREATE TABLE never (id int);
   });
 
   it('waits for the migration lock up to the timeout, then fails clearly', async () => {
-    fx = fixture(BASIC);
+    fx = testFixture(BASIC);
     const holder = await db.client();
     await holder.query('SELECT pg_advisory_lock($1::bigint)', [tablesOf({ dir: fx.dir }).lockKey]);
     const started = Date.now();
@@ -268,7 +261,7 @@ CREATE TABLE never (id int);
 
 describe('formats', () => {
   it('runs a SQL migration outside a transaction when it says so (CREATE INDEX CONCURRENTLY)', async () => {
-    fx = fixture({
+    fx = testFixture({
       '0001_t.sql': '-- Up Migration\nCREATE TABLE things (id int);\n',
       '0002_idx.sql': '-- Up Migration\n-- migrator:no-transaction\nCREATE INDEX CONCURRENTLY things_id ON things (id);\n\n-- Down Migration\nDROP INDEX CONCURRENTLY things_id;\n',
     });
@@ -280,7 +273,7 @@ describe('formats', () => {
   });
 
   it('loads .js, .cjs, .mjs and .up.sql/.down.sql migrations', async () => {
-    fx = fixture({
+    fx = testFixture({
       '0001_a.js': `export async function up(pgm) { pgm.createTable('a', { id: 'id' }); }\nexport async function down(pgm) { pgm.dropTable('a'); }\n`,
       '0002_b.cjs': `exports.up = (pgm) => { pgm.createTable('b', { id: 'id' }); };\n`,
       '0003_c.mjs': `export const up = (pgm) => { pgm.sql('CREATE TABLE c (id int)'); };\n`,
@@ -296,7 +289,7 @@ describe('formats', () => {
   });
 
   it('imports .compiled/X.mjs for X.ts when present and checksums the .ts source', async () => {
-    fx = fixture({
+    fx = testFixture({
       '0001_compiled.ts': `export const up = (pgm: any) => { pgm.sql('CREATE TABLE from_ts (id int)'); };\n`,
       '.compiled/0001_compiled.mjs': `export const up = (pgm) => { pgm.sql('CREATE TABLE from_compiled (id int)'); };\n`,
     });
@@ -308,7 +301,7 @@ describe('formats', () => {
   });
 
   it('adopts a database migrated by node-pg-migrate itself: records checksums, then detects edits', async () => {
-    fx = fixture(BASIC);
+    fx = testFixture(BASIC);
     await runner({ databaseUrl: db.url, dir: fx.dir, migrationsTable: 'pgmigrations', direction: 'up', log: () => {}, singleTransaction: true });
     const target = { databaseUrl: db.url, dir: fx.dir };
     const s = await status(target);

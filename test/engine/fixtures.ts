@@ -2,6 +2,7 @@
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 
 /** The project's own migration_runs migration, so tests that record runs use the real table, not a copy that drifts. */
 export const RUNS = readFileSync(join(import.meta.dirname, '../../migrations/0002_migration_runs.sql'), 'utf8');
@@ -63,3 +64,10 @@ ALTER TABLE widgets ADD COLUMN color text;
 ALTER TABLE widgets DROP COLUMN color;
 `,
 };
+
+/** `fixture(files)`, removed when the current test finishes (call it inside a test). */
+export function testFixture(files: Record<string, string> = {}): Fixture {
+  const f = fixture(files);
+  onTestFinished(() => f.cleanup());
+  return f;
+}

@@ -1,26 +1,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { create, lint, up } from '../../functions/core/migrate/index.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { BASIC, fixture, type Fixture } from './fixtures.ts';
-
-let fx: Fixture;
-let db: TestDatabase | undefined;
-afterEach(async () => {
-  fx?.cleanup();
-  await db?.drop();
-  db = undefined;
-});
+import { testDatabase } from '../support/db.ts';
+import { BASIC, fixture, testFixture } from './fixtures.ts';
 
 describe('create', () => {
   it('continues a 4-digit index folder with SQL and TypeScript templates that load', async () => {
-    fx = fixture(BASIC);
+    const fx = testFixture(BASIC);
     const sql = await create(fx.dir, 'Add Tenant Plan');
     expect(sql).toMatch(/0004_add_tenant_plan\.sql$/);
     expect(readFileSync(sql, 'utf8')).toMatch(/^-- Up Migration[\s\S]*-- Down Migration/);
     const ts = await create(fx.dir, 'backfill', { type: 'ts' });
     expect(ts).toMatch(/0005_backfill\.ts$/);
-    db = await createTestDatabase('create');
+    const db = await testDatabase('create');
     // (Written before the first import: a module is imported once per process.)
     fx.write('0005_backfill.ts', readFileSync(ts, 'utf8').replace(/(up\(pgm: MigrationBuilder\): Promise<void> \{)/, "$1\n  pgm.sql('UPDATE widgets SET plan = 1');"));
     // The untouched SQL template holds no statement: up refuses it (an empty migration would be recorded as applied).
@@ -32,7 +24,7 @@ describe('create', () => {
   });
 
   it("continues node-pg-migrate's timestamp prefixes, and starts an empty folder at 0001", async () => {
-    fx = fixture({ '1700000000000_init.js': 'export const up = () => {};\n' });
+    const fx = testFixture({ '1700000000000_init.js': 'export const up = () => {};\n' });
     const file = await create(fx.dir, 'next', { type: 'ts' });
     expect(file).toMatch(/\/\d{13}_next\.ts$/);
     const empty = fixture();
@@ -47,7 +39,7 @@ describe('create', () => {
 
 describe('lint', () => {
   it('reports squawk findings in pending migrations, SQL and rendered TypeScript', async () => {
-    fx = fixture({
+    const fx = testFixture({
       '0001_ok.sql': '-- Up Migration\nCREATE TABLE t (id bigint PRIMARY KEY, c text);\n',
       '0002_drop.sql': '-- Up Migration\nALTER TABLE t DROP COLUMN c;\n',
       '0003_index.ts': `export const up = (pgm) => { pgm.createIndex('t', 'c'); };\n`,
@@ -64,7 +56,7 @@ describe('lint', () => {
   });
 
   it('accepts an acknowledgement with a reason and rejects one without', async () => {
-    fx = fixture({
+    const fx = testFixture({
       '0001_drop.sql': '-- Up Migration\n-- squawk-ignore ban-drop-column: nothing reads c since release 41\nALTER TABLE t DROP COLUMN c;\n',
       '0002_index.ts': `// squawk-ignore-file require-concurrent-index-creation: t is empty when this runs\nexport const up = (pgm) => { pgm.createIndex('t', 'c'); };\n`,
     });
@@ -75,11 +67,11 @@ describe('lint', () => {
   });
 
   it('lints only pending migrations when a database is given', async () => {
-    fx = fixture({
+    const fx = testFixture({
       '0001_drop.sql': '-- Up Migration\nCREATE TABLE t (id bigint PRIMARY KEY, c text);\n',
       '0002_drop.sql': '-- Up Migration\nALTER TABLE t DROP COLUMN c;\n',
     });
-    db = await createTestDatabase('lint');
+    const db = await testDatabase('lint');
     await up({ databaseUrl: db.url, dir: fx.dir });
     expect(await lint({ databaseUrl: db.url, dir: fx.dir })).toEqual({ checked: [], findings: [] });
     expect((await lint({ databaseUrl: db.url, dir: fx.dir }, { all: true })).findings.map((f) => f.rule)).toContain('ban-drop-column');

@@ -5,17 +5,17 @@
  * PostgreSQL and the local KMS / Secrets Manager stand-in. The database credentials come from an RDS-shaped
  * secret in the stand-in; TLS is off (DB_TLS=off) because the local PostgreSQL serves plain TCP.
  */
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shipped } from '../../infra/content-hash.ts';
-import { PROJECT_ROOT, synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
+import { PROJECT_ROOT, type MigratorAsset } from './support/asset.ts';
 import { createEvent, deleteEvent, lambdaContext, SIM_STACK_ID, updateEvent } from './support/lambda.ts';
-import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
+import { captureOutput, type SimEnv } from './support/sim-env.ts';
+import { HandlerTestScope } from './support/scope.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<{ PhysicalResourceId: string; Data: Record<string, string> }>;
 const importBundle = (url: string) => import(/* @vite-ignore */ url) as Promise<{ onEvent: Handler; operations: Handler }>;
@@ -28,7 +28,7 @@ let sim: SimEnv;
 let assets: { a: MigratorAsset; b: MigratorAsset; c: MigratorAsset };
 let handlers: { a: Handler; b: Handler; c: Handler };
 let output: ReturnType<typeof captureOutput>;
-const savedEnv = { ...process.env };
+const scope = new HandlerTestScope();
 
 function folder(name: string, extra: Record<string, string>): string {
   const dir = join(work, name);
@@ -64,7 +64,7 @@ async function rowCounts() {
 }
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'migrator-sim-'));
+  work = scope.work('migrator-sim-');
   const migrationsA = folder('a', {});
   const feature = '-- Up Migration\nCREATE TABLE sim_feature (id int PRIMARY KEY, note text);\n-- Down Migration\nDROP TABLE sim_feature;\n';
   const migrationsB = folder('b', { [`${FEATURE}.sql`]: feature });
@@ -74,24 +74,18 @@ beforeAll(async () => {
   });
   const seedsDir = join(PROJECT_ROOT, 'seeds');
   assets = {
-    a: synthMigratorAsset({ migrationsDir: migrationsA, seedsDir }),
-    b: synthMigratorAsset({ migrationsDir: migrationsB, seedsDir }),
-    c: synthMigratorAsset({ migrationsDir: migrationsC, seedsDir }),
+    a: scope.asset({ migrationsDir: migrationsA, seedsDir }),
+    b: scope.asset({ migrationsDir: migrationsB, seedsDir }),
+    c: scope.asset({ migrationsDir: migrationsC, seedsDir }),
   };
-  sim = await setupSimEnv('staging');
+  sim = await scope.sim('staging');
   const load = async (a: MigratorAsset) => (await importBundle(pathToFileURL(a.handlerFile).href)).onEvent;
   handlers = { a: await load(assets.a), b: await load(assets.b), c: await load(assets.c) };
   // Everything the function writes (Powertools JSON logs, EMF metrics) is kept for assertions.
-  output = captureOutput();
+  output = scope.capture();
 }, 180_000);
 
-afterAll(async () => {
-  output?.restore();
-  process.env = savedEnv;
-  await sim?.close();
-  for (const a of Object.values(assets ?? {})) a.cleanup();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => scope.close());
 
 describe('deploy simulation on the bundled asset', () => {
   let physicalId: string;

@@ -3,14 +3,14 @@
  * history migration of ours, no seeds): the real bundled asset records its deploy runs in the table the
  * engine creates, and the history-based rollback check fires on that history.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
+import { type MigratorAsset } from './support/asset.ts';
 import { createEvent, lambdaContext, SIM_STACK_ID, updateEvent } from './support/lambda.ts';
-import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
+import { captureOutput, type SimEnv } from './support/sim-env.ts';
+import { HandlerTestScope } from './support/scope.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<{ PhysicalResourceId: string; Data: Record<string, string> }>;
 
@@ -19,7 +19,7 @@ let sim: SimEnv;
 let assets: { good: MigratorAsset; broken: MigratorAsset };
 let handlers: { good: Handler; broken: Handler };
 let output: ReturnType<typeof captureOutput>;
-const savedEnv = { ...process.env };
+const scope = new HandlerTestScope();
 
 function folder(name: string, files: Record<string, string>): string {
   const dir = join(work, name);
@@ -37,28 +37,22 @@ const runs = async () =>
   (await sim.client.query('SELECT trigger, command, outcome, content_hash, deploy_nonce FROM public.migration_runs ORDER BY started_at')).rows;
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'migrator-foreign-'));
+  work = scope.work('migrator-foreign-');
   const own = {
     '20240101120000_accounts.sql': '-- Up Migration\nCREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);\n-- Down Migration\nDROP TABLE accounts;\n',
     '20240102120000_invoices.sql': '-- Up Migration\nCREATE TABLE invoices (id bigint PRIMARY KEY, account_id bigint REFERENCES accounts);\n',
   };
   assets = {
-    good: synthMigratorAsset({ migrationsDir: folder('good', own) }),
-    broken: synthMigratorAsset({ migrationsDir: folder('broken', { ...own, '20240103120000_broken.sql': '-- Up Migration\nSELECT 1 / 0;\n' }) }),
+    good: scope.asset({ migrationsDir: folder('good', own) }),
+    broken: scope.asset({ migrationsDir: folder('broken', { ...own, '20240103120000_broken.sql': '-- Up Migration\nSELECT 1 / 0;\n' }) }),
   };
-  sim = await setupSimEnv('staging');
+  sim = await scope.sim('staging');
   const load = async (a: MigratorAsset) => ((await import(/* @vite-ignore */ pathToFileURL(a.handlerFile).href)) as { onEvent: Handler }).onEvent;
   handlers = { good: await load(assets.good), broken: await load(assets.broken) };
-  output = captureOutput();
+  output = scope.capture();
 }, 180_000);
 
-afterAll(async () => {
-  output?.restore();
-  process.env = savedEnv;
-  await sim?.close();
-  for (const a of Object.values(assets ?? {})) a.cleanup();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => scope.close());
 
 describe('a foreign migrations folder, deployed', () => {
   let physicalId: string;

@@ -8,9 +8,10 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
+import { PROJECT_ROOT, type MigratorAsset } from './support/asset.ts';
 import { createEvent, lambdaContext } from './support/lambda.ts';
-import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
+import type { SimEnv } from './support/sim-env.ts';
+import { HandlerTestScope } from './support/scope.ts';
 import { fingerprint } from '../seed/helpers.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<{ PhysicalResourceId: string }>;
@@ -18,22 +19,16 @@ type Handler = (event: unknown, context: unknown) => Promise<{ PhysicalResourceI
 let sim: SimEnv;
 let asset: MigratorAsset;
 let onEvent: Handler;
-let output: ReturnType<typeof captureOutput>;
-const savedEnv = { ...process.env };
+const scope = new HandlerTestScope();
 
 beforeAll(async () => {
-  asset = synthMigratorAsset({ migrationsDir: join(PROJECT_ROOT, 'migrations') });
-  sim = await setupSimEnv('staging');
+  asset = scope.asset({ migrationsDir: join(PROJECT_ROOT, 'migrations') });
+  sim = await scope.sim('staging');
   onEvent = (await import(/* @vite-ignore */ pathToFileURL(asset.handlerFile).href)).onEvent as Handler;
-  output = captureOutput();
+  scope.capture();
 }, 180_000);
 
-afterAll(async () => {
-  output?.restore();
-  process.env = savedEnv;
-  await sim?.close();
-  asset?.cleanup();
-});
+afterAll(() => scope.close());
 
 async function deploy(): Promise<Error | undefined> {
   Object.assign(process.env, sim.lambdaEnv(asset));

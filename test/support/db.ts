@@ -2,7 +2,7 @@
  * Per-test databases on the run's PostgreSQL server: every test gets a fresh, empty database,
  * so tests never see each other's rows and can run in parallel.
  */
-import { inject } from 'vitest';
+import { beforeEach, inject, onTestFinished } from 'vitest';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 
@@ -53,4 +53,22 @@ export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
       await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
     },
   };
+}
+
+/** `createTestDatabase(prefix)`, dropped when the current test finishes (call it inside a test). */
+export async function testDatabase(prefix = 't'): Promise<TestDatabase> {
+  const db = await createTestDatabase(prefix);
+  onTestFinished(() => db.drop());
+  return db;
+}
+
+/**
+ * Each test of the file gets a fresh database and a client on it, dropped (the client closed) when the test
+ * finishes; `use` hands them to the file's own variables.
+ */
+export function eachTestDatabase(prefix: string, use: (db: TestDatabase, client: pg.Client) => void): void {
+  beforeEach(async () => {
+    const db = await testDatabase(prefix);
+    use(db, await db.client());
+  });
 }

@@ -12,6 +12,7 @@ import { namingWarnings } from './naming.ts';
 import { withClient, withLock } from './session.ts';
 import { ensureTables, findProblems, readState, recordChecksum, rel, tablesOf } from './state.ts';
 import { adoptUnrecorded, unrecorded } from './adopt.ts';
+import { nodePgMigrate } from './node-pg-migrate.ts';
 import { renderUp } from './render.ts';
 import { run } from './runner.ts';
 import { last, pendingOf, resolveName, upTo } from './selection.ts';
@@ -36,7 +37,10 @@ export async function up(target: MigrationTarget, options: UpOptions = {}): Prom
       for (const w of warnings) options.log?.(`warning: ${w.message}`);
       const pending = pendingOf(files, state);
       const toRun = options.to === undefined ? pending : upTo(pending, files, state, options.to);
-      await options.onValidated?.();
+      // Something to apply: node-pg-migrate loads while the run history and the tables are written (its
+      // error, if any, comes from run()).
+      if (toRun.length > 0) nodePgMigrate().catch(() => {});
+      await options.onValidated?.({ files });
       if (toRun.length > 0 || state.exists) {
         // Both tables there (every run after the first): skip the CREATE ... IF NOT EXISTS round trips.
         if (!state.exists || !state.checksumsExist) await ensureTables(client, t);
@@ -72,7 +76,7 @@ export async function down(target: MigrationTarget, options: DownOptions = {}): 
       }
       if (!Number.isInteger(count) || count < 0) throw new MigratorError(`Invalid count ${count}: expected a whole number >= 0.`);
       count = Math.min(count, names.length);
-      await options.onValidated?.();
+      await options.onValidated?.({ files });
       if (count === 0) return { reverted: [], lastMigration: last(state) };
       await assertReversible(files, names.slice(names.length - count));
       const reverted = await run(client, target, t, files, { direction: 'down', count, log: options.log, onMigration: options.onMigration });
@@ -167,7 +171,7 @@ export async function baseline(
     withLock(client, t, options, async () => {
       const state = await checkedState(client, t, files);
       const chosen = upTo(pendingOf(files, state), files, state, options.to);
-      await options.onValidated?.();
+      await options.onValidated?.({ files });
       const marked = chosen.map((f) => f.name);
       const written = await confirmedTransaction(client, marked.length ? options.confirm : undefined, marked, async () => {
         await ensureTables(client, t);
@@ -229,7 +233,7 @@ export async function repair(
   return withClient(target, (client) =>
     withLock(client, t, options, async () => {
       const state = await readState(client, t, files);
-      await options.onValidated?.();
+      await options.onValidated?.({ files });
       const changes: RepairChange[] = [];
       if (!state.exists) return { changes, written: false };
       // The changes are computed by making them; the confirmation sees them before the commit.

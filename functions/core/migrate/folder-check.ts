@@ -16,8 +16,9 @@
  * adopted with a messy history is never blocked by it. (Symlinks out of the folder and special files are
  * refused earlier, by the strict reader in `listMigrations`, for every command.)
  *
- * The parser (a 1.7 MB WebAssembly module) is imported only when a pending migration has SQL to check:
- * a deploy with nothing to apply never loads it.
+ * The parser (a 1.7 MB WebAssembly module) is imported only when a pending migration's SQL holds a word
+ * a transaction control statement could start with, or nothing plainly a statement (see `plainlyFine`):
+ * a deploy with nothing to apply, or with ordinary DDL, never loads it.
  */
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -126,10 +127,10 @@ export async function checkFolder(input: FolderCheckInput): Promise<FolderCheck>
 
   const pendingModules = files.filter((f) => f.kind === 'module' && !applied.has(f.name));
   const rendered = pendingModules.length > 0 && input.renderModules ? await input.renderModules(pendingModules) : [];
-  if (toParse.length === 0 && rendered.every((r) => !r.steps?.length)) return { problems, warnings };
 
-  const parser = await loadParser();
   for (const m of toParse) {
+    if (plainlyFine(m.sql)) continue;
+    const parser = await loadParser();
     const stmts = await parser.statements(m.sql);
     if (stmts === null) continue; // PostgreSQL rejects the whole query string at run time: nothing of it runs
     if (stmts.length === 0) {
@@ -148,6 +149,8 @@ export async function checkFolder(input: FolderCheckInput): Promise<FolderCheck>
   }
   for (const r of rendered) {
     if (!r.steps) continue;
+    if (r.steps.length > 0 && r.steps.every(plainlyFine)) continue;
+    const parser = await loadParser();
     const parsed = [];
     for (const step of r.steps) parsed.push((await parser.statements(step)) ?? []);
     if (r.steps.length === 0 || parsed.every((s) => s.length === 0)) {
@@ -316,6 +319,42 @@ function locate(sql: string, stmt: Stmt, firstLine: number): { line: number; tex
 }
 
 // --- the parser ------------------------------------------------------------------------------------------
+
+/**
+ * Every transaction control statement starts with one of these words (PostgreSQL's grammar:
+ * TransactionStmt and its legacy BEGIN/END forms). Matched anywhere, in code, strings and comments alike.
+ */
+const TX_WORD = /\b(?:abort|begin|commit|end|prepare|release|rollback|savepoint|start)\b/i;
+
+/**
+ * True when `sql` certainly holds a statement and no transaction control, decided without the parser:
+ * none of the words a transaction control statement starts with occurs anywhere in it, and something
+ * other than whitespace, comments and semicolons comes first. Anything else goes to the parser, which
+ * is then loaded (most folders never need it: ~100 ms of WebAssembly load and warm-up saved per run).
+ */
+export function plainlyFine(sql: string): boolean {
+  if (TX_WORD.test(sql)) return false;
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    if (c === ';' || /\s/.test(c)) i++;
+    else if (sql.startsWith('--', i)) {
+      const nl = sql.indexOf('\n', i);
+      if (nl < 0) return false;
+      i = nl + 1;
+    } else if (sql.startsWith('/*', i)) {
+      // Block comments nest in PostgreSQL.
+      let depth = 0;
+      do {
+        if (sql.startsWith('/*', i)) (depth++, (i += 2));
+        else if (sql.startsWith('*/', i)) (depth--, (i += 2));
+        else i++;
+      } while (depth > 0 && i < sql.length);
+      if (depth > 0) return false;
+    } else return true;
+  }
+  return false;
+}
 
 interface Parser {
   /** Top-level statements of `sql`, or null when PostgreSQL's grammar rejects it. */

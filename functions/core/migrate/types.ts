@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import type { ConnectOptions } from '../db.ts';
 import type { Problem } from '../errors.ts';
+import type { MigrationFile } from './files.ts';
 
 export type { Problem };
 
@@ -48,7 +49,7 @@ export interface SafetyOptions {
    * Called once files and database were checked, before the first write: a refused run writes nothing,
    * so the run history opens its row here.
    */
-  onValidated?: () => Promise<void>;
+  onValidated?: (checked: { files: MigrationFile[] }) => Promise<void>;
   /** Called as each migration is applied or reverted (in its transaction, before its commit), with its duration. */
   onMigration?: (event: MigrationEvent) => void;
 }
