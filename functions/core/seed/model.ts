@@ -190,6 +190,8 @@ export interface Field {
   description?: string;
   /** Line in seed.config.yaml, for messages of the live-database check. */
   line?: number;
+  /** Line of its `column:` (or of the shorthand). */
+  columnLine?: number;
 }
 
 /** A section of the normalized model (catalog section, tenant root, or child). */
@@ -210,6 +212,8 @@ export interface Section {
   tenant: boolean;
   /** Line in seed.config.yaml, for messages of the live-database check. */
   line?: number;
+  /** Line of its `table:`. */
+  tableLine?: number;
 }
 
 export interface SeedModel {
@@ -239,11 +243,12 @@ function section(path: string[], where: string, shape: SectionShape, tenant: boo
     id: shape.id === undefined ? 'id' : shape.id,
     ...(shape.parentColumn ? { parentColumn: shape.parentColumn } : {}),
     ...(shape.shorthand ? { shorthand: shape.shorthand } : {}),
-    fields: Object.entries(shape.fields).map(([n, f]) => ({ ...normalizeField(n, f as FieldSpecInput), line: lineOf([...yaml, 'fields', n]) })),
+    fields: Object.entries(shape.fields).map(([n, f]) => ({ ...normalizeField(n, f as FieldSpecInput), line: lineOf([...yaml, 'fields', n]), columnLine: lineOf([...yaml, 'fields', n, ...(typeof f === 'string' ? [] : ['column'])]) })),
     children: [],
     ...(parent ? { parent } : {}),
     tenant,
     line: lineOf(yaml),
+    tableLine: lineOf([...yaml, 'table']),
   };
   s.children = Object.entries(shape.children ?? {}).map(([n, c]) => section([...path, n], `${where}.children.${n}`, c, tenant, lineOf, s));
   return s;

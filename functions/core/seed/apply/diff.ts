@@ -34,6 +34,8 @@ export interface DiffSpec {
   fetch?: Record<string, string>;
   /** Column -> field name, for messages. */
   fieldOf?: ReadonlyMap<string, string>;
+  /** The line of a path in a seed file, for messages. */
+  lineAt?: (file: string, path: readonly (string | number)[]) => number | undefined;
 }
 
 export interface DiffResult {
@@ -137,10 +139,11 @@ async function locateCastFailures(client: pg.ClientBase, spec: DiffSpec, cols: r
     const row = rows[lo]!;
     const field = spec.fieldOf?.get(col);
     const o = row.origin;
+    const line = (o && field && spec.lineAt?.(o.file, [...o.at, field])) || o?.line;
     issues.push({
       file: o?.file ?? spec.table,
       path: [o?.path, field].filter(Boolean).join('.'),
-      ...(o?.line ? { line: o.line } : {}),
+      ...(line ? { line } : {}),
       message: `the value does not fit column ${spec.table}.${col} (${spec.types.get(col)}): ${message}`,
     });
   }

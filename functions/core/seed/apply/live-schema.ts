@@ -64,7 +64,8 @@ export async function checkLiveSchema(client: pg.ClientBase, model: SeedModel): 
   const tables = [...new Set([...sections.map((s) => s.table), ...(ik ? [ik.table] : [])])];
   const live = await readLiveSchema(client, tables);
   const missing = tables.filter((t) => !live.get(t));
-  if (missing.length > 0) {
+  // Nothing there at all: the migrations have not run. Some tables missing: the model names them wrongly.
+  if (missing.length > 0 && missing.length === tables.length) {
     throw new SeedError(
       `The database has no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}: apply the migrations first (migrator up), or fix the tables ${model.file} names. Nothing was written.`,
     );
@@ -72,11 +73,16 @@ export async function checkLiveSchema(client: pg.ClientBase, model: SeedModel): 
   const issues: SeedIssue[] = [];
   const add = (line: number | undefined, path: string, message: string) => issues.push({ file: model.file, path, ...(line ? { line } : {}), message });
   for (const s of sections) {
-    const t = live.get(s.table)!;
+    const t = live.get(s.table);
+    if (!t) {
+      add(s.tableLine ?? s.line, `${s.where}.table`, `table ${s.table} does not exist in the database (no table ${s.table}; a migration creates it, or fix the name)`);
+      continue;
+    }
     for (const c of sectionColumns(s)) {
       if (!t.columns.has(c.column)) {
         const f = c.field ? s.fields.find((x) => x.name === c.field) : undefined;
-        add(f?.line ?? s.line, c.field ? `${s.where}.fields.${c.field}` : s.where, `table ${s.table} has no column ${c.column}`);
+        const line = f && f.column === c.column ? (f.columnLine ?? f.line) : (f?.line ?? s.line);
+        add(line, c.field ? `${s.where}.fields.${c.field}` : s.where, `table ${s.table} has no column ${c.column} (column does not exist)`);
       }
     }
     const key = keyColumns(s);
@@ -87,7 +93,8 @@ export async function checkLiveSchema(client: pg.ClientBase, model: SeedModel): 
       }
     }
   }
-  if (ik) {
+  if (ik && !live.get(ik.table)) add(undefined, 'tenant.inboundKeys.table', `table ${ik.table} does not exist in the database`);
+  if (ik && live.get(ik.table)) {
     const t = live.get(ik.table)!;
     for (const c of [ik.parentColumn, ik.prefixColumn, ik.hashColumn, ik.secretNameColumn, ik.statusColumn, ik.confirmedAtColumn, ik.expiresAtColumn, ik.revokedAtColumn, ik.createdAtColumn]) {
       if (c && !t.columns.has(c)) add(undefined, 'tenant.inboundKeys', `table ${ik.table} has no column ${c}`);

@@ -53,11 +53,7 @@ export async function resetTenants(ctx: RunContext, slugs: readonly string[]): P
     }
     record(s.table, (await client.query(sql, [ids])).rows);
   }
-  // The tenant row's own generated keys are regenerated too (the way a `generated` column is rotated).
-  const gen = root.fields.filter((f) => f.generated);
-  if (!plan && gen.length > 0) {
-    const cols = gen.flatMap((f) => [f.generated!.hashColumn, ...(f.generated!.prefixColumn ? [f.generated!.prefixColumn] : [])]);
-    await client.query(`UPDATE ${qTable(root.table)} SET ${cols.map((c) => `${qIdent(c)} = NULL`).join(', ')} WHERE ${qIdent(root.id!)} = ANY($1)`, [ids]);
-  }
+  // The tenant row's own generated keys are regenerated too, by its section (the tenant row stays: its
+  // key columns may be NOT NULL), which is how a `generated` column of the tenant is rotated.
   ctx.log(`${plan ? 'would reset' : 'reset'}: ${slugs.join(', ')}`);
 }

@@ -50,7 +50,7 @@ export async function applySection(ctx: RunContext, s: Section): Promise<void> {
     if (f.json?.secretLeaves) fetch[leafAlias(f)] = `to_jsonb(t."${f.column}")`;
   }
   const fieldOf = new Map(s.fields.filter((f) => f.column).map((f) => [f.column!, f.name]));
-  const spec: DiffSpec = { table: s.table, types: live.columns, key, compare, id: s.id, fetch, fieldOf };
+  const spec: DiffSpec = { table: s.table, types: live.columns, key, compare, id: s.id, fetch, fieldOf, ...(ctx.set.lineAt ? { lineAt: ctx.set.lineAt } : {}) };
   const desired = items.map((it) => desiredRow(ctx, s, it));
   const results = items.length ? await diffRows(ctx.client, spec, desired) : [];
   const isRoot = s.tenant && !s.parent;
