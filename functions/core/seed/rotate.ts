@@ -74,7 +74,7 @@ async function audit(client: pg.ClientBase, tenant: string, slug: string, action
   );
 }
 
-async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>, lockWaitTimeoutMs = DEFAULT_SAFETY.lockWaitTimeoutMs): Promise<T> {
+async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>, lockWaitTimeoutMs: number = DEFAULT_SAFETY.lockWaitTimeoutMs): Promise<T> {
   await client.query('BEGIN');
   try {
     // Bounded wait for a running seed (same lock); ends with the transaction.
