@@ -162,7 +162,8 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
     program
       .command('seed')
       .description(
-        'Apply the seed files (catalog + the stage\'s tenants) idempotently: upserts by natural keys, only changed rows are written, ' +
+        'Apply the seed files (catalog + the stage\'s tenants) idempotently, to the tables the seed model names (<seeds-dir>/seed.config.yaml, ' +
+          'or the built-in model of this package\'s schema; checked against the live database first): upserts by natural keys, only changed rows are written, ' +
           'provider keys encrypted with KMS when their secret version changes, inbound API keys generated when a tenant has none. ' +
           'One transaction: on any error nothing is written. Removing an entry from a file never deletes data.',
       )
