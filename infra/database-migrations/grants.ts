@@ -8,6 +8,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import type { DatabaseMigrationsProps } from './props.ts';
+import { seedContextKeys } from './seed-context.ts';
 
 /** A rollback is recognised from the stack's own status, without the database: read this stack only. */
 export function grantReadOwnStackStatus(fn: lambda.Function) {
@@ -20,7 +21,7 @@ export function grantReadOwnStackStatus(fn: lambda.Function) {
 /** Seed permissions (only a database with seeds gets them); also the fleet's worker and long-running build. */
 export function grantSeeding(
   fn: Pick<lambda.Function, 'addToRolePolicy'> & IConstruct,
-  props: Pick<DatabaseMigrationsProps, 'encryptionKey' | 'encryptionContextKeys' | 'providerSecretsKey'>,
+  props: Pick<DatabaseMigrationsProps, 'encryptionKey' | 'encryptionContextKeys' | 'providerSecretsKey' | 'seedsDir'>,
   tenantPrefix: string,
   providerPrefix: string,
 ) {
@@ -29,7 +30,7 @@ export function grantSeeding(
     stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
   if (props.encryptionKey) {
-    const contextKeys = props.encryptionContextKeys ?? ['tenant', 'purpose'];
+    const contextKeys = props.encryptionContextKeys ?? (props.seedsDir ? seedContextKeys(props.seedsDir) : ['tenant', 'purpose']);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'EncryptTenantSecretsWithStageKey',

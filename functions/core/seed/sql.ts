@@ -27,6 +27,9 @@ export interface UpsertSpec {
 
 const CHUNK = 5000;
 const q = (ident: string) => `"${ident.replaceAll('"', '""')}"`;
+/** A table name as the model gives it (`table` or `schema.table`), quoted. */
+export const qTable = (name: string) => name.split('.').map(q).join('.');
+export { q as qIdent };
 
 /** Values must be JSON-serialisable; Buffers are sent as PostgreSQL hex bytea text. */
 function jsonValue(v: unknown): unknown {
@@ -48,7 +51,7 @@ export async function upsertRows<R extends pg.QueryResultRow = pg.QueryResultRow
       ? 'DO NOTHING'
       : `DO UPDATE SET ${update.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}${spec.touchUpdatedAt ? ', updated_at = now()' : ''}
          WHERE (${update.map((c) => `t.${q(c)}`).join(', ')}) IS DISTINCT FROM (${update.map((c) => `EXCLUDED.${q(c)}`).join(', ')})`;
-  const sql = `INSERT INTO ${q(spec.table)} AS t (${cols})
+  const sql = `INSERT INTO ${qTable(spec.table)} AS t (${cols})
     SELECT ${cols} FROM json_to_recordset($1::json) AS x(${recordType})
     ON CONFLICT (${spec.key.map(q).join(', ')}) ${conflict}
     ${spec.returning ? `RETURNING ${spec.returning}` : ''}`;
@@ -61,6 +64,47 @@ export async function upsertRows<R extends pg.QueryResultRow = pg.QueryResultRow
     });
     const res = await client.query<R>(sql, [JSON.stringify(chunk)]);
     out.push(...res.rows);
+  }
+  return out;
+}
+
+export interface UpdateSpec {
+  table: string;
+  /** Columns that find the row (the natural key). */
+  key: string[];
+  /** Columns sent; the key columns included. Only the non-key ones are set. */
+  columns: Column[];
+  /** Whether the table has updated_at (set to now()). */
+  touchUpdatedAt?: boolean;
+  returning?: string;
+}
+
+/**
+ * Updates existing rows, set-based: `UPDATE ... FROM json_to_recordset ... WHERE key`. Unlike an upsert
+ * with a partial column list, the columns not sent are not part of any proposed row, so NOT NULL
+ * columns outside the list (a generated key's hash, a name) are never checked as NULL.
+ */
+export async function updateRows<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  client: pg.ClientBase,
+  spec: UpdateSpec,
+  rows: readonly Record<string, unknown>[],
+): Promise<R[]> {
+  const set = spec.columns.map((c) => c.name).filter((c) => !spec.key.includes(c));
+  if (rows.length === 0 || set.length === 0) return [];
+  const recordType = spec.columns.map((c) => `${q(c.name)} ${c.type}`).join(', ');
+  const sql = `UPDATE ${qTable(spec.table)} AS t SET ${set.map((c) => `${q(c)} = x.${q(c)}`).join(', ')}${spec.touchUpdatedAt ? ', updated_at = now()' : ''}
+    FROM json_to_recordset($1::json) AS x(${recordType})
+    WHERE ${spec.key.map((c) => `t.${q(c)} = x.${q(c)}`).join(' AND ')}
+      AND (${set.map((c) => `t.${q(c)}`).join(', ')}) IS DISTINCT FROM (${set.map((c) => `x.${q(c)}`).join(', ')})
+    ${spec.returning ? `RETURNING ${spec.returning}` : ''}`;
+  const out: R[] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK).map((r) => {
+      const o: Record<string, unknown> = {};
+      for (const c of spec.columns) o[c.name] = jsonValue(r[c.name]);
+      return o;
+    });
+    out.push(...(await client.query<R>(sql, [JSON.stringify(chunk)])).rows);
   }
   return out;
 }
