@@ -1,0 +1,214 @@
+/**
+ * Issue 12 item 4 through the real launcher: the ITL-like and the Transform-Army-like fixtures (their own
+ * migrations and seed models, test/seed/fixtures/) seeded with `node bin/migrator.mjs seed --seeds-dir seeds`
+ * typed in the project folder, against real PostgreSQL and the KMS / Secrets Manager stand-in. For each:
+ * plan writes nothing; the first run writes what the model says (counts in the report and the run history);
+ * the second writes nothing and calls no Encrypt; a new secret version re-encrypts only that tenant's value;
+ * another tenant's context cannot decrypt it; `reseed --reset` of one tenant; a value that does not cast
+ * to its column is refused naming file:line, table and column; no plaintext in the database or the output.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DecryptCommand } from '@aws-sdk/client-kms';
+import { fingerprint, writeCounters } from './helpers.ts';
+import { FIXTURES, generatedPlaintext, hashOf, lineOf, plaintextHits, putSecrets } from './foreign/fixtures.ts';
+import { fixtureProject, type FixtureProject } from './foreign/cli.ts';
+
+const RUNS = 'public.migration_runs';
+const withoutRuns = (f: Record<string, unknown>) => Object.fromEntries(Object.entries(f).filter(([t]) => t !== RUNS));
+
+describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not ours', (fx) => {
+  let p: FixtureProject;
+  const seedArgs = ['--seeds-dir', 'seeds', '--stage', 'local'];
+  /** Generated plaintexts seen so far (every key, also ones replaced by --reset). */
+  const generated = new Set<string>();
+  const encrypts = () => p.standIn.callCount('TrentService.Encrypt');
+  const tables = () => [...Object.keys(fx.counts), ...fx.untouched];
+  const runCount = async () => (await p.client.query(`SELECT count(*)::int AS n FROM ${RUNS}`)).rows[0].n as number;
+  async function rememberGenerated() {
+    for (const g of fx.generated(p.stage.secretPrefix)) generated.add(await generatedPlaintext(p.sm, g.secretName));
+  }
+
+  beforeAll(async () => {
+    p = await fixtureProject(fx);
+    const up = await p.migrator('up');
+    expect(up.stderr).toMatch(/applied/);
+    expect(up.code).toBe(0);
+  });
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  it('--plan on the empty tables writes nothing, calls no Encrypt and creates no secret', async () => {
+    const before = await fingerprint(p.client);
+    p.standIn.resetCalls();
+    const r = await p.migrator('seed', ...seedArgs, '--plan');
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Plan (nothing written)');
+    for (const t of Object.keys(fx.counts)) expect(r.stdout).toContain(t);
+    expect(await fingerprint(p.client)).toEqual(before);
+    expect(encrypts()).toBe(0);
+    expect(p.standIn.callCount('secretsmanager.CreateSecret') + p.standIn.callCount('secretsmanager.PutSecretValue')).toBe(0);
+  });
+
+  it('first run writes what the model says: counts per table in the report, the database and the run history', async () => {
+    p.standIn.resetCalls();
+    const r = await p.migrator('seed', ...seedArgs, '--json');
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.counts).toEqual(fx.counts);
+    for (const [t, n] of Object.entries(fx.counts)) expect(report.tables[t], t).toMatchObject({ inserted: n, updated: 0, deleted: 0 });
+    expect(report.rowsWritten).toBe(Object.values(fx.counts).reduce((a, b) => a + b, 0));
+    for (const t of tables()) {
+      const { rows } = await p.client.query(`SELECT count(*)::int AS n FROM "${t}"`);
+      expect(rows[0].n, t).toBe(fx.counts[t] ?? 0);
+    }
+    expect(encrypts()).toBe(fx.encryptsFirstRun);
+
+    const runs = await p.migrator('runs', '--json', '--limit', '1');
+    expect(runs.code).toBe(0);
+    const [last] = JSON.parse(runs.stdout);
+    expect(last).toMatchObject({ outcome: 'succeeded', command: 'seed --stage local' });
+    expect(last.seedSummary.counts).toEqual(fx.counts);
+
+    const stored = await fx.ciphertexts(p.client);
+    expect(stored).toHaveLength(fx.encryptsFirstRun);
+    for (const c of stored) {
+      expect(c.keyId, `${c.tenant} ${c.where}`).toBe(p.keyArn);
+      expect(c.version, `${c.tenant} ${c.where}`).toBeTruthy();
+    }
+    // Each generated key: plaintext only in its secret, its declared hash (and prefix) in the row.
+    for (const g of fx.generated(p.stage.secretPrefix)) {
+      const plain = await generatedPlaintext(p.sm, g.secretName);
+      expect(plain.length, g.secretName).toBeGreaterThanOrEqual(32);
+      const { hash, prefix } = await g.stored(p.client);
+      expect(hash, g.secretName).toBe(hashOf(g.hash, plain));
+      if (prefix !== null) expect(plain.startsWith(prefix), `${g.secretName} starts with ${prefix}`).toBe(true);
+    }
+    await rememberGenerated();
+  });
+
+  it('second run writes no row, calls no Encrypt and regenerates no key', async () => {
+    const hashes = await Promise.all(fx.generated(p.stage.secretPrefix).map((g) => g.stored(p.client)));
+    const before = await writeCounters(p.client);
+    p.standIn.resetCalls();
+    const r = await p.migrator('seed', ...seedArgs);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('nothing changed');
+    const after = await writeCounters(p.client);
+    for (const t of tables()) expect(after[t], t).toBe(before[t]);
+    expect(encrypts()).toBe(0);
+    expect(p.standIn.callCount('secretsmanager.CreateSecret') + p.standIn.callCount('secretsmanager.PutSecretValue')).toBe(0);
+    expect(await Promise.all(fx.generated(p.stage.secretPrefix).map((g) => g.stored(p.client)))).toEqual(hashes);
+    const runs = JSON.parse((await p.migrator('runs', '--json', '--limit', '1')).stdout);
+    expect(runs[0].seedSummary).toMatchObject({ rowsWritten: 0, counts: fx.counts });
+  });
+
+  it(`a new version of one secret re-encrypts only that tenant's value`, async () => {
+    const name = fx.bump.secret(p.stage.name);
+    const next = `fake-rotated-NOT-REAL-${Date.now().toString(36)}-${fx.name}`;
+    p.providerValues.push(...(await putSecrets(p.sm, { [name]: { ...fx.providerSecrets(p.stage.name)[name], [fx.bump.field]: next } })));
+    const before = await fx.ciphertexts(p.client);
+    p.standIn.resetCalls();
+    const r = await p.migrator('seed', ...seedArgs, '--json');
+    expect(r.code).toBe(0);
+    expect(encrypts()).toBe(1);
+    const after = await fx.ciphertexts(p.client);
+    expect(after.map((c) => `${c.tenant}:${c.where}`)).toEqual(before.map((c) => `${c.tenant}:${c.where}`));
+    const changed = after.filter((c, i) => !c.blob.equals(before[i]!.blob) || c.version !== before[i]!.version).map((c) => `${c.tenant}:${c.where}`);
+    expect(changed).toEqual([`${fx.bump.tenant}:${fx.bump.where}`]);
+    const bumped = after.find((c) => c.tenant === fx.bump.tenant && c.where === fx.bump.where)!;
+    const plain = await p.kms.send(new DecryptCommand({ CiphertextBlob: bumped.blob, EncryptionContext: bumped.context }));
+    expect(Buffer.from(plain.Plaintext!).toString('utf8')).toBe(next);
+  });
+
+  it(`another tenant's encryption context cannot decrypt a tenant's value`, async () => {
+    const stored = await fx.ciphertexts(p.client);
+    expect(stored).toHaveLength(fx.encryptsFirstRun);
+    const ids = (await p.client.query(`SELECT slug, id::text AS id FROM tenants ORDER BY slug`)).rows as { slug: string; id: string }[];
+    for (const c of stored) {
+      const own = await p.kms.send(new DecryptCommand({ CiphertextBlob: c.blob, EncryptionContext: c.context }));
+      expect(p.providerValues).toContain(Buffer.from(own.Plaintext!).toString('utf8'));
+      const other = ids.find((t) => t.slug !== c.tenant)!;
+      const foreign = { ...c.context, tenant: other.id, ...('tenantSlug' in c.context ? { tenantSlug: other.slug } : {}) };
+      const refused = await p.kms.send(new DecryptCommand({ CiphertextBlob: c.blob, EncryptionContext: foreign })).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(refused?.name, `${c.tenant} ${c.where} under ${other.slug}'s context`).toBe('InvalidCiphertextException');
+    }
+  });
+
+  it('reseed --reset of one tenant recreates its seeded rows only; a protected stage refuses it', async () => {
+    const { tenant, childTables } = fx.reset;
+    const id = (await p.client.query(`SELECT id::text AS id FROM tenants WHERE slug = $1`, [tenant])).rows[0].id;
+    const others = async () => {
+      const out: Record<string, string[]> = {};
+      for (const t of childTables) out[t] = (await p.client.query(`SELECT to_jsonb(x)::text AS j FROM "${t}" x WHERE tenant_id <> $1 ORDER BY 1`, [id])).rows.map((r) => r.j);
+      out.tenants = (await p.client.query(`SELECT to_jsonb(x)::text AS j FROM tenants x WHERE id <> $1 ORDER BY 1`, [id])).rows.map((r) => r.j);
+      return out;
+    };
+    const before = await others();
+    const prod = await p.migrator('reseed', '--seeds-dir', 'seeds', '--stage', 'prod', '--tenant', tenant, '--reset');
+    expect(prod.code).toBe(1);
+    expect(prod.stderr).toMatch(/Stage "prod" is protected/);
+
+    const r = await p.migrator('reseed', ...seedArgs, '--tenant', tenant, '--reset', '--json');
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.reset).toEqual([tenant]);
+    expect(report.counts).toEqual(fx.counts);
+    expect((await p.client.query(`SELECT id::text AS id FROM tenants WHERE slug = $1`, [tenant])).rows[0].id).toBe(id);
+    for (const t of childTables) expect(report.tables[t].deleted, `${t} rows of ${tenant} deleted`).toBeGreaterThan(0);
+    expect(await others()).toEqual(before);
+    await rememberGenerated();
+  });
+
+  it('a value that does not cast to its column is refused naming file:line, table and column; nothing written (plan and apply)', async () => {
+    const { file, from, to, table, column } = fx.badCast;
+    const path = join(p.dir, 'seeds', file);
+    const pristine = readFileSync(path, 'utf8');
+    const broken = pristine.replace(from, to);
+    expect(broken).not.toBe(pristine);
+    writeFileSync(path, broken);
+    try {
+      const line = lineOf(broken, to);
+      for (const mode of [['--plan'], []]) {
+        const before = await fingerprint(p.client);
+        const runsBefore = await runCount();
+        p.standIn.resetCalls();
+        const r = await p.migrator('seed', ...seedArgs, ...mode);
+        expect(r.code, `seed ${mode.join(' ')}`).toBe(1);
+        expect(r.stderr).toContain(`${file}:${line}`);
+        expect(r.stderr).toContain(table);
+        expect(r.stderr).toContain(column);
+        expect(r.stderr).not.toContain('    at ');
+        expect(encrypts()).toBe(0);
+        // Every table as it was; at most the failed run's own row in the run history.
+        const after = await fingerprint(p.client);
+        expect(withoutRuns(after)).toEqual(withoutRuns(before));
+        const added = (await p.client.query(`SELECT outcome FROM ${RUNS} ORDER BY started_at DESC LIMIT $1`, [(await runCount()) - runsBefore])).rows;
+        for (const run of added) expect(run.outcome).toBe('failed');
+        if (mode.length) expect(added).toHaveLength(0);
+      }
+    } finally {
+      writeFileSync(path, pristine);
+    }
+  });
+
+  it('no plaintext (provider values, generated keys) anywhere in the database or in what the CLI printed', async () => {
+    await rememberGenerated();
+    const needles = [...p.providerValues, ...generated];
+    expect(needles.length).toBeGreaterThanOrEqual(fx.encryptsFirstRun + fx.generated(p.stage.secretPrefix).length);
+    expect(await plaintextHits(p.client, needles)).toEqual([]);
+    const printed = p.output.join('\n');
+    expect(printed.length).toBeGreaterThan(1000);
+    for (const n of needles) expect(printed.includes(n), `${n.slice(0, 12)}... printed`).toBe(false);
+    // The untouched application tables are still empty.
+    for (const t of fx.untouched) expect((await p.client.query(`SELECT count(*)::int AS n FROM "${t}"`)).rows[0].n, t).toBe(0);
+  });
+});
