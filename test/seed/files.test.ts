@@ -5,21 +5,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSeeds, parseSeedText, staleJsonSchemas, SeedValidationError } from '../../functions/core/seed/index.ts';
 import { jsonSchemas, TenantSchema, CatalogSchema } from '../../functions/core/seed/schema.ts';
+import type { Entry } from '../../functions/core/seed/load.ts';
 import { SEEDS } from './helpers.ts';
 
 describe('seed files', () => {
   it('the repository seeds load for every stage, with seed 000 tenants, agents, tools and models', () => {
     const local = loadSeeds({ dir: SEEDS, stage: 'local' });
     expect(local.tenants.map((t) => t.slug).sort()).toEqual(['demo-acme', 'demo-globex', 'efms', 'etms', 'vela']);
-    expect(local.catalog.agents.map((a) => a.name)).toEqual(['GuidelineAgent', 'DebtAgent', 'ShipmentAgent', 'SupervisorAgent']);
+    expect(local.catalog.agents!.map((a) => a.name)).toEqual(['GuidelineAgent', 'DebtAgent', 'ShipmentAgent', 'SupervisorAgent']);
     expect(local.catalog.tools).toHaveLength(5);
-    expect(local.catalog.models.map((m) => m.name)).toEqual(['gemini-2.5-flash', 'gemini-2.0-flash-exp', 'gpt-4o-mini']);
+    expect(local.catalog.models!.map((m) => m.name)).toEqual(['gemini-2.5-flash', 'gemini-2.0-flash-exp', 'gpt-4o-mini']);
     const prod = loadSeeds({ dir: SEEDS, stage: 'prod' });
     expect(prod.stage.protected).toBe(true);
     expect(prod.tenants.map((t) => t.slug).sort()).toEqual(['efms', 'etms', 'vela']);
-    expect(prod.tenants.every((t) => t.llm.every((l) => l.apiKeySecret?.startsWith('migrator/prod/')))).toBe(true);
+    expect(prod.tenants.every((t) => t.llm.every((l: Entry) => l.apiKeySecret?.startsWith('migrator/prod/')))).toBe(true);
     // Seed 000's permission matrix.
-    const agents = Object.fromEntries(prod.tenants.map((t) => [t.slug, t.agents.map((a) => a.name).sort()]));
+    const agents = Object.fromEntries(prod.tenants.map((t) => [t.slug, t.agents.map((a: Entry) => a.name).sort()]));
     expect(agents).toEqual({
       etms: ['GuidelineAgent', 'SupervisorAgent'],
       efms: ['DebtAgent', 'GuidelineAgent', 'ShipmentAgent', 'SupervisorAgent'],
