@@ -169,11 +169,17 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
   });
 
   it('a value that does not cast to its column is refused naming file:line, table and column; nothing written (plan and apply)', async () => {
-    const { file, from, to, table, column } = fx.badCast;
+    const { file, from, to, table, column, model } = fx.badCast;
     const path = join(p.dir, 'seeds', file);
+    const modelPath = join(p.dir, 'seeds', 'seed.config.yaml');
     const pristine = readFileSync(path, 'utf8');
+    const pristineModel = readFileSync(modelPath, 'utf8');
     const broken = pristine.replace(from, to);
     expect(broken).not.toBe(pristine);
+    if (model) {
+      expect(pristineModel).toContain(model.from);
+      writeFileSync(modelPath, pristineModel.replace(model.from, model.to));
+    }
     writeFileSync(path, broken);
     try {
       const line = lineOf(broken, to);
@@ -197,6 +203,7 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
       }
     } finally {
       writeFileSync(path, pristine);
+      writeFileSync(modelPath, pristineModel);
     }
   });
 

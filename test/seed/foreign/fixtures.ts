@@ -52,8 +52,11 @@ export interface Fixture {
   bump: { secret: (stage: string) => string; field: string; tenant: string; where: string };
   ciphertexts(client: pg.ClientBase): Promise<StoredCiphertext[]>;
   generated(secretPrefix: string): GeneratedKey[];
-  /** A value that does not cast to its column's type. */
-  badCast: { file: string; from: string; to: string; table: string; column: string };
+  /**
+   * A value that passes the data file's own checks but does not cast to its column's type on the server;
+   * `model` loosens the seed model first where the file's declared type would already refuse it.
+   */
+  badCast: { file: string; from: string; to: string; table: string; column: string; model?: { from: string; to: string } };
   /** The tenant `--reset` is tried on, and the tables holding its seeded rows (column tenant_id). */
   reset: { tenant: string; childTables: string[] };
 }
@@ -135,7 +138,8 @@ export const ITL: Fixture = {
         },
       },
     ]),
-  badCast: { file: 'tenants/efms.yaml', from: 'rateLimitRpm: 120', to: 'rateLimitRpm: lots', table: 'tenant_llm_configs', column: 'rate_limit_rpm' },
+  // A number, as declared, but beyond numeric(3, 2).
+  badCast: { file: 'tenants/etms.yaml', from: 'temperature: 0.2', to: 'temperature: 42.5', table: 'tenant_llm_configs', column: 'temperature' },
   reset: { tenant: 'efms', childTables: ['tenant_agent_permissions', 'tenant_tool_permissions', 'tenant_llm_configs', 'tenant_widget_configs'] },
 };
 
@@ -188,7 +192,15 @@ export const TRANSFORM_ARMY: Fixture = {
         return rows[0] ?? { hash: null, prefix: null };
       },
     })),
-  badCast: { file: 'tenants/acme.yaml', from: 'active: true', to: 'active: maybe', table: 'tenants', column: 'is_active' },
+  // A model that declares the flag as text (a plausible slip): the loader accepts "maybe", the boolean column does not.
+  badCast: {
+    file: 'tenants/acme.yaml',
+    from: 'active: true',
+    to: 'active: maybe',
+    table: 'tenants',
+    column: 'is_active',
+    model: { from: 'active: { column: is_active, default: true }', to: 'active: { column: is_active, type: string }' },
+  },
   reset: { tenant: 'acme', childTables: [] },
 };
 
