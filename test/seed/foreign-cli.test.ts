@@ -10,9 +10,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecryptCommand } from '@aws-sdk/client-kms';
 import { fingerprint, writeCounters } from './helpers.ts';
-import { FIXTURES, generatedPlaintext, hashOf, lineOf, plaintextHits, putSecrets } from './foreign/fixtures.ts';
+import { FIXTURES, generatedPlaintext, lineOf, plaintextHits, putSecrets } from './foreign/fixtures.ts';
+import { expectCiphertexts, expectContextsBound, expectGeneratedKeys, expectOnlyBumpedReencrypted, expectTableCounts, rowsOfOtherTenants } from './foreign/checks.ts';
 import { fixtureProject, type FixtureProject } from './foreign/cli.ts';
 
 const RUNS = 'public.migration_runs';
@@ -62,10 +62,7 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
     expect(report.counts).toEqual(fx.counts);
     for (const [t, n] of Object.entries(fx.counts)) expect(report.tables[t], t).toMatchObject({ inserted: n, updated: 0, deleted: 0 });
     expect(report.rowsWritten).toBe(Object.values(fx.counts).reduce((a, b) => a + b, 0));
-    for (const t of tables()) {
-      const { rows } = await p.client.query(`SELECT count(*)::int AS n FROM "${t}"`);
-      expect(rows[0].n, t).toBe(fx.counts[t] ?? 0);
-    }
+    await expectTableCounts(p.client, fx);
     expect(encrypts()).toBe(fx.encryptsFirstRun);
 
     const runs = await p.migrator('runs', '--json', '--limit', '1');
@@ -74,21 +71,8 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
     expect(last).toMatchObject({ outcome: 'succeeded', command: 'seed --stage local' });
     expect(last.seedSummary.counts).toEqual(fx.counts);
 
-    const stored = await fx.ciphertexts(p.client);
-    expect(stored).toHaveLength(fx.encryptsFirstRun);
-    for (const c of stored) {
-      expect(c.keyId, `${c.tenant} ${c.where}`).toBe(p.keyArn);
-      expect(c.version, `${c.tenant} ${c.where}`).toBeTruthy();
-    }
-    // Each generated key: plaintext only in its secret, its declared hash (and prefix) in the row.
-    for (const g of fx.generated(p.stage.secretPrefix)) {
-      const plain = await generatedPlaintext(p.sm, g.secretName);
-      expect(plain.length, g.secretName).toBeGreaterThanOrEqual(32);
-      const { hash, prefix } = await g.stored(p.client);
-      expect(hash, g.secretName).toBe(hashOf(g.hash, plain));
-      if (prefix !== null) expect(plain.startsWith(prefix), `${g.secretName} starts with ${prefix}`).toBe(true);
-    }
-    await rememberGenerated();
+    await expectCiphertexts(p.client, fx, p.keyArn);
+    for (const k of await expectGeneratedKeys(p.client, p.sm, fx, p.stage.secretPrefix)) generated.add(k);
   });
 
   it('second run writes no row, calls no Encrypt and regenerates no key', async () => {
@@ -116,41 +100,17 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
     const r = await p.migrator('seed', ...seedArgs, '--json');
     expect(r.code).toBe(0);
     expect(encrypts()).toBe(1);
-    const after = await fx.ciphertexts(p.client);
-    expect(after.map((c) => `${c.tenant}:${c.where}`)).toEqual(before.map((c) => `${c.tenant}:${c.where}`));
-    const changed = after.filter((c, i) => !c.blob.equals(before[i]!.blob) || c.version !== before[i]!.version).map((c) => `${c.tenant}:${c.where}`);
-    expect(changed).toEqual([`${fx.bump.tenant}:${fx.bump.where}`]);
-    const bumped = after.find((c) => c.tenant === fx.bump.tenant && c.where === fx.bump.where)!;
-    const plain = await p.kms.send(new DecryptCommand({ CiphertextBlob: bumped.blob, EncryptionContext: bumped.context }));
-    expect(Buffer.from(plain.Plaintext!).toString('utf8')).toBe(next);
+    await expectOnlyBumpedReencrypted(p.kms, fx, before, await fx.ciphertexts(p.client), next);
   });
 
   it(`another tenant's encryption context cannot decrypt a tenant's value`, async () => {
-    const stored = await fx.ciphertexts(p.client);
-    expect(stored).toHaveLength(fx.encryptsFirstRun);
-    const ids = (await p.client.query(`SELECT slug, id::text AS id FROM tenants ORDER BY slug`)).rows as { slug: string; id: string }[];
-    for (const c of stored) {
-      const own = await p.kms.send(new DecryptCommand({ CiphertextBlob: c.blob, EncryptionContext: c.context }));
-      expect(p.providerValues).toContain(Buffer.from(own.Plaintext!).toString('utf8'));
-      const other = ids.find((t) => t.slug !== c.tenant)!;
-      const foreign = { ...c.context, tenant: other.id, ...('tenantSlug' in c.context ? { tenantSlug: other.slug } : {}) };
-      const refused = await p.kms.send(new DecryptCommand({ CiphertextBlob: c.blob, EncryptionContext: foreign })).then(
-        () => undefined,
-        (e: Error) => e,
-      );
-      expect(refused?.name, `${c.tenant} ${c.where} under ${other.slug}'s context`).toBe('InvalidCiphertextException');
-    }
+    await expectContextsBound(p.client, p.kms, fx, p.providerValues);
   });
 
   it('reseed --reset of one tenant recreates its seeded rows only; a protected stage refuses it', async () => {
     const { tenant, childTables } = fx.reset;
     const id = (await p.client.query(`SELECT id::text AS id FROM tenants WHERE slug = $1`, [tenant])).rows[0].id;
-    const others = async () => {
-      const out: Record<string, string[]> = {};
-      for (const t of childTables) out[t] = (await p.client.query(`SELECT to_jsonb(x)::text AS j FROM "${t}" x WHERE tenant_id <> $1 ORDER BY 1`, [id])).rows.map((r) => r.j);
-      out.tenants = (await p.client.query(`SELECT to_jsonb(x)::text AS j FROM tenants x WHERE id <> $1 ORDER BY 1`, [id])).rows.map((r) => r.j);
-      return out;
-    };
+    const others = () => rowsOfOtherTenants(p.client, fx, id);
     const before = await others();
     const prod = await p.migrator('reseed', '--seeds-dir', 'seeds', '--stage', 'prod', '--tenant', tenant, '--reset');
     expect(prod.code).toBe(1);
