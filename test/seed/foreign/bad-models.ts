@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import type { Fixture } from './fixtures.ts';
+import { lineOf, type Fixture } from './fixtures.ts';
 
 type Model = any;
 /** What one fixture's edit broke: the file, the text of the offending line (for file:line) and what the message must name. */
@@ -14,6 +14,8 @@ export interface Broken {
   file: string;
   /** Text on the offending line; omitted when the message may point at either end of a relation (refs). */
   at?: string;
+  /** The offender is a mapping: its key's line or the line after (where the mapping's first entry is). */
+  block?: boolean;
   mentions: (string | RegExp)[];
 }
 export interface Kind {
@@ -95,8 +97,8 @@ export const KINDS: Kind[] = [
     kind: 'two special kinds on one field',
     break: {
       itl: (d) =>
-        model(d, (m) => void (m.tenant.children.widget.fields.widgetKey.providerSecret = { ciphertextColumn: 'widget_key_hash' }), { at: 'widgetKey:', mentions: ['widgetKey'] }),
-      'transform-army': (d) => model(d, (m) => void (m.tenant.fields.apiKey.json = { secretLeaves: true }), { at: 'apiKey:', mentions: ['apiKey'] }),
+        model(d, (m) => void (m.tenant.children.widget.fields.widgetKey.providerSecret = { ciphertextColumn: 'widget_key_hash' }), { at: 'widgetKey:', block: true, mentions: ['widgetKey', 'providerSecret', 'generated'] }),
+      'transform-army': (d) => model(d, (m) => void (m.tenant.fields.apiKey.json = { secretLeaves: true }), { at: 'apiKey:', block: true, mentions: ['apiKey', 'generated', 'json'] }),
     },
   },
   {
@@ -110,8 +112,8 @@ export const KINDS: Kind[] = [
   {
     kind: 'an unknown hash algorithm',
     break: {
-      itl: (d) => model(d, (m) => void (m.tenant.children.widget.fields.widgetSecret.generated.hash = 'md5'), { at: 'hash: md5', mentions: ['md5'] }),
-      'transform-army': (d) => model(d, (m) => void (m.tenant.fields.apiKey.generated.hash = 'sha1'), { at: 'hash: sha1', mentions: ['sha1'] }),
+      itl: (d) => model(d, (m) => void (m.tenant.children.widget.fields.widgetSecret.generated.hash = 'md5'), { at: 'hash: md5', mentions: ['widgetSecret.generated.hash', 'sha256'] }),
+      'transform-army': (d) => model(d, (m) => void (m.tenant.fields.apiKey.generated.hash = 'sha1'), { at: 'hash: sha1', mentions: ['apiKey.generated.hash', 'sha256'] }),
     },
   },
   {
@@ -155,3 +157,11 @@ export const KINDS: Kind[] = [
   },
 ];
 
+
+/** What the refusal must contain to name the offending place: `file:line` (either line for a mapping), or `file:` and some line. */
+export function placeOf(broken: Broken, text: string): RegExp {
+  const file = broken.file.replaceAll('.', '\\.');
+  if (!broken.at) return new RegExp(`${file}:\\d+`);
+  const line = lineOf(text, broken.at);
+  return new RegExp(`${file}:(${broken.block ? `${line}|${line + 1}` : line})\\b`);
+}
