@@ -7,7 +7,7 @@ import {
   baseline, down, history, LockWaitTimeoutError, MigrationError, plan, repair, status, up, validate, ValidationError,
 } from '../../functions/core/migrate/index.ts';
 import { tablesOf } from '../../functions/core/migrate/state.ts';
-import { statementAt } from '../../functions/core/migrate/engine.ts';
+import { statementAt } from '../../functions/core/migrate/runner.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { BASIC, fixture, type Fixture } from './fixtures.ts';
 

@@ -1,19 +1,21 @@
 /**
- * The migration engine: node-pg-migrate's `runner` does the applying; around it this adds checksums,
- * validation, a waiting run lock with deadlines, precise errors, and read-only status/history/plan.
+ * The migration engine's public operations: node-pg-migrate's `runner` does the applying (runner.ts);
+ * around it this adds checksums, validation, a waiting run lock with deadlines, precise errors, and
+ * read-only status/history/plan.
  */
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type pg from 'pg';
-import type { MigrationBuilder } from 'node-pg-migrate';
-import { MigrationError, MigratorError, ValidationError, type Problem, type ValidationCommand } from '../errors.ts';
-import { IGNORE_PATTERN, listMigrations, MIGRATION_EXTENSIONS, type MigrationAction, type MigrationActions, type MigrationFile } from './files.ts';
+import { MigratorError, type Problem } from '../errors.ts';
+import { listMigrations, type MigrationFile } from './files.ts';
 import { namingWarnings } from './naming.ts';
-import { checkFolder, type FolderCheck, type RenderedSteps } from './folder-check.ts';
 import { withClient, withLock } from './session.ts';
-import {
-  checksumSql, ensureTables, findProblems, readState, recordChecksum, rel, sweepChecksumsSql, tablesOf, type DbState, type Tables,
-} from './state.ts';
+import { ensureTables, findProblems, readState, recordChecksum, rel, tablesOf } from './state.ts';
+import { adoptUnrecorded, unrecorded } from './adopt.ts';
+import { renderUp } from './render.ts';
+import { run } from './runner.ts';
+import { last, pendingOf, resolveName, upTo } from './selection.ts';
+import { checkedState, checkFolderFor, validatedState } from './validation.ts';
 import type {
   DownOptions, DownResult, HistoryEntry, MigrationTarget, PlanResult, SafetyOptions, StatusResult, UpOptions, UpResult,
 } from './types.ts';
@@ -152,64 +154,6 @@ export async function plan(target: MigrationTarget, options: { to?: string } = {
 }
 
 /**
- * Render the up SQL of `chosen` (a subset of `files`), carrying type shorthands from earlier migrations
- * as the runner does. A migration that queries the database while building (pgm.db) cannot be rendered.
- */
-export async function renderUp(files: MigrationFile[], chosen: MigrationFile[]): Promise<PlanResult['pending']> {
-  return (await renderSteps(files, chosen, { strict: true })).map((r) => ({
-    name: r.file.name, file: rel(r.file.path), transaction: r.transaction, sql: r.steps!.join('\n'),
-  }));
-}
-
-/** A migration queried the database while building its SQL. */
-class UnrenderableError extends MigratorError {
-  override name = 'UnrenderableError';
-}
-
-/**
- * The SQL steps (one query each) of `chosen`. `strict`: a migration that cannot be rendered is an error
- * (plan); otherwise its steps are null (the folder check skips it; PostgreSQL will judge it at run time).
- */
-async function renderSteps(files: MigrationFile[], chosen: MigrationFile[], options: { strict: boolean }): Promise<RenderedSteps[]> {
-  const wanted = new Set(chosen.map((f) => f.name));
-  if (wanted.size === 0) return [];
-  const { MigrationBuilder } = await nodePgMigrate();
-  let shorthands: Record<string, unknown> = {};
-  const out: RenderedSteps[] = [];
-  for (const file of files) {
-    if (!wanted.has(file.name) && file.kind === 'sql') continue; // SQL migrations have no shorthands
-    const actions = await file.load();
-    shorthands = { ...shorthands, ...actions.shorthands };
-    if (!wanted.has(file.name)) continue;
-    const noDb = () => Promise.reject(new UnrenderableError(`${rel(file.path)} queries the database while building its SQL; it cannot be planned.`));
-    const pgm = new MigrationBuilder(
-      { query: noDb, select: noDb } as never,
-      shorthands as never,
-      false,
-      silentLogger(),
-    );
-    if (typeof actions.up !== 'function') {
-      if (options.strict) throw new MigratorError(`${rel(file.path)} has no up migration.`);
-      out.push({ file, transaction: true, steps: null });
-      continue;
-    }
-    try {
-      await call(actions.up, pgm);
-    } catch (error) {
-      if (options.strict || !(error instanceof UnrenderableError)) {
-        if (error instanceof MigratorError) throw error;
-        const why = error instanceof Error ? error.message : String(error);
-        throw new MigratorError(`Migration ${rel(file.path)} failed while building its SQL: ${why}`, { cause: error });
-      }
-      out.push({ file, transaction: true, steps: null });
-      continue;
-    }
-    out.push({ file, transaction: pgm.isUsingTransaction(), steps: pgm.getSqlSteps() });
-  }
-  return out;
-}
-
-/**
  * Mark pending migrations up to and including `to` as applied without running them (to adopt a database
  * whose schema already exists). Records their checksums with source 'baseline'.
  */
@@ -310,99 +254,6 @@ export async function repair(
   );
 }
 
-// ---------------------------------------------------------------------------------------------------------
-
-/**
- * node-pg-migrate's bundle (runner, MigrationBuilder; it also loads glob and jiti) is imported only when a
- * migration has to run or be rendered: validation and "nothing to apply" never need it.
- */
-function nodePgMigrate(): Promise<typeof import('node-pg-migrate')> {
-  return import('node-pg-migrate');
-}
-
-/** The folder check for what `state` says is applied, module migrations rendered to SQL for it. */
-async function checkFolderFor(dir: string, files: MigrationFile[], state: DbState): Promise<FolderCheck> {
-  const folder = await checkFolder({
-    dir,
-    files,
-    applied: new Set(state.applied.map((r) => r.name)),
-    renderModules: (chosen) => renderSteps(files, chosen, { strict: false }),
-  });
-  return { ...folder, warnings: [...folder.warnings, ...namingWarnings(files.map((f) => f.name))] };
-}
-
-/** State plus every check `up`/`plan` refuse on (folder and database); throws ValidationError, writes nothing. */
-async function validatedState(
-  client: pg.ClientBase, t: Tables, dir: string, files: MigrationFile[], command: ValidationCommand,
-): Promise<{ state: DbState; warnings: Problem[] }> {
-  const state = await readState(client, t, files);
-  const folder = await checkFolderFor(dir, files, state);
-  const problems = [...findProblems(files, state), ...folder.problems];
-  if (problems.length > 0) throw new ValidationError(problems, command);
-  return { state, warnings: folder.warnings };
-}
-
-async function checkedState(client: pg.ClientBase, t: Tables, files: MigrationFile[]): Promise<DbState> {
-  const state = await readState(client, t, files);
-  const problems = findProblems(files, state);
-  if (problems.length > 0) throw new ValidationError(problems);
-  return state;
-}
-
-function pendingOf(files: MigrationFile[], state: DbState): MigrationFile[] {
-  const applied = new Set(state.applied.map((r) => r.name));
-  return files.filter((f) => !applied.has(f.name));
-}
-
-/**
- * The migration `to` names: its full name, or a prefix only one migration (file or applied row) starts
- * with, so `--to 0009` works. Several candidates: an error listing them.
- */
-function resolveName(files: MigrationFile[], state: DbState, to: string): string {
-  const names = [...new Set([...files.map((f) => f.name), ...state.applied.map((r) => r.name)])];
-  if (names.includes(to)) return to;
-  const candidates = names.filter((n) => n.startsWith(to));
-  if (candidates.length > 1) throw new MigratorError(`"${to}" matches several migrations (${candidates.join(', ')}): give more of the name.`);
-  return candidates[0] ?? to;
-}
-
-function upTo(pending: MigrationFile[], files: MigrationFile[], state: DbState, given: string): MigrationFile[] {
-  const to = resolveName(files, state, given);
-  const index = pending.findIndex((f) => f.name === to);
-  if (index >= 0) return pending.slice(0, index + 1);
-  if (state.applied.some((r) => r.name === to)) return [];
-  const known = files.map((f) => f.name).join(', ') || 'none';
-  throw new MigratorError(`Unknown migration ${to}: no such file in the migrations folder (migrations: ${known}).`);
-}
-
-function last(state: DbState): string | null {
-  return state.applied.at(-1)?.name ?? null;
-}
-
-/** Applied rows with a file but no checksum (applied by plain node-pg-migrate), or recorded under its CLI's `N_x.up` name. */
-function unrecorded(files: MigrationFile[], state: DbState) {
-  const byName = new Map(files.map((f) => [f.name, f]));
-  return state.applied.flatMap((row) => {
-    const file = byName.get(row.name);
-    return file && (row.checksum === null || row.recordedAs) ? [{ row, file }] : [];
-  });
-}
-
-/**
- * Adopt migrations node-pg-migrate applied: rename rows its CLI recorded as `N_x.up` to the migration's
- * name (so its runner, which we drive, sees them as applied) and record their checksums (trust on first
- * use). Each keeps its `run_on`: when it ran. Run inside the caller's transaction.
- */
-async function adoptUnrecorded(client: pg.ClientBase, t: Tables, files: MigrationFile[], state: DbState, runId?: string): Promise<string[]> {
-  const adopted: string[] = [];
-  for (const { row, file } of unrecorded(files, state)) {
-    if (row.recordedAs) await client.query(`UPDATE ${t.migrations} SET name = $1 WHERE name = $2`, [row.name, row.recordedAs]);
-    await recordChecksum(client, t, { name: row.name, checksum: file.checksum, runId, source: 'adopted' });
-    adopted.push(row.name);
-  }
-  return adopted;
-}
-
 async function transaction(client: pg.ClientBase, fn: () => Promise<void>): Promise<void> {
   await client.query('BEGIN');
   try {
@@ -413,201 +264,3 @@ async function transaction(client: pg.ClientBase, fn: () => Promise<void>): Prom
     throw error;
   }
 }
-
-interface RunOptions {
-  direction: 'up' | 'down';
-  count: number;
-  runId?: string;
-  log?: (line: string) => void;
-  /**
-   * On up: applied migrations. Their SQL files are not read (the runner never runs them and SQL has no
-   * shorthands), so an adopted history with, say, a Latin-1 file only warns and never blocks.
-   */
-  alreadyApplied?: ReadonlySet<string>;
-  onMigration?: SafetyOptions['onMigration'];
-}
-
-/**
- * Drive node-pg-migrate's runner on our locked session. Bookkeeping goes through public mechanisms only:
- * the loader wraps each migration's action so that, after the migration's own steps, it adds the checksum
- * statement to the migration's builder (`pgm.sql`), and node-pg-migrate runs it inside the migration's
- * transaction like any other step. The thin client wrapper (1) remembers the last statement for error
- * reports and (2) sends our checksum statement together with the runner's next statement (its mark-as-run
- * INSERT/DELETE, whatever its text), so the bookkeeping costs no round trip of its own.
- * Returns the names applied/reverted.
- */
-async function run(
-  client: pg.ClientBase,
-  target: MigrationTarget,
-  t: Tables,
-  files: MigrationFile[],
-  options: RunOptions,
-): Promise<string[]> {
-  const done: string[] = [];
-  let current: { file: MigrationFile; pgm?: MigrationBuilder } | undefined;
-  let lastStatement = '';
-  /** Our bookkeeping statements (exact text) and the migration each belongs to. */
-  const ours = new Map<string, string>();
-  let held: string | undefined;
-  // When each migration's action was called (its statements run next), for its duration.
-  const startedAt = new Map<string, number>();
-  let previousEnd = performance.now();
-  const finished = (name: string, direction: 'up' | 'down') => {
-    const now = performance.now();
-    options.onMigration?.({ name, direction, durationMs: Math.round(now - (startedAt.get(name) ?? previousEnd)) });
-    previousEnd = now;
-  };
-  const settle = (sql: string) => {
-    const name = ours.get(sql);
-    if (name === undefined) return;
-    done.push(name);
-    options.log?.(`applied ${name}`);
-    finished(name, 'up');
-  };
-
-  const wrapped = {
-    query: async (text: string | pg.QueryConfig, values?: unknown[]) => {
-      const plain = typeof text === 'string' && values === undefined; // one simple query may hold several statements
-      if (plain && ours.has(text) && held === undefined) {
-        held = text; // goes out with the next statement, in the same transaction
-        return { command: 'INSERT', rowCount: 0, oid: 0, rows: [], fields: [] };
-      }
-      const carried = held;
-      held = undefined;
-      if (carried !== undefined && !plain) {
-        await client.query(carried);
-        settle(carried);
-      }
-      const merged = carried !== undefined && plain;
-      const query = merged ? `${carried}\n${text as string}` : text;
-      lastStatement = typeof query === 'string' ? query : query.text;
-      const result = await client.query(query as string, values);
-      if (merged) settle(carried);
-      // A multi-statement text answers with one result per statement: the runner wants its own (the last).
-      return Array.isArray(result) ? result.at(-1) : result;
-    },
-  };
-
-  // Serve the runner our already listed files, wrapped to know which migration is running; on the way up,
-  // the checksum statement becomes the migration's last step. Reverting, the runner builds a migration
-  // without `down` in reverse mode, where no step can be added: reverted rows are swept after the run.
-  const loader = async (paths: string[]) => {
-    const units = new Map<string, { id: string; filePaths: string[]; actions: MigrationActions }>();
-    for (const path of paths) {
-      const file = files.find((f) => f.files.includes(path) || f.id === path);
-      if (!file || units.has(file.name)) continue;
-      const skip = file.kind === 'sql' && options.alreadyApplied?.has(file.name);
-      const actions: MigrationActions = skip ? { up: false, down: false } : await file.load();
-      const begin = (pgm: MigrationBuilder) => {
-        if (options.direction === 'down' && current && current.file !== file) settleDown(current.file.name);
-        current = { file, pgm };
-        startedAt.set(file.name, performance.now());
-      };
-      const up = actions.up;
-      const down = actions.down === undefined && typeof up === 'function'
-        ? (pgm: MigrationBuilder) => (pgm.enableReverseMode(), call(up, pgm)) // what the runner does for a missing down
-        : actions.down;
-      units.set(file.name, {
-        id: file.id,
-        filePaths: file.files,
-        actions: {
-          ...actions,
-          up: typeof up === 'function'
-            ? async (pgm: MigrationBuilder) => {
-                begin(pgm);
-                await call(up, pgm);
-                const sql = checksumSql(t, { name: file.name, checksum: file.checksum, runId: options.runId, source: 'applied' });
-                ours.set(sql, file.name);
-                pgm.sql(sql);
-              }
-            : up,
-          down: typeof down === 'function' ? async (pgm: MigrationBuilder) => (begin(pgm), call(down, pgm)) : down,
-        },
-      });
-    }
-    return [...units.values()];
-  };
-  const settleDown = (name: string) => {
-    done.push(name);
-    options.log?.(`reverted ${name}`);
-    finished(name, 'down');
-  };
-
-  const { runner } = await nodePgMigrate();
-  try {
-    await runner({
-      dbClient: wrapped as unknown as pg.ClientBase,
-      dir: resolve(target.dir),
-      ignorePattern: IGNORE_PATTERN,
-      migrationsTable: t.table,
-      migrationsSchema: t.schema,
-      direction: options.direction,
-      count: options.count,
-      noLock: true, // our own waiting lock is held (see withLock)
-      checkOrder: false, // validated already, with file names in the message
-      singleTransaction: false, // one transaction per migration
-      migrationLoaderStrategies: [{ extensions: MIGRATION_EXTENSIONS, loader: loader as never }],
-      logger: options.log ? { debug: () => {}, info: options.log, warn: options.log, error: () => {} } : silentLogger(),
-    });
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    if (!current || done.includes(current.file.name)) {
-      throw error instanceof Error && !(error instanceof MigratorError)
-        ? new MigratorError(error.message, { cause: error })
-        : error;
-    }
-    const err = error as Error & { code?: string; position?: string };
-    const fromDb = typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code);
-    throw new MigrationError(
-      {
-        migration: current.file.name,
-        file: rel(current.file.path),
-        statement: fromDb ? statementAt(lastStatement, err.position) : undefined,
-        sqlstate: fromDb ? err.code : undefined,
-        pgMessage: err.message,
-        transactional: current.pgm ? current.pgm.isUsingTransaction() : true,
-        appliedBefore: [...done],
-      },
-      { cause: error },
-    );
-  } finally {
-    // Best effort: rows left behind are harmless (see sweepChecksumsSql) and must not mask the run's error.
-    if (options.direction === 'down') await client.query(sweepChecksumsSql(t)).catch(() => {});
-  }
-  if (options.direction === 'down' && current && !done.includes(current.file.name)) settleDown(current.file.name);
-  // A statement still held (a runner that sends nothing after a migration's steps) runs now.
-  if (held !== undefined) {
-    const sql = held;
-    held = undefined;
-    await client.query(sql);
-    settle(sql);
-  }
-  // Safety net: every migration the runner applied ran its checksum step; fail loudly should that ever change.
-  if (options.direction === 'up' && done.length !== options.count) {
-    throw new MigratorError(`Internal error: applied migrations were not recorded with checksums (${done.length}/${options.count}).`);
-  }
-  return done;
-}
-
-/** The statement around PostgreSQL's error position (1-based), for multi-statement SQL migrations. */
-export function statementAt(sql: string, position?: string): string {
-  const pos = position ? Number(position) - 1 : NaN;
-  let text = sql;
-  if (Number.isFinite(pos) && pos >= 0 && pos < sql.length) {
-    const start = sql.lastIndexOf(';', pos - 1) + 1;
-    const end = sql.indexOf(';', pos);
-    text = sql.slice(start, end < 0 ? sql.length : end + 1);
-  }
-  return text.replace(/^(\s*--[^\n]*(\n|$))+/, '').trim();
-}
-
-async function call(action: MigrationAction, pgm: MigrationBuilder): Promise<void> {
-  if (action.length >= 2) await new Promise<void>((done) => void action(pgm, done));
-  else await action(pgm);
-}
-
-function silentLogger() {
-  const nothing = () => {};
-  return { debug: nothing, info: nothing, warn: nothing, error: nothing };
-}
-

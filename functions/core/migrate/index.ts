@@ -1,5 +1,6 @@
-/** The migration engine's public API (see engine.ts, lint.ts, create.ts). */
-export { up, down, status, history, plan, validate, repair, baseline, renderUp, type RepairChange } from './engine.ts';
+/** The migration engine's public API (see engine.ts, render.ts, lint.ts, create.ts). */
+export { up, down, status, history, plan, validate, repair, baseline, type RepairChange } from './engine.ts';
+export { renderUp } from './render.ts';
 export { create, type CreateOptions } from './create.ts';
 export { lint, type LintFinding, type LintResult, type LintOptions } from './lint.ts';
 export { listMigrations, NO_TRANSACTION_MARKER, type MigrationFile } from './files.ts';
