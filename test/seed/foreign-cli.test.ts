@@ -55,7 +55,7 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
 
   it('first run writes what the model says: counts per table in the report, the database and the run history', async () => {
     p.standIn.resetCalls();
-    const r = await p.migrator('seed', ...seedArgs, '--json');
+    const r = await p.migrator('seed', ...seedArgs, '--json', '--verbose');
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
