@@ -12,6 +12,7 @@ import {
 } from '../../functions/core/seed/index.ts';
 import { editYaml, seedEnv, snapshot, writeCounters, SEEDS, type SeedEnv } from './helpers.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { SEED_LOCK_TABLE, takeSeedLock } from '../../functions/core/seed/apply/lock.ts';
 
 /** Rows of every tenant-owned seeded table, except those of `slug`. */
 async function othersRows(env: SeedEnv, slug: string) {
@@ -123,14 +124,14 @@ describe('reset, protection, plan, rotation', () => {
     const p = await seed(client, { stage: 'local', dir: seedsDir, aws, plan: true, tenants: ['vela', 'etms'] });
     expect(p.mode).toBe('plan');
     expect(p.rowsWritten).toBe(0);
-    expect(p.tables.users.inserted).toBe(1);
-    expect(p.tables.tenant_agents.inserted).toBe(1);
+    expect(p.tables.users!.inserted).toBe(1);
+    expect(p.tables.tenant_agents!.inserted).toBe(1);
     expect(p.keys.encrypted).toBe(1);
     expect(p.changes).toEqual(
       expect.arrayContaining([
         { table: 'users', action: 'insert', key: 'vela/new@vela.local' },
         { table: 'tenant_agents', action: 'insert', key: 'vela/DebtAgent' },
-        { table: 'tenant_llm_settings', action: 'update', key: 'etms/default', fields: ['api_key'] },
+        { table: 'tenant_llm_settings', action: 'update', key: 'etms/default', fields: ['api_key_ciphertext'] },
       ]),
     );
     expect(standIn.callCount('TrentService.Encrypt')).toBe(0);
@@ -189,13 +190,17 @@ describe('concurrent seed runs', () => {
     const env = await seedEnv();
     try {
       const other = await env.db.client();
+      // A first run creates the seed lock table (owned by the migrator role); then another seeder holds its row.
+      await env.client.query('BEGIN');
+      await takeSeedLock(env.client, 1000);
+      await env.client.query('COMMIT');
       await other.query('BEGIN');
-      await other.query('SELECT pg_advisory_xact_lock($1, $2)', [0x5eed, 1]);
+      await other.query(`SELECT 1 FROM ${SEED_LOCK_TABLE} WHERE id = 1 FOR UPDATE`);
       await expect(seed(env.client, { stage: 'local', dir: env.seedsDir, aws: env.aws, lockWaitTimeoutMs: 300 })).rejects.toThrow(
         /Another seed run .* holds the seed lock; gave up after 300ms\. Nothing was written\./,
       );
       // It gave up on its own deadline: the holder was still holding (nothing released it first).
-      const held = await env.client.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1`, [
+      const held = await env.client.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted AND pid = $1`, [
         (other as unknown as { processID: number }).processID,
       ]);
       expect(held.rows[0].n).toBe(1);

@@ -20,8 +20,8 @@ describe('seed: idempotence and the report', () => {
     const { client, aws, standIn, seedsDir } = env;
     const first = await seed(client, { stage: 'local', dir: seedsDir, aws });
     expect(first.counts.tenants).toBe(5);
-    expect(first.tables.tenants.inserted).toBe(5);
-    expect(first.tables.users.inserted).toBe(13);
+    expect(first.tables.tenants!.inserted).toBe(5);
+    expect(first.tables.users!.inserted).toBe(13);
     expect(first.counts.llm_models).toBe(3);
     expect(first.counts.agents).toBe(4);
     expect(first.counts.tools).toBe(5);

@@ -12,6 +12,7 @@ import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secr
 import type { SeedAwsClients } from './aws.ts';
 import { awsErrorName, awsErrorText } from './aws.ts';
 import { SeedError } from './errors.ts';
+import type { HashName } from './model.ts';
 
 export interface GeneratedApiKey {
   /** The full key: shown to nobody, written only to Secrets Manager. */
@@ -22,13 +23,27 @@ export interface GeneratedApiKey {
 }
 
 export function generateApiKey(slug: string): GeneratedApiKey {
-  const prefix = `tk_${slug}_${randomBytes(4).toString('hex')}`;
+  return generateKey(`tk_${slug}_`, 'sha256');
+}
+
+/**
+ * A new key: `<prefixBase><8 hex>` is its prefix (stored for lookups), `<prefix>_<43 chars base64url>`
+ * the key (256 random bits), hashed with the model's algorithm.
+ */
+export function generateKey(prefixBase: string, hash: HashName): GeneratedApiKey {
+  const prefix = `${prefixBase}${randomBytes(4).toString('hex')}`;
   const plaintext = `${prefix}_${randomBytes(32).toString('base64url')}`;
-  return { plaintext, prefix, hash: hashApiKey(plaintext) };
+  return { plaintext, prefix, hash: hashKey(plaintext, hash) };
 }
 
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hashKey(key, 'sha256');
+}
+
+/** The hash the database keeps: sha256/sha512 as hex, or `-base64`. */
+export function hashKey(key: string, hash: HashName): string {
+  const [algorithm, encoding] = hash.endsWith('-base64') ? [hash.slice(0, -7), 'base64' as const] : [hash, 'hex' as const];
+  return createHash(algorithm).update(key, 'utf8').digest(encoding);
 }
 
 /**
@@ -36,9 +51,9 @@ export function hashApiKey(key: string): string {
  * database with a secret namespace (several databases of one stage seeding the same tenant slug must not
  * overwrite each other's keys). Both fall under `<secretPrefix>/tenants/*`, the IAM scope of the writes.
  */
-export function apiKeySecretName(secretPrefix: string, slug: string, namespace?: string): string {
+export function apiKeySecretName(secretPrefix: string, slug: string, namespace?: string, name = 'api-key'): string {
   const base = `${secretPrefix.replace(/\/+$/, '')}/tenants`;
-  return namespace ? `${base}/${namespace}/${slug}/api-key` : `${base}/${slug}/api-key`;
+  return namespace ? `${base}/${namespace}/${slug}/${name}` : `${base}/${slug}/${name}`;
 }
 
 /** A secret namespace: one path segment of lowercase letters, digits and dashes. */
@@ -51,7 +66,7 @@ export const SECRET_NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
  */
 export async function storeApiKeySecret(
   aws: SeedAwsClients,
-  args: { secretName: string; kmsKeyId: string; slug: string; key: GeneratedApiKey },
+  args: { secretName: string; kmsKeyId: string; slug: string; key: GeneratedApiKey; what?: string },
 ): Promise<string | undefined> {
   const SecretString = JSON.stringify({ apiKey: args.key.plaintext, prefix: args.key.prefix });
   try {
@@ -62,7 +77,7 @@ export async function storeApiKeySecret(
           KmsKeyId: args.kmsKeyId,
           SecretString,
           // No Tags: tagging needs secretsmanager:TagResource, which the function is not granted.
-          Description: `Inbound API key of tenant ${args.slug} (managed by migrator seed / rotate-key)`,
+          Description: `${args.what ?? 'Inbound API key'} of tenant ${args.slug} (managed by migrator seed / rotate-key)`,
         }),
       );
       return out.VersionId;

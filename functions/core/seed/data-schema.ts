@@ -70,8 +70,9 @@ function fieldSchema(f: Field, key: boolean): z.ZodType {
     else s = f.json?.secretLeaves ? JsonValue.superRefine(leafCheck) : z.unknown();
   }
   if (f.description) s = s.describe(f.description);
-  if (key) return s;
+  // A key field is required unless the model gives it a default (llm's purpose: 'default').
   if (f.default !== undefined) return s.default(f.default as never);
+  if (key) return s;
   if (f.generated) return s.default(false as never);
   return f.required ? s : s.optional();
 }

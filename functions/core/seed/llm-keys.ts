@@ -14,8 +14,9 @@ import { awsErrorName, awsErrorText } from './aws.ts';
 import { SeedError } from './errors.ts';
 import { mapPool } from './pool.ts';
 
-/** The JSON a provider-key secret must hold. Extra fields are allowed (e.g. a note), apiKey is required. */
-export const ProviderSecretSchema = z.object({ apiKey: z.string().min(8, 'apiKey must be at least 8 characters') });
+/** The JSON a provider-key secret must hold. Extra fields are allowed (e.g. a note), `field` (apiKey) is required. */
+export const providerSecretSchema = (field = 'apiKey') => z.object({ [field]: z.string().min(8, `${field} must be at least 8 characters`) });
+export const ProviderSecretSchema = providerSecretSchema();
 
 function who(tenants: readonly string[]): string {
   return tenants.length === 1 ? `tenant "${tenants[0]}"` : `tenants ${tenants.map((t) => `"${t}"`).join(', ')}`;
@@ -69,7 +70,7 @@ export async function currentSecretVersions(
 }
 
 /** The apiKey of one secret version, shape-checked. The error never contains the value. */
-export async function readProviderKey(aws: SeedAwsClients, secretName: string, versionId: string, tenants: readonly string[]): Promise<string> {
+export async function readProviderKey(aws: SeedAwsClients, secretName: string, versionId: string, tenants: readonly string[], jsonField = 'apiKey'): Promise<string> {
   let text: string | undefined;
   try {
     const out = await aws.secrets.send(new GetSecretValueCommand({ SecretId: secretName, VersionId: versionId }));
@@ -89,15 +90,15 @@ export async function readProviderKey(aws: SeedAwsClients, secretName: string, v
   } catch {
     json = undefined;
   }
-  const parsed = ProviderSecretSchema.safeParse(json);
+  const parsed = providerSecretSchema(jsonField).safeParse(json);
   if (!parsed.success) {
     const reason = json === undefined ? 'it is not JSON' : parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
     throw new SeedError(
-      `Secret "${secretName}" (LLM key of ${who(tenants)}) has the wrong shape: expected JSON {"apiKey": "..."}; ${reason}.`,
+      `Secret "${secretName}" (LLM key of ${who(tenants)}) has the wrong shape: expected JSON {"${jsonField}": "..."}; ${reason}.`,
       { tenant: tenants[0], secret: secretName },
     );
   }
-  return parsed.data.apiKey;
+  return parsed.data[jsonField] as string;
 }
 
 export interface EncryptedKey {
@@ -105,17 +106,21 @@ export interface EncryptedKey {
   keyArn: string;
 }
 
-/** Encrypts under the stage key with the tenant's encryption context (authenticated, not secret). */
+/**
+ * Encrypts under the stage key with the encryption context the model declares (by default
+ * {tenant: <tenant id>, purpose}; authenticated, not secret).
+ */
 export async function encryptForTenant(
   aws: SeedAwsClients,
-  args: { kmsKeyId: string; tenantId: string; tenantSlug: string; purpose: string; plaintext: string },
+  args: { kmsKeyId: string; tenantSlug: string; plaintext: string; context: Record<string, string> },
 ): Promise<EncryptedKey> {
+  const what = args.context.purpose !== undefined ? `purpose "${args.context.purpose}"` : Object.keys(args.context).join(', ');
   try {
     const out = await aws.kms.send(
       new EncryptCommand({
         KeyId: args.kmsKeyId,
         Plaintext: Buffer.from(args.plaintext, 'utf8'),
-        EncryptionContext: { tenant: args.tenantId, purpose: args.purpose },
+        EncryptionContext: args.context,
       }),
     );
     if (!out.CiphertextBlob || !out.KeyId) throw new Error('Encrypt returned no ciphertext or key id');
@@ -131,7 +136,7 @@ export async function encryptForTenant(
             ? ' KMS kept throttling after the SDK retries; re-run later (nothing was written).'
             : '';
     throw new SeedError(
-      `KMS Encrypt with key "${args.kmsKeyId}" failed for tenant "${args.tenantSlug}" (purpose "${args.purpose}"): ${awsErrorText(e)}.${hint}`,
+      `KMS Encrypt with key "${args.kmsKeyId}" failed for tenant "${args.tenantSlug}" (${what}): ${awsErrorText(e)}.${hint}`,
       { tenant: args.tenantSlug, awsError: name },
       { cause: e },
     );

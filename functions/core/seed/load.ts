@@ -8,6 +8,7 @@
  */
 import { lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { join, basename, relative, isAbsolute } from 'node:path';
+import * as z from 'zod';
 import { StagesSchema, type StageConfig } from './schema.ts';
 import { SeedValidationError, type SeedIssue } from './errors.ts';
 import { pushTo } from './pool.ts';
@@ -27,6 +28,8 @@ export interface Origin {
   file: string;
   line?: number;
   path: string;
+  /** The path as keys and indexes. */
+  at: (string | number)[];
 }
 
 /** A tenant as the seeder applies it: its fields and lists (as in the file), plus where it came from. */
@@ -49,6 +52,8 @@ export interface SeedSet {
   tenants: TenantSeed[];
   /** file:line of an entry (catalog entries, tenants and their list items). */
   origin: WeakMap<object, Origin>;
+  /** The line of a path in a seed file (re-reads the file: for messages of later checks only). */
+  lineAt?: (file: string, path: readonly (string | number)[]) => number | undefined;
 }
 
 export interface LoadOptions {
@@ -105,7 +110,7 @@ function checkList(
   const seen = new Map<string, number[]>();
   list.forEach((e, i) => {
     const p = [...path, i];
-    ctx.origin.set(e, { file, line: ctx.lineOf?.(p), path: p.map((x) => (typeof x === 'number' ? `[${x}]` : x)).join('.').replaceAll('.[', '[') });
+    ctx.origin.set(e, { file, line: ctx.lineOf?.(p), path: pathOf(p), at: p });
     pushTo(seen, keyText(s, e), i);
     for (const f of s.fields) {
       const v = e[f.name];
@@ -181,7 +186,7 @@ export function loadSeeds(options: LoadOptions): SeedSet {
     const expected = basename(file).replace(/\.ya?ml$/, '');
     if (slug !== expected) issues.push({ file, path: keyField, line: parsed.lineOf?.([keyField]), message: `${keyField} "${slug}" must match the file name "${expected}"` });
     const tenant = { ...t, file, slug } as TenantSeed;
-    origin.set(tenant, { file, line: 1, path: '' });
+    origin.set(tenant, { file, line: 1, path: '', at: [] });
     const ctx = { file, who: `tenant "${slug}": `, refs, issues, origin, lineOf: parsed.lineOf, stage: options.stage };
     for (const f of model.tenant.fields) {
       if (f.providerSecret && typeof tenant[f.name] === 'string') tenant[f.name] = tenant[f.name].replaceAll('{stage}', options.stage);
@@ -235,7 +240,11 @@ export function loadSeeds(options: LoadOptions): SeedSet {
     }
     selected = selected.filter((t) => wanted.includes(t.slug));
   }
-  return { stage, model, catalog, tenants: selected, origin };
+  const lineAt = (file: string, path: readonly (string | number)[]) => {
+    const parsed = readSeedFile(dir, file, z.unknown());
+    return parsed.lineOf?.(path);
+  };
+  return { stage, model, catalog, tenants: selected, origin, lineAt };
 }
 
 /** Reads only stages.yaml (for commands that need the stage's flags, not the tenants). */

@@ -41,7 +41,7 @@ export function parseModel(file: string, text: string): SeedModel {
 
 function finish(file: string, parsed: ReturnType<typeof parseSeedText<typeof SeedModelSchema>>, found: Set<string>): SeedModel {
   if (!parsed.value) throw new SeedValidationError(withoutSecrets(parsed.issues, found));
-  const model = normalizeModel(file, parsed.value);
+  const model = normalizeModel(file, parsed.value, parsed.lineOf);
   const issues = checkModel(model, parsed.lineOf);
   if (issues.length > 0) throw new SeedValidationError(issues);
   return model;

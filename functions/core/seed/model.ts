@@ -188,6 +188,10 @@ export interface Field {
   generated?: Generated;
   json?: { secretLeaves: boolean };
   description?: string;
+  /** Line in seed.config.yaml, for messages of the live-database check. */
+  line?: number;
+  /** Line of its `column:` (or of the shorthand). */
+  columnLine?: number;
 }
 
 /** A section of the normalized model (catalog section, tenant root, or child). */
@@ -206,6 +210,10 @@ export interface Section {
   parent?: Section;
   /** Inside the tenant tree. */
   tenant: boolean;
+  /** Line in seed.config.yaml, for messages of the live-database check. */
+  line?: number;
+  /** Line of its `table:`. */
+  tableLine?: number;
 }
 
 export interface SeedModel {
@@ -223,7 +231,10 @@ export function normalizeField(name: string, spec: FieldSpecInput): Field {
   return { name, ...rest, ...(json ? { json: { secretLeaves: json.secretLeaves } } : {}) } as Field;
 }
 
-function section(path: string[], where: string, shape: SectionShape, tenant: boolean, parent?: Section): Section {
+type LineOf = (path: readonly PropertyKey[]) => number | undefined;
+
+function section(path: string[], where: string, shape: SectionShape, tenant: boolean, lineOf: LineOf, parent?: Section): Section {
+  const yaml = where.split('.');
   const s: Section = {
     path,
     where,
@@ -232,19 +243,21 @@ function section(path: string[], where: string, shape: SectionShape, tenant: boo
     id: shape.id === undefined ? 'id' : shape.id,
     ...(shape.parentColumn ? { parentColumn: shape.parentColumn } : {}),
     ...(shape.shorthand ? { shorthand: shape.shorthand } : {}),
-    fields: Object.entries(shape.fields).map(([n, f]) => normalizeField(n, f as FieldSpecInput)),
+    fields: Object.entries(shape.fields).map(([n, f]) => ({ ...normalizeField(n, f as FieldSpecInput), line: lineOf([...yaml, 'fields', n]), columnLine: lineOf([...yaml, 'fields', n, ...(typeof f === 'string' ? [] : ['column'])]) })),
     children: [],
     ...(parent ? { parent } : {}),
     tenant,
+    line: lineOf(yaml),
+    tableLine: lineOf([...yaml, 'table']),
   };
-  s.children = Object.entries(shape.children ?? {}).map(([n, c]) => section([...path, n], `${where}.children.${n}`, c, tenant, s));
+  s.children = Object.entries(shape.children ?? {}).map(([n, c]) => section([...path, n], `${where}.children.${n}`, c, tenant, lineOf, s));
   return s;
 }
 
 /** The model in the form the loader and the applier use (shorthands expanded, parents linked). */
-export function normalizeModel(file: string, m: SeedModelFile): SeedModel {
-  const catalog = Object.entries(m.catalog).map(([n, c]) => section([n], `catalog.${n}`, c as SectionShape, false));
-  const tenant = section(['tenant'], 'tenant', m.tenant as SectionShape, true);
+export function normalizeModel(file: string, m: SeedModelFile, lineOf: LineOf = () => undefined): SeedModel {
+  const catalog = Object.entries(m.catalog).map(([n, c]) => section([n], `catalog.${n}`, c as SectionShape, false, lineOf));
+  const tenant = section(['tenant'], 'tenant', m.tenant as SectionShape, true, lineOf);
   return { file, catalog, tenant, ...(m.tenant.inboundKeys ? { inboundKeys: m.tenant.inboundKeys } : {}), ...(m.audit ? { audit: m.audit } : {}) };
 }
 

@@ -1,5 +1,6 @@
 /** The seed report: what a run changed (or would change, in plan mode) and the verification counts. */
 
+/** The tables of the built-in model (this repository's schema), in write order. */
 export const SEEDED_TABLES = [
   'llm_models',
   'tools',
@@ -11,7 +12,8 @@ export const SEEDED_TABLES = [
   'tenant_llm_settings',
   'tenant_api_keys',
 ] as const;
-export type SeededTable = (typeof SEEDED_TABLES)[number];
+/** A table the model seeds (the report is keyed by the model's tables). */
+export type SeededTable = string;
 
 export interface TableChanges {
   inserted: number;
@@ -40,13 +42,14 @@ export type SeedSummary = {
   tenants: string[];
   /** Tenants whose seeded data was deleted and recreated (reseed --reset). */
   reset: string[];
+  /** Per table of the model, in write order. */
   tables: Record<SeededTable, TableChanges>;
   keys: {
     /** Provider keys encrypted with KMS in this run (new, or their secret's version changed). */
     encrypted: number;
     /** Provider keys left as they were (same secret version). */
     unchanged: number;
-    /** Inbound API keys generated (tenants that had none). */
+    /** Inbound keys generated (tenants or rows that had none: the keys table and `generated` fields). */
     inboundCreated: number;
   };
   /** Rows written in total (inserted + updated + deleted over all tables). 0 for an unchanged seed. */
@@ -61,11 +64,8 @@ export type SeedSummary = {
 
 export const MAX_LISTED_CHANGES = 200;
 
-export function emptyTables(): Record<SeededTable, TableChanges> {
-  return Object.fromEntries(SEEDED_TABLES.map((t) => [t, { inserted: 0, updated: 0, unchanged: 0, deleted: 0 }])) as Record<
-    SeededTable,
-    TableChanges
-  >;
+export function emptyTables(tables: readonly string[] = SEEDED_TABLES): Record<SeededTable, TableChanges> {
+  return Object.fromEntries(tables.map((t) => [t, { inserted: 0, updated: 0, unchanged: 0, deleted: 0 }]));
 }
 
 /** A short human report (the CLI's default output). */
@@ -75,12 +75,13 @@ export function formatSummary(s: SeedSummary, options: { maxChanges?: number } =
   const verb = s.mode === 'plan' ? 'Plan (nothing written)' : 'Seeded';
   const shown = s.tenants.length <= 10 ? s.tenants.join(', ') : `${s.tenants.slice(0, 10).join(', ')}, ... (${s.tenants.length})`;
   lines.push(`${verb}: stage ${s.stage}, tenants ${shown || '(none)'}${s.reset.length ? `; reset ${s.reset.join(', ')}` : ''}`);
-  const w = Math.max(...SEEDED_TABLES.map((t) => t.length));
+  const tables = Object.keys(s.tables);
+  const w = Math.max(5, ...tables.map((t) => t.length));
   lines.push(`  ${'table'.padEnd(w)}  inserted  updated  unchanged  deleted    rows`);
-  for (const t of SEEDED_TABLES) {
-    const c = s.tables[t];
+  for (const t of tables) {
+    const c = s.tables[t]!;
     lines.push(
-      `  ${t.padEnd(w)}  ${String(c.inserted).padStart(8)}  ${String(c.updated).padStart(7)}  ${String(c.unchanged).padStart(9)}  ${String(c.deleted).padStart(7)}  ${String(s.counts[t]).padStart(6)}`,
+      `  ${t.padEnd(w)}  ${String(c.inserted).padStart(8)}  ${String(c.updated).padStart(7)}  ${String(c.unchanged).padStart(9)}  ${String(c.deleted).padStart(7)}  ${String(s.counts[t] ?? '').padStart(6)}`,
     );
   }
   lines.push(`  keys: ${s.keys.encrypted} encrypted with KMS, ${s.keys.unchanged} unchanged, ${s.keys.inboundCreated} inbound keys generated`);

@@ -9,10 +9,13 @@
  */
 import type pg from 'pg';
 import type { SeedAwsClients } from './aws.ts';
-import { apiKeySecretName, generateApiKey, storeApiKeySecret } from './api-keys.ts';
+import { apiKeySecretName, generateKey, storeApiKeySecret } from './api-keys.ts';
 import { SeedError } from './errors.ts';
 import { DEFAULT_SAFETY } from '../migrate/types.ts';
-import { SEED_LOCK } from './apply.ts';
+import { takeSeedLock } from './apply/lock.ts';
+import { builtinModel } from './model-load.ts';
+import type { InboundKeysSpec, SeedModel } from './model.ts';
+import { qIdent, qTable } from './sql.ts';
 
 export interface RotateOptions {
   slug: string;
@@ -27,6 +30,8 @@ export interface RotateOptions {
   graceHours?: number;
   actor?: string;
   runId?: string;
+  /** The seed model whose inboundKeys table holds the keys; default the built-in one (this repository's schema). */
+  model?: SeedModel;
 }
 
 export interface RotateResult {
@@ -43,15 +48,26 @@ export interface ConfirmResult {
   revoked: string[];
 }
 
-async function tenantId(client: pg.ClientBase, slug: string): Promise<string> {
-  const { rows } = await client.query(`SELECT id FROM tenants WHERE slug = $1`, [slug]);
+/** The keys table of the model, with the names rotate-key uses. */
+function keysOf(model: SeedModel): { ik: InboundKeysSpec; t: string; c: (k: keyof InboundKeysSpec) => string } {
+  const ik = model.inboundKeys;
+  if (!ik) throw new SeedError(`The seed model (${model.file}) declares no tenant.inboundKeys table, so there is no key to rotate. A \`generated\` field is rotated by \`reseed --tenant <slug> --reset\` (see seeds/README.md).`);
+  return { ik, t: qTable(ik.table), c: (k) => qIdent(ik[k] as string) };
+}
+
+async function tenantId(client: pg.ClientBase, slug: string, model: SeedModel): Promise<string> {
+  const root = model.tenant;
+  const keyCol = root.fields.find((f) => f.name === root.key[0])!.column!;
+  const { rows } = await client.query(`SELECT ${qIdent(root.id!)} AS id FROM ${qTable(root.table)} WHERE ${qIdent(keyCol)} = $1`, [slug]);
   if (!rows[0]) throw new SeedError(`Tenant "${slug}" does not exist in this database; seed it first.`, { tenant: slug });
   return rows[0].id as string;
 }
 
-async function audit(client: pg.ClientBase, tenant: string, slug: string, action: string, changes: unknown, o: { actor?: string; runId?: string }) {
+async function audit(client: pg.ClientBase, tenant: string, slug: string, action: string, changes: unknown, o: { actor?: string; runId?: string; model?: SeedModel }) {
+  const table = (o.model ?? builtinModel()).audit?.table;
+  if (!table) return;
   await client.query(
-    `INSERT INTO audit_log (tenant_id, actor, action, resource_type, resource_id, changes, context) VALUES ($1, $2, $3, 'tenant_api_key', $4, $5, $6)`,
+    `INSERT INTO ${qTable(table)} (tenant_id, actor, action, resource_type, resource_id, changes, context) VALUES ($1, $2, $3, 'tenant_api_key', $4, $5, $6)`,
     [tenant, o.actor ?? 'migrator', action, slug, JSON.stringify(changes), JSON.stringify(o.runId ? { runId: o.runId } : {})],
   );
 }
@@ -60,8 +76,7 @@ async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>): Pr
   await client.query('BEGIN');
   try {
     // Bounded wait for a running seed (same lock); ends with the transaction.
-    await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${DEFAULT_SAFETY.lockWaitTimeoutMs}ms`]);
-    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...SEED_LOCK]);
+    await takeSeedLock(client, DEFAULT_SAFETY.lockWaitTimeoutMs);
     const out = await fn();
     await client.query('COMMIT');
     return out;
@@ -75,10 +90,13 @@ export async function rotateTenantApiKey(client: pg.ClientBase, o: RotateOptions
   if (o.graceHours !== undefined && !(Number.isFinite(o.graceHours) && o.graceHours > 0)) {
     throw new SeedError(`--grace-hours must be a positive number (got ${o.graceHours}).`, { tenant: o.slug });
   }
+  const model = o.model ?? builtinModel();
+  const { ik, t, c } = keysOf(model);
   return inTransaction(client, async () => {
-    const id = await tenantId(client, o.slug);
+    const id = await tenantId(client, o.slug, model);
+    const order = ik.createdAtColumn ? ` ORDER BY ${c('createdAtColumn')}` : '';
     const { rows } = await client.query(
-      `SELECT id, prefix, status FROM tenant_api_keys WHERE tenant_id = $1 AND status <> 'revoked' ORDER BY created_at FOR UPDATE`,
+      `SELECT ${c('prefixColumn')} AS prefix, ${c('statusColumn')} AS status FROM ${t} WHERE ${c('parentColumn')} = $1 AND ${c('statusColumn')} <> 'revoked'${order} FOR UPDATE`,
       [id],
     );
     const pending = rows.find((r) => r.status === 'pending');
@@ -89,22 +107,23 @@ export async function rotateTenantApiKey(client: pg.ClientBase, o: RotateOptions
       );
     }
     if (rows.length === 0) throw new SeedError(`Tenant "${o.slug}" has no inbound API key to rotate; run seed first.`, { tenant: o.slug });
+    if (o.graceHours !== undefined && !ik.expiresAtColumn) throw new SeedError(`--grace-hours needs tenant.inboundKeys.expiresAtColumn in ${model.file}.`, { tenant: o.slug });
+    const expires = ik.expiresAtColumn
+      ? `, ${c('expiresAtColumn')} = CASE WHEN $2::float8 IS NULL THEN ${c('expiresAtColumn')} ELSE now() + make_interval(secs => $2::float8 * 3600) END`
+      : '';
     const retired = (
       await client.query(
-        `UPDATE tenant_api_keys SET status = 'retiring',
-                expires_at = CASE WHEN $2::float8 IS NULL THEN expires_at ELSE now() + make_interval(secs => $2::float8 * 3600) END
-          WHERE tenant_id = $1 AND status = 'active' RETURNING prefix, expires_at`,
-        [id, o.graceHours ?? null],
+        `UPDATE ${t} SET ${c('statusColumn')} = 'retiring'${expires}
+          WHERE ${c('parentColumn')} = $1 AND ${c('statusColumn')} = 'active' RETURNING ${c('prefixColumn')} AS prefix${ik.expiresAtColumn ? `, ${c('expiresAtColumn')} AS expires_at` : ''}`,
+        ik.expiresAtColumn ? [id, o.graceHours ?? null] : [id],
       )
     ).rows.map((r) => ({ prefix: r.prefix as string, expiresAt: r.expires_at ? new Date(r.expires_at).toISOString() : null }));
-    const key = generateApiKey(o.slug);
-    const secretName = apiKeySecretName(o.secretPrefix, o.slug, o.secretNamespace);
-    await client.query(`INSERT INTO tenant_api_keys (tenant_id, prefix, key_hash, secret_name, status) VALUES ($1, $2, $3, $4, 'pending')`, [
-      id,
-      key.prefix,
-      key.hash,
-      secretName,
-    ]);
+    const key = generateKey(ik.prefix.replaceAll('{tenant}', o.slug), ik.hash);
+    const secretName = apiKeySecretName(o.secretPrefix, o.slug, o.secretNamespace, ik.secretName);
+    await client.query(
+      `INSERT INTO ${t} (${c('parentColumn')}, ${c('prefixColumn')}, ${c('hashColumn')}, ${c('secretNameColumn')}, ${c('statusColumn')}) VALUES ($1, $2, $3, $4, 'pending')`,
+      [id, key.prefix, key.hash, secretName],
+    );
     await audit(client, id, o.slug, 'api_key.rotate', { newPrefix: key.prefix, retiring: retired, graceHours: o.graceHours ?? null }, o);
     // Last, so a database error leaves the secret untouched; a failure here rolls the rows back.
     await storeApiKeySecret(o.aws, { secretName, kmsKeyId: o.kmsKeyId, slug: o.slug, key });
@@ -112,20 +131,26 @@ export async function rotateTenantApiKey(client: pg.ClientBase, o: RotateOptions
   });
 }
 
-export async function confirmTenantApiKey(client: pg.ClientBase, o: { slug: string; actor?: string; runId?: string }): Promise<ConfirmResult> {
+export async function confirmTenantApiKey(client: pg.ClientBase, o: { slug: string; actor?: string; runId?: string; model?: SeedModel }): Promise<ConfirmResult> {
+  const model = o.model ?? builtinModel();
+  const { ik, t, c } = keysOf(model);
   return inTransaction(client, async () => {
-    const id = await tenantId(client, o.slug);
-    const pending = (await client.query(`SELECT prefix FROM tenant_api_keys WHERE tenant_id = $1 AND status = 'pending' FOR UPDATE`, [id])).rows;
+    const id = await tenantId(client, o.slug, model);
+    const pending = (await client.query(`SELECT ${c('prefixColumn')} AS prefix FROM ${t} WHERE ${c('parentColumn')} = $1 AND ${c('statusColumn')} = 'pending' FOR UPDATE`, [id])).rows;
     if (pending.length === 0) throw new SeedError(`Tenant "${o.slug}" has no pending key to confirm; run rotate-key first.`, { tenant: o.slug });
     // Demote first: at most one active key per tenant (unique partial index).
     const revoked = (
       await client.query(
-        `UPDATE tenant_api_keys SET status = 'revoked', revoked_at = now() WHERE tenant_id = $1 AND status IN ('active', 'retiring') RETURNING prefix`,
+        `UPDATE ${t} SET ${c('statusColumn')} = 'revoked'${ik.revokedAtColumn ? `, ${c('revokedAtColumn')} = now()` : ''}
+          WHERE ${c('parentColumn')} = $1 AND ${c('statusColumn')} IN ('active', 'retiring') RETURNING ${c('prefixColumn')} AS prefix`,
         [id],
       )
     ).rows.map((r) => r.prefix as string);
     const activePrefix = pending[0]!.prefix as string;
-    await client.query(`UPDATE tenant_api_keys SET status = 'active', confirmed_at = now() WHERE tenant_id = $1 AND status = 'pending'`, [id]);
+    await client.query(
+      `UPDATE ${t} SET ${c('statusColumn')} = 'active'${ik.confirmedAtColumn ? `, ${c('confirmedAtColumn')} = now()` : ''} WHERE ${c('parentColumn')} = $1 AND ${c('statusColumn')} = 'pending'`,
+      [id],
+    );
     await audit(client, id, o.slug, 'api_key.confirm', { activePrefix, revoked }, o);
     return { tenant: o.slug, activePrefix, revoked };
   });

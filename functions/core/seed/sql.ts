@@ -27,6 +27,9 @@ export interface UpsertSpec {
 
 const CHUNK = 5000;
 const q = (ident: string) => `"${ident.replaceAll('"', '""')}"`;
+/** A table name as the model gives it (`table` or `schema.table`), quoted. */
+export const qTable = (name: string) => name.split('.').map(q).join('.');
+export { q as qIdent };
 
 /** Values must be JSON-serialisable; Buffers are sent as PostgreSQL hex bytea text. */
 function jsonValue(v: unknown): unknown {
@@ -48,7 +51,7 @@ export async function upsertRows<R extends pg.QueryResultRow = pg.QueryResultRow
       ? 'DO NOTHING'
       : `DO UPDATE SET ${update.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}${spec.touchUpdatedAt ? ', updated_at = now()' : ''}
          WHERE (${update.map((c) => `t.${q(c)}`).join(', ')}) IS DISTINCT FROM (${update.map((c) => `EXCLUDED.${q(c)}`).join(', ')})`;
-  const sql = `INSERT INTO ${q(spec.table)} AS t (${cols})
+  const sql = `INSERT INTO ${qTable(spec.table)} AS t (${cols})
     SELECT ${cols} FROM json_to_recordset($1::json) AS x(${recordType})
     ON CONFLICT (${spec.key.map(q).join(', ')}) ${conflict}
     ${spec.returning ? `RETURNING ${spec.returning}` : ''}`;

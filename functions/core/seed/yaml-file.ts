@@ -4,7 +4,7 @@
  * secrets-where-names-belong check -> zod (strict). Every issue carries file, line and path. Shared by
  * the model (seed.config.yaml) and the data files (catalog.yaml, stages.yaml, tenants/*.yaml).
  */
-import { LineCounter, parseDocument, isNode, isScalar, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type * as z from 'zod';
 import type { SeedIssue } from './errors.ts';
 import { InputFileError, readInputFile } from '../input-file.ts';
@@ -30,6 +30,15 @@ export function pathText(path: readonly PropertyKey[]): string {
 }
 
 export function lineOf(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): number | undefined {
+  // A field's own line is its key's (for a mapping value, the value starts on the next line).
+  const last = path.at(-1);
+  if (typeof last === 'string') {
+    const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1) as unknown[], true);
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === last);
+      if (pair && isNode(pair.key) && pair.key.range) return lc.linePos(pair.key.range[0]).line;
+    }
+  }
   // The deepest node on the path that exists (a missing field has no node; its parent has).
   for (let n = path.length; n >= 0; n--) {
     const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n) as unknown[], true);
