@@ -199,7 +199,7 @@ export const TRANSFORM_ARMY: Fixture = {
     to: 'active: maybe',
     table: 'tenants',
     column: 'is_active',
-    model: { from: 'active: { column: is_active, default: true }', to: 'active: { column: is_active, type: string }' },
+    model: { from: 'active: { column: is_active, default: true }', to: 'active: { column: is_active, type: json }' },
   },
   reset: { tenant: 'acme', childTables: [] },
 };
