@@ -169,8 +169,9 @@ describe.each(FIXTURES)('$name fixture: the deploy and operations functions (bun
     expect(refused?.message).toMatch(/protected/);
     const r = await operate({ action: 'reseed', tenant, reset: true, actor: 'test' });
     expect(r.ok).toBe(true);
-    expect(r.result.reset).toEqual([tenant]);
-    expect(r.result.counts).toEqual(fx.counts);
+    expect(r.result.seed.reset).toEqual([tenant]);
+    expect(r.result.seed.counts).toEqual(fx.counts);
+    for (const t of fx.reset.childTables) expect(r.result.seed.tables[t].deleted, `${t} rows of ${tenant} deleted`).toBeGreaterThan(0);
     expect((await sim.client.query(`SELECT id::text AS id FROM tenants WHERE slug = $1`, [tenant])).rows[0].id).toBe(id);
     expect(await rowsOfOtherTenants(sim.client, fx, id)).toEqual(before);
     for (const k of await expectGeneratedKeys(sim.client, sm, fx, SECRET_PREFIX)) generated.add(k);
