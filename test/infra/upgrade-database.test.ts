@@ -94,10 +94,12 @@ describe('upgrade from the code before the engine owned its run history', () => 
     expect(standIn.callCount('secretsmanager.PutSecretValue')).toBe(0);
     expect(await keyRows()).toEqual(keys);
     // No seed row written: only the run history's counters moved (and, on the first run after the upgrade,
-    // the migration lock table's one row is created).
+    // the migration lock table's one row is created, and the seed lock table's).
     const now = await writeCounters(c);
     expect(Object.keys(now).filter((t) => now[t] !== counters[t]).sort()).toEqual(expect.arrayContaining(['migration_runs']));
-    expect(Object.keys(now).filter((t) => now[t] !== counters[t] && t !== 'migration_runs')).toEqual(Object.keys(now).includes('pgmigrations_lock') && now.pgmigrations_lock !== counters.pgmigrations_lock ? ['pgmigrations_lock'] : []);
+    // The seed lock table is new too (created with its one row by the first seed of this code: issue 7 item 12).
+    expect(counters.migrator_seed_lock).toBeUndefined();
+    expect(Object.keys(now).filter((t) => now[t] !== counters[t] && t !== 'migration_runs' && t !== 'migrator_seed_lock')).toEqual(Object.keys(now).includes('pgmigrations_lock') && now.pgmigrations_lock !== counters.pgmigrations_lock ? ['pgmigrations_lock'] : []);
 
     // The table was adopted: its row kept, the new columns there, the new run recorded with its backend.
     expect(await columns()).toEqual(expect.arrayContaining(['backend_pid', 'backend_start', 'content_hash', 'deploy_nonce', 'details']));

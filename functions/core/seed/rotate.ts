@@ -32,6 +32,8 @@ export interface RotateOptions {
   runId?: string;
   /** The seed model whose inboundKeys table holds the keys; default the built-in one (this repository's schema). */
   model?: SeedModel;
+  /** How long to wait for a running seed's lock; default DEFAULT_SAFETY.lockWaitTimeoutMs. */
+  lockWaitTimeoutMs?: number;
 }
 
 export interface RotateResult {
@@ -72,11 +74,11 @@ async function audit(client: pg.ClientBase, tenant: string, slug: string, action
   );
 }
 
-async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
+async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>, lockWaitTimeoutMs: number = DEFAULT_SAFETY.lockWaitTimeoutMs): Promise<T> {
   await client.query('BEGIN');
   try {
     // Bounded wait for a running seed (same lock); ends with the transaction.
-    await takeSeedLock(client, DEFAULT_SAFETY.lockWaitTimeoutMs);
+    await takeSeedLock(client, lockWaitTimeoutMs);
     const out = await fn();
     await client.query('COMMIT');
     return out;
@@ -128,7 +130,7 @@ export async function rotateTenantApiKey(client: pg.ClientBase, o: RotateOptions
     // Last, so a database error leaves the secret untouched; a failure here rolls the rows back.
     await storeApiKeySecret(o.aws, { secretName, kmsKeyId: o.kmsKeyId, slug: o.slug, key });
     return { tenant: o.slug, newPrefix: key.prefix, secretName, retiring: retired };
-  });
+  }, o.lockWaitTimeoutMs);
 }
 
 export async function confirmTenantApiKey(client: pg.ClientBase, o: { slug: string; actor?: string; runId?: string; model?: SeedModel }): Promise<ConfirmResult> {

@@ -32,7 +32,7 @@ export interface SeedOptions extends ApplyOptions {
  * clients are created from the environment (AWS_ENDPOINT_URL_* for the stand-in) and destroyed after.
  */
 export async function seed(client: pg.ClientBase, options: SeedOptions): Promise<SeedSummary> {
-  const set = options.seedSet ?? loadSeeds({ dir: options.dir ?? 'seeds', stage: options.stage, tenants: options.tenants });
+  const set = options.seedSet ?? loadSeeds({ dir: options.dir ?? 'seeds', stage: options.stage, tenants: options.tenants, ...(options.log ? { log: options.log } : {}) });
   if (set.stage.protected || protectedByName(set.stage.name)) {
     if (options.reset && options.reset.length > 0) throw new ProtectedStageError(set.stage.name, 'reset');
     if (options.action === 'reseed') throw new ProtectedStageError(set.stage.name, 'reseed');

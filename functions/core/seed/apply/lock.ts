@@ -6,17 +6,15 @@
  * the application role cannot block seeding (issue 7 item 12).
  *
  * The table is created by the first seed run, inside that run's transaction (a refused run leaves
- * nothing behind); concurrent first runs serialize on a transaction-scoped advisory lock for that one
- * creation only, as the migration lock does before its table exists.
+ * nothing behind). No advisory lock even for that: concurrent first runs race on CREATE TABLE, the
+ * loser waits for the winner's commit (bounded by lock_timeout) and then uses its table. A table of
+ * that name owned by a role the seeder is not a member of is refused (it could be someone else's lock).
  */
 import type pg from 'pg';
 import { SeedError } from '../errors.ts';
 
 /** In the seeding session's current schema (where the seeder's unqualified tables are). */
 export const SEED_LOCK_TABLE = 'migrator_seed_lock';
-/** Only while the lock table does not exist yet: serializes its creation. */
-const CREATE_KEY = [0x5eed, 2] as const;
-
 const ms = (v: number) => `${Math.max(0, Math.floor(v))}ms`;
 
 /**
@@ -26,20 +24,34 @@ const ms = (v: number) => `${Math.max(0, Math.floor(v))}ms`;
 export async function takeSeedLock(client: pg.ClientBase, waitMs: number): Promise<void> {
   await client.query(`SELECT set_config('lock_timeout', $1, true)`, [ms(waitMs)]);
   try {
-    const { rows } = await client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [SEED_LOCK_TABLE]);
-    if (!rows[0].ok) {
-      await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...CREATE_KEY]);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${SEED_LOCK_TABLE} (id int PRIMARY KEY CHECK (id = 1))`);
-      await client.query(`COMMENT ON TABLE ${SEED_LOCK_TABLE} IS 'Seed lock: the running seed (or rotate-key) holds a row lock; no privileges for anyone else.'`);
-      await client.query(`REVOKE ALL ON ${SEED_LOCK_TABLE} FROM PUBLIC`);
-      // Default privileges may have granted some to other roles: take them back.
-      const { rows: grants } = await client.query<{ role: string }>(
-        `SELECT DISTINCT a.grantee::regrole::text AS role FROM pg_class c, aclexplode(c.relacl) a
-          WHERE c.oid = $1::regclass AND a.grantee <> 0 AND a.grantee <> c.relowner`,
-        [SEED_LOCK_TABLE],
-      );
-      for (const g of grants) await client.query(`REVOKE ALL ON ${SEED_LOCK_TABLE} FROM ${g.role}`);
-      await client.query(`INSERT INTO ${SEED_LOCK_TABLE} (id) VALUES (1) ON CONFLICT DO NOTHING`);
+    const owned = async () =>
+      (await client.query(`SELECT c.oid IS NOT NULL AS found, pg_has_role(c.relowner, 'MEMBER') AS mine FROM (SELECT to_regclass($1) AS oid) x LEFT JOIN pg_class c ON c.oid = x.oid`, [SEED_LOCK_TABLE])).rows[0] as { found: boolean; mine: boolean | null };
+    let t = await owned();
+    if (!t.found) {
+      await client.query('SAVEPOINT seed_lock_create');
+      try {
+        await client.query(`CREATE TABLE ${SEED_LOCK_TABLE} (id int PRIMARY KEY CHECK (id = 1))`);
+        await client.query(`COMMENT ON TABLE ${SEED_LOCK_TABLE} IS 'Seed lock: the running seed (or rotate-key) holds a row lock; no privileges for anyone else.'`);
+        await client.query(`REVOKE ALL ON ${SEED_LOCK_TABLE} FROM PUBLIC`);
+        // Default privileges may have granted some to other roles: take them back.
+        const { rows: grants } = await client.query<{ role: string }>(
+          `SELECT DISTINCT a.grantee::regrole::text AS role FROM pg_class c, aclexplode(c.relacl) a
+            WHERE c.oid = $1::regclass AND a.grantee <> 0 AND a.grantee <> c.relowner`,
+          [SEED_LOCK_TABLE],
+        );
+        for (const g of grants) await client.query(`REVOKE ALL ON ${SEED_LOCK_TABLE} FROM ${g.role}`);
+        await client.query(`INSERT INTO ${SEED_LOCK_TABLE} (id) VALUES (1)`);
+        await client.query('RELEASE SAVEPOINT seed_lock_create');
+      } catch (e) {
+        // Another first run created it meanwhile (and committed): use that one.
+        const code = (e as { code?: string }).code;
+        if (code !== '23505' && code !== '42P07') throw e;
+        await client.query('ROLLBACK TO SAVEPOINT seed_lock_create');
+      }
+      t = await owned();
+    }
+    if (!t.mine) {
+      throw new SeedError(`${SEED_LOCK_TABLE} belongs to a role this seeder is not a member of: it cannot be the seed lock. Drop it (it holds no data) or seed as its owner. Nothing was written.`);
     }
     await client.query(`SELECT 1 FROM ${SEED_LOCK_TABLE} WHERE id = 1 FOR UPDATE`);
   } catch (e) {
