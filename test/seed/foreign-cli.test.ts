@@ -45,7 +45,7 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
     p.standIn.resetCalls();
     const r = await p.migrator('seed', ...seedArgs, '--plan');
     expect(r.stderr).not.toMatch(/error/i);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Plan (nothing written)');
     for (const t of Object.keys(fx.counts)) expect(r.stdout).toContain(t);
     expect(await fingerprint(p.client)).toEqual(before);
@@ -57,7 +57,7 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
     p.standIn.resetCalls();
     const r = await p.migrator('seed', ...seedArgs, '--json', '--verbose');
     expect(r.stderr).not.toMatch(/error/i);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.counts).toEqual(fx.counts);
     for (const [t, n] of Object.entries(fx.counts)) expect(report.tables[t], t).toMatchObject({ inserted: n, updated: 0, deleted: 0 });
@@ -80,7 +80,7 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
     const before = await writeCounters(p.client);
     p.standIn.resetCalls();
     const r = await p.migrator('seed', ...seedArgs);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('nothing changed');
     const after = await writeCounters(p.client);
     for (const t of tables()) expect(after[t], t).toBe(before[t]);
@@ -98,7 +98,7 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
     const before = await fx.ciphertexts(p.client);
     p.standIn.resetCalls();
     const r = await p.migrator('seed', ...seedArgs, '--json');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(encrypts()).toBe(1);
     await expectOnlyBumpedReencrypted(p.kms, fx, before, await fx.ciphertexts(p.client), next);
   });
@@ -118,7 +118,7 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
 
     const r = await p.migrator('reseed', ...seedArgs, '--tenant', tenant, '--reset', '--json');
     expect(r.stderr).not.toMatch(/error/i);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.reset).toEqual([tenant]);
     expect(report.counts).toEqual(fx.counts);
