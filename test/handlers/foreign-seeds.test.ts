@@ -103,6 +103,16 @@ describe.each(FIXTURES)('$name fixture: the deploy and operations functions (bun
     expect(readFileSync(join(bundledSeeds(), 'seed.config.yaml'), 'utf8')).toBe(readFileSync(join(fx.source, 'seeds', 'seed.config.yaml'), 'utf8'));
   });
 
+  it('the construct conditions kms:Encrypt on the encryption-context keys the model declares', () => {
+    const template = JSON.parse(readFileSync(join(asset.outdir, 'Sim.template.json'), 'utf8'));
+    const statements = Object.values(template.Resources as Record<string, any>)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .flatMap((r) => r.Properties.PolicyDocument.Statement)
+      .filter((st: any) => [st.Action].flat().includes('kms:Encrypt'));
+    expect(statements.length).toBeGreaterThan(0);
+    for (const st of statements) expect([...st.Condition['ForAllValues:StringEquals']['kms:EncryptionContextKeys']].sort()).toEqual(fx.contextKeys);
+  });
+
   it('operations seed with plan on the fresh database migrates nothing, writes nothing, calls no Encrypt', async () => {
     // The plan needs the schema: migrate first (its own recorded run), then plan.
     const migrated = await operate({ action: 'migrate', actor: 'test' });

@@ -44,6 +44,8 @@ export interface Fixture {
   counts: Record<string, number>;
   /** Application tables the seeds must never touch. */
   untouched: string[];
+  /** Keys of every encryption context the model declares (what the construct's IAM condition must allow). */
+  contextKeys: string[];
   /** KMS Encrypt calls of a first run (one per provider value). */
   encryptsFirstRun: number;
   /** Provider secrets the seeds reference for a stage: name -> SecretString JSON. Values made fresh per call. */
@@ -88,6 +90,7 @@ export const ITL: Fixture = {
     tenant_widget_configs: 3,
   },
   untouched: [],
+  contextKeys: ['purpose', 'tenant', 'tenantSlug'],
   encryptsFirstRun: 3,
   providerSecrets: (stage) => ({
     [`migrator/${stage}/llm/google`]: { apiKey: fake('google') },
@@ -159,6 +162,7 @@ export const TRANSFORM_ARMY: Fixture = {
   tenants: TA_TENANTS,
   counts: { tenants: 3 },
   untouched: ['action_logs', 'audit_logs'],
+  contextKeys: ['purpose', 'tenant'],
   encryptsFirstRun: 4,
   providerSecrets: (stage): Record<string, Record<string, string>> => ({
     [`migrator/${stage}/providers/acme/hubspot`]: { apiKey: fake('hubspot') },
