@@ -14,7 +14,7 @@ import { registerDbCommands } from './commands/db.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerInvokeCommands } from './commands/invoke.ts';
-import { registerSeedCommands } from './commands/seed.ts';
+import { devSeeding, registerSeedCommands } from './commands/seed.ts';
 import { addGlobalOptions, ExitCode, registerMigrateCommands, type CliIO } from './commands/migrate.ts';
 
 // The AWS SDK warns on every run under Node < 22 (seed, rotate-key, invoke); the CLI supports Node 20.
@@ -80,7 +80,7 @@ Local database: export DATABASE_URL=$(migrator db start); ...; migrator db stop.
   addGlobalOptions(program);
   program.hook('preAction', (_program, action) => void (activity.command = action.name()));
   registerMigrateCommands(program, io);
-  registerDevCommand(program, io);
+  registerDevCommand(program, io, devSeeding(io));
   registerDbCommands(program, io);
   registerSeedCommands(program, io);
   registerInvokeCommands(program, io);

@@ -1,7 +1,7 @@
 /**
  * `migrator dev` (= `npm start`): the main job on a developer's machine. Uses DATABASE_URL when given,
  * otherwise an embedded PostgreSQL whose data persists in `.local/pg` (a second start continues); then
- * validates, applies all migrations, runs the seed step (when one is plugged in), records the run in
+ * validates, applies all migrations, runs the seed step (the seeds folder, --seeds-dir), records the run in
  * `migration_runs` (trigger and stage 'local') and prints a short report. The embedded server it started is
  * stopped at the end; one that `migrator db start` left running on the data folder is used and left running.
  */
@@ -14,37 +14,42 @@ import { integer, JSON_SHAPES, json, safetyFrom, targetFrom, type CliIO, type Gl
 import type { MigrationEvent } from '../../functions/core/migrate/types.ts';
 
 /**
- * The seam for the seed step: the seeding module sets `devHooks.seed` (and optionally `describeSeed`
- * for the report) when it registers its commands, so `dev` seeds without this file knowing about seeds.
+ * The seed step of `dev`, given by the caller that composes the CLI (bin/migrator.ts passes the seeding
+ * commands' `devSeeding`), so this file needs no seed code and no module-global hook.
  */
-export const devHooks: {
-  seed?: SeedStep;
-  describeSeed?: (summary: SeedSummary) => string[];
-} = {};
+export interface DevSeeding {
+  /** The seed step for a seeds folder (as the user gave it). */
+  step(seedsDir: string, options: { quiet?: boolean }): SeedStep;
+  /** Report lines of a seed summary. */
+  describe(summary: SeedSummary): string[];
+}
 
 export interface DevOptions {
   dataDir: string;
   port?: number;
   /** false with --no-seed: migrate only (e.g. a migrations folder that is not this project's schema). */
   seed: boolean;
+  /** Seeds folder (any schema: its seed.config.yaml); default 'seeds'. */
+  seedsDir: string;
   json?: boolean;
 }
 
-export function registerDevCommand(program: Command, io: CliIO): void {
+export function registerDevCommand(program: Command, io: CliIO, seeding?: DevSeeding): void {
   program
     .command('dev')
     .description('Run the main job locally: embedded PostgreSQL in .local/pg (unless DATABASE_URL is set), validate, migrate, seed, record, report.')
     .option('--data-dir <path>', 'embedded PostgreSQL data folder (kept between runs)', '.local/pg')
     .option('--port <port>', 'embedded PostgreSQL port (default: a free one)', integer)
     .option('--no-seed', 'migrate only, skip the seed step')
+    .option('--seeds-dir <path>', 'seeds folder (seed.config.yaml, catalog.yaml, stages.yaml, tenants/) of any schema', 'seeds')
     .option('--json', `print ${JSON_SHAPES.dev} (seed: the seed summary, null with --no-seed)`)
     .action(async (opts: DevOptions, cmd: Command) => {
-      await dev(cmd.optsWithGlobals<GlobalOptions & DevOptions>(), io);
+      await dev(cmd.optsWithGlobals<GlobalOptions & DevOptions>(), io, seeding);
     });
 }
 
 /** The dev run itself (exported for tests). */
-export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<void> {
+export async function dev(opts: GlobalOptions & DevOptions, io: CliIO, seeding?: DevSeeding): Promise<void> {
   const started = Date.now();
   let stop: (() => Promise<void>) | undefined;
   let databaseUrl = opts.databaseUrl;
@@ -78,7 +83,7 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
         stage: 'local',
         actor: localActor(),
         command: 'dev',
-        seed: opts.seed === false ? undefined : devHooks.seed,
+        seed: opts.seed === false || !seeding ? undefined : seeding.step(opts.seedsDir ?? 'seeds', { quiet: opts.quiet }),
         ...safetyFrom(opts, io, events),
       });
       if (opts.json) {
@@ -97,7 +102,7 @@ export async function dev(opts: GlobalOptions & DevOptions, io: CliIO): Promise<
           ? `Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}`
           : `Nothing to apply: the database is up to date${result.lastMigration ? ` (last: ${result.lastMigration})` : ''}.`,
       ];
-      if (result.seed) lines.push(...(devHooks.describeSeed?.(result.seed) ?? [`Seed: ${JSON.stringify(result.seed)}`]));
+      if (result.seed) lines.push(...(seeding?.describe(result.seed) ?? [`Seed: ${JSON.stringify(result.seed)}`]));
       const counts = await rowCounts(client);
       if (counts.length) {
         const width = Math.max(...counts.map(([t]) => t.length));

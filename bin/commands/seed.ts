@@ -1,6 +1,6 @@
 /**
- * The seeding commands of the `migrator` CLI: seed, reseed, rotate-key, runs, seed-schema. Also plugs
- * the seed step into `migrator dev` (devHooks), so `npm start` migrates then seeds.
+ * The seeding commands of the `migrator` CLI: seed, reseed, rotate-key, runs, seed-schema, and the seed
+ * step `migrator dev` runs after migrating (`devSeeding`, passed to it by bin/migrator.ts).
  *
  * AWS: KMS and Secrets Manager clients come from the environment (AWS_REGION, credentials,
  * AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL_SECRETS_MANAGER). For the `local` stage with no AWS
@@ -12,7 +12,7 @@ import type pg from 'pg';
 import { protectedByName } from '../../functions/core/protected-stage.ts';
 import type { ConfirmResult, RotateResult, SeedAwsClients, SeedSummary } from '../../functions/core/seed/index.ts';
 import { localActor } from './actor.ts';
-import { devHooks } from './dev.ts';
+import type { DevSeeding } from './dev.ts';
 import { connectFrom, ExitCode, integer, json, safetyFrom, targetFrom, type CliIO, type GlobalOptions } from './migrate.ts';
 
 // The seed core (yaml, zod, AWS SDK clients) and pg load inside the actions that need them, so startup
@@ -95,7 +95,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 function stageOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--stage <name>', 'stage from seeds/stages.yaml (chooses tenants, KMS key, secret prefix)').env('MIGRATOR_STAGE').default('local'))
-    .option('--seeds-dir <path>', 'seeds folder (catalog.yaml, stages.yaml, tenants/)', 'seeds');
+    .option('--seeds-dir <path>', 'seeds folder (seed.config.yaml, catalog.yaml, stages.yaml, tenants/) of any schema', 'seeds');
 }
 
 interface SeedCmdOptions extends StageOptions {
@@ -114,7 +114,7 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
     throw new ProtectedStageError(stage.name, opts.reset ? 'reseed --reset' : 'reseed');
   }
   // Validate every file before connecting: invalid seeds write nothing, not even a failed-run row.
-  const seedSet = loadSeeds({ dir: opts.seedsDir, stage: opts.stage, tenants });
+  const seedSet = loadSeeds({ dir: opts.seedsDir, stage: opts.stage, tenants, displayDir: opts.seedsDir, ...notices(opts, io) });
   const log = opts.verbose ? (line: string) => io.err(`${line}\n`) : undefined;
   const summary = await withClient(opts, io, (client) =>
     withSeedAws(opts.stage, io, async (aws) => {
@@ -149,17 +149,21 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
   io.out(opts.json ? json(summary) : `${formatSummary(summary)}\n`);
 }
 
+/** One-line notices (the built-in seed model is used) go to stderr, like progress lines. */
+const notices = (opts: GlobalOptions, io: CliIO) => (opts.quiet ? {} : { log: (line: string) => io.err(`${line}\n`) });
+
 function commandLine(command: string, opts: SeedCmdOptions): string {
   return [command, ...(opts.tenant ?? []).flatMap((t) => ['--tenant', t]), opts.reset ? '--reset' : '', `--stage ${opts.stage}`].filter(Boolean).join(' ');
 }
 
-/** Registers seed, reseed, rotate-key, runs and seed-schema, and the seed step of `migrator dev`. */
+/** Registers seed, reseed, rotate-key, runs and seed-schema. */
 export function registerSeedCommands(program: Command, io: CliIO): void {
   stageOptions(
     program
       .command('seed')
       .description(
-        'Apply the seed files (catalog + the stage\'s tenants) idempotently: upserts by natural keys, only changed rows are written, ' +
+        'Apply the seed files (catalog + the stage\'s tenants) idempotently, to the tables the seed model names (<seeds-dir>/seed.config.yaml, ' +
+          'or the built-in model of this package\'s schema; checked against the live database first): upserts by natural keys, only changed rows are written, ' +
           'provider keys encrypted with KMS when their secret version changes, inbound API keys generated when a tenant has none. ' +
           'One transaction: on any error nothing is written. Removing an entry from a file never deletes data.',
       )
@@ -198,13 +202,15 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
       .option('--json', 'print the result as JSON'),
   ).action(async (_o, cmd: Command) => {
     const opts = cmd.optsWithGlobals<GlobalOptions & StageOptions & { tenant: string; confirm?: boolean; graceHours?: number; json?: boolean }>();
-    const { confirmTenantApiKey, loadStage, recordRun, rotateTenantApiKey } = await seedCore();
+    const { confirmTenantApiKey, loadModel, loadStage, recordRun, rotateTenantApiKey } = await seedCore();
     const stage = loadStage(opts.seedsDir, opts.stage);
+    // The keys table is the model's (tenant.inboundKeys).
+    const model = loadModel(opts.seedsDir, notices(opts, io));
     const command = `rotate-key --tenant ${opts.tenant}${opts.confirm ? ' --confirm' : ''} --stage ${stage.name}`;
     const result = await withClient(opts, io, (client) =>
       recordRun(client, { trigger: 'local', stage: stage.name, actor: localActor(), command, runsTable: opts.runsTable }, async (runId) => {
         const r: RotateResult | ConfirmResult = opts.confirm
-          ? await confirmTenantApiKey(client, { slug: opts.tenant, actor: localActor(), runId })
+          ? await confirmTenantApiKey(client, { slug: opts.tenant, actor: localActor(), runId, model })
           : await withSeedAws(stage.name, io, (aws) =>
               rotateTenantApiKey(client, {
                 slug: opts.tenant,
@@ -214,6 +220,7 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
                 graceHours: opts.graceHours,
                 actor: localActor(),
                 runId,
+                model,
               }),
             );
         // Prefixes and expiry only: the plaintext key never reaches the run history.
@@ -264,11 +271,24 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
 
   program
     .command('seed-schema')
-    .description('Write the JSON Schemas of the seed files (seeds/schema/*.json, for editors) from the zod definitions.')
+    .description(
+      'Write the JSON Schemas of the seed files (<seeds-dir>/schema/{catalog,tenant,stages}.schema.json, for editors), derived from the ' +
+        "folder's seed model (seed.config.yaml, or the built-in one). With --model-schema: the schema of seed.config.yaml itself " +
+        "(schema/seed-config.schema.json in this package).",
+    )
     .option('--seeds-dir <path>', 'seeds folder', 'seeds')
+    .option('--model-schema', 'the schema of seed.config.yaml (in this package) instead of the data files\'')
     .option('--check', 'exit 1 when the files are missing or out of date, write nothing')
-    .action(async (opts: { seedsDir: string; check?: boolean }) => {
-      const { staleJsonSchemas, writeJsonSchemas } = await seedCore();
+    .action(async (opts: { seedsDir: string; check?: boolean; modelSchema?: boolean }) => {
+      const { staleJsonSchemas, writeJsonSchemas, seedConfigSchemaStale, writeSeedConfigSchema } = await seedCore();
+      if (opts.modelSchema) {
+        if (!opts.check) return void io.out(`Wrote ${writeSeedConfigSchema()}\n`);
+        if (seedConfigSchemaStale()) {
+          io.err('Out of date: schema/seed-config.schema.json (run migrator seed-schema --model-schema)\n');
+          throw new ExitCode(1);
+        }
+        return void io.out('The seed.config.yaml JSON Schema is up to date.\n');
+      }
       if (opts.check) {
         const stale = staleJsonSchemas(opts.seedsDir);
         if (stale.length) {
@@ -278,13 +298,21 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
         io.out('Seed JSON Schemas are up to date.\n');
       } else io.out(`Wrote ${writeJsonSchemas(opts.seedsDir).join(', ')}\n`);
     });
+}
 
-  // `migrator dev` (npm start): seed the local stage after migrating, through the stand-in unless AWS is configured.
+/**
+ * The seed step of `migrator dev` (npm start): seed the local stage from `seedsDir` after migrating,
+ * through the stand-in unless AWS is configured. The seed code loads only when the step runs.
+ */
+export function devSeeding(io: CliIO): DevSeeding {
   let describe: ((summary: SeedSummary) => string) | undefined;
-  devHooks.seed = async (client, runId) => {
-    const { formatSummary, seed } = await seedCore();
-    describe = formatSummary; // loaded now, so describeSeed (synchronous, called after the seed) can use it
-    return withSeedAws('local', io, async (aws) => seed(client, { stage: 'local', dir: 'seeds', aws, runId, actor: localActor() }));
+  return {
+    step: (seedsDir, options) => async (client, runId) => {
+      const { formatSummary, seed } = await seedCore();
+      describe = formatSummary; // loaded now, so describe (synchronous, called after the seed) can use it
+      const notice = options.quiet ? {} : { notice: (line: string) => io.err(`${line}\n`) };
+      return withSeedAws('local', io, async (aws) => seed(client, { stage: 'local', dir: seedsDir, displayDir: seedsDir, aws, runId, actor: localActor(), ...notice }));
+    },
+    describe: (summary) => (describe ? describe(summary as unknown as SeedSummary).split('\n') : [`Seed: ${JSON.stringify(summary)}`]),
   };
-  devHooks.describeSeed = (summary) => (describe ? describe(summary as SeedSummary).split('\n') : [`Seed: ${JSON.stringify(summary)}`]);
 }

@@ -6,6 +6,7 @@ import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { DatabaseMigrationsProps } from './props.ts';
+import { seedContextKeys } from './seed-context.ts';
 
 /** A rollback is recognised from the stack's own status, without the database: read this stack only. */
 export function grantReadOwnStackStatus(fn: lambda.Function) {
@@ -22,7 +23,7 @@ export function grantSeeding(fn: lambda.Function, props: DatabaseMigrationsProps
     stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
   if (props.encryptionKey) {
-    const contextKeys = props.encryptionContextKeys ?? ['tenant', 'purpose'];
+    const contextKeys = props.encryptionContextKeys ?? (props.seedsDir ? seedContextKeys(props.seedsDir) : ['tenant', 'purpose']);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'EncryptTenantSecretsWithStageKey',

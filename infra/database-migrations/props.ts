@@ -87,7 +87,8 @@ export interface DatabaseMigrationsProps {
   /** Migrations folder (node-pg-migrate format: `NNNN_name.sql` / `NNNN_name.ts`), absolute or relative to the working directory. */
   readonly migrationsDir: string;
   /**
-   * Seeds folder; omit for a database without seeds.
+   * Seeds folder (any schema: its seed.config.yaml says which tables the seeds write; without one, the
+   * built-in model of this package's schema); omit for a database without seeds.
    * @default no seeding step
    */
   readonly seedsDir?: string;
@@ -100,8 +101,10 @@ export interface DatabaseMigrationsProps {
   readonly encryptionKey?: kms.IKey;
   /**
    * Encryption-context keys seeds are allowed to use; `kms:Encrypt` is conditioned on them
-   * (`ForAllValues:StringEquals kms:EncryptionContextKeys`) and a context is required.
-   * @default ['tenant', 'purpose']
+   * (`ForAllValues:StringEquals kms:EncryptionContextKeys`) and a context is required. An override: by
+   * default they are read from the seed model of `seedsDir` (its providerSecret `context:` keys and
+   * secret leaves' `tenant`/`purpose`), so IAM follows what the seeder sends.
+   * @default the seed model's context keys (['tenant', 'purpose'] for this package's schema)
    */
   readonly encryptionContextKeys?: string[];
   /**

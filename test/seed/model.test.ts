@@ -34,7 +34,7 @@ describe('seed model', () => {
     expect(seedConfigSchemaStale()).toBe(false);
     const m = loadModel(SEEDS);
     expect(modelTables(m)).toEqual(['llm_models', 'tools', 'agents', 'agent_tools', 'tenants', 'users', 'tenant_agents', 'tenant_llm_settings', 'tenant_api_keys']);
-    expect(encryptionContextKeys(m)).toEqual(['purpose', 'tenant']);
+    expect(encryptionContextKeys(m)).toEqual(['tenant', 'purpose']);
     expect(modelTables(builtinModel())).toEqual(modelTables(m));
     expect(JSON.parse(readFileSync(join(ROOT, 'schema/seed-config.schema.json'), 'utf8')).additionalProperties).toBe(false);
   });

@@ -58,7 +58,7 @@ describe('a database seeded by the code before the seed model', () => {
     ] as const) {
       standIn.resetCalls();
       const lines: string[] = [];
-      const s = await seed(client, { stage: 'local', dir, aws, log: (l) => lines.push(l) });
+      const s = await seed(client, { stage: 'local', dir, aws, notice: (l) => lines.push(l) });
       expect({ dir, rowsWritten: s.rowsWritten, changes: s.changes }).toEqual({ dir, rowsWritten: 0, changes: [] });
       expect(s.keys).toEqual({ encrypted: 0, unchanged: 5, inboundCreated: 0 });
       expect(s.counts).toEqual(first.counts);

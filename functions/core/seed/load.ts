@@ -54,6 +54,14 @@ export interface SeedSet {
   origin: WeakMap<object, Origin>;
   /** The line of a path in a seed file (re-reads the file: for messages of later checks only). */
   lineAt?: (file: string, path: readonly (string | number)[]) => number | undefined;
+  /** LoadOptions.displayDir, for messages of later checks. */
+  displayDir?: string;
+}
+
+/** The same error with its files named inside `displayDir` (the built-in model keeps its name). */
+export function inFolder(e: SeedValidationError, displayDir: string): SeedValidationError {
+  const base = displayDir.replace(/\/+$/, '');
+  return new SeedValidationError(e.issues.map((i) => (i.file.endsWith('(built-in)') ? i : { ...i, file: `${base}/${i.file}` })));
 }
 
 export interface LoadOptions {
@@ -65,6 +73,11 @@ export interface LoadOptions {
   tenants?: readonly string[];
   /** One-line notices (e.g. the built-in model is used). */
   log?: (line: string) => void;
+  /**
+   * How messages name the folder: the path the user gave (`--seeds-dir ../x/seeds` ->
+   * `../x/seeds/tenants/a.yaml:3`). Default: file names relative to the folder.
+   */
+  displayDir?: string;
 }
 
 /**
@@ -146,6 +159,15 @@ function pathOf(p: (string | number)[]): string {
 
 /** Loads, validates and cross-checks the whole seeds folder, then selects one stage's tenants. */
 export function loadSeeds(options: LoadOptions): SeedSet {
+  if (!options.displayDir) return load(options);
+  try {
+    return { ...load(options), displayDir: options.displayDir };
+  } catch (e) {
+    throw e instanceof SeedValidationError ? inFolder(e, options.displayDir) : e;
+  }
+}
+
+function load(options: LoadOptions): SeedSet {
   const { dir } = options;
   const model = loadModel(dir, { log: options.log });
   const schemas = dataSchemas(model);

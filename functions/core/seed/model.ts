@@ -316,7 +316,7 @@ export function encryptionContextKeys(model: SeedModel): string[] {
       if (f.json?.secretLeaves) ['tenant', 'purpose'].forEach((k) => keys.add(k));
     }
   }
-  return [...keys].sort();
+  return [...keys];
 }
 
 /** The encryption context templates of a provider secret (declared, or the default). */

@@ -8,7 +8,8 @@ import { protectedByName } from '../protected-stage.ts';
 import { loadSeeds, type SeedSet } from './load.ts';
 import { applySeed, type ApplyOptions } from './apply.ts';
 import { createAwsClients } from './aws.ts';
-import { ProtectedStageError } from './errors.ts';
+import { ProtectedStageError, SeedValidationError } from './errors.ts';
+import { inFolder } from './load.ts';
 import type { SeedSummary } from './report.ts';
 
 export interface SeedOptions extends ApplyOptions {
@@ -25,6 +26,10 @@ export interface SeedOptions extends ApplyOptions {
    * tenants, a staging operation) is refused on a protected stage, like `reset`. Default 'seed'.
    */
   action?: 'seed' | 'reseed';
+  /** How messages name the seeds folder (the path the user gave); default file names relative to it. */
+  displayDir?: string;
+  /** One-line notices of loading (the built-in seed model is used). */
+  notice?: (line: string) => void;
 }
 
 /**
@@ -32,7 +37,15 @@ export interface SeedOptions extends ApplyOptions {
  * clients are created from the environment (AWS_ENDPOINT_URL_* for the stand-in) and destroyed after.
  */
 export async function seed(client: pg.ClientBase, options: SeedOptions): Promise<SeedSummary> {
-  const set = options.seedSet ?? loadSeeds({ dir: options.dir ?? 'seeds', stage: options.stage, tenants: options.tenants, ...(options.log ? { log: options.log } : {}) });
+  const set =
+    options.seedSet ??
+    loadSeeds({
+      dir: options.dir ?? 'seeds',
+      stage: options.stage,
+      tenants: options.tenants,
+      ...(options.notice ? { log: options.notice } : {}),
+      ...(options.displayDir ? { displayDir: options.displayDir } : {}),
+    });
   if (set.stage.protected || protectedByName(set.stage.name)) {
     if (options.reset && options.reset.length > 0) throw new ProtectedStageError(set.stage.name, 'reset');
     if (options.action === 'reseed') throw new ProtectedStageError(set.stage.name, 'reseed');
@@ -40,6 +53,9 @@ export async function seed(client: pg.ClientBase, options: SeedOptions): Promise
   const own = options.aws ? undefined : createAwsClients();
   try {
     return await applySeed(client, set, { ...options, aws: options.aws ?? own });
+  } catch (e) {
+    // The live-database check and the cast check name seed files too: by the path the user gave.
+    throw e instanceof SeedValidationError && set.displayDir ? inFolder(e, set.displayDir) : e;
   } finally {
     own?.kms.destroy();
     own?.secrets.destroy();

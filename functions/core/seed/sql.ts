@@ -68,6 +68,47 @@ export async function upsertRows<R extends pg.QueryResultRow = pg.QueryResultRow
   return out;
 }
 
+export interface UpdateSpec {
+  table: string;
+  /** Columns that find the row (the natural key). */
+  key: string[];
+  /** Columns sent; the key columns included. Only the non-key ones are set. */
+  columns: Column[];
+  /** Whether the table has updated_at (set to now()). */
+  touchUpdatedAt?: boolean;
+  returning?: string;
+}
+
+/**
+ * Updates existing rows, set-based: `UPDATE ... FROM json_to_recordset ... WHERE key`. Unlike an upsert
+ * with a partial column list, the columns not sent are not part of any proposed row, so NOT NULL
+ * columns outside the list (a generated key's hash, a name) are never checked as NULL.
+ */
+export async function updateRows<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  client: pg.ClientBase,
+  spec: UpdateSpec,
+  rows: readonly Record<string, unknown>[],
+): Promise<R[]> {
+  const set = spec.columns.map((c) => c.name).filter((c) => !spec.key.includes(c));
+  if (rows.length === 0 || set.length === 0) return [];
+  const recordType = spec.columns.map((c) => `${q(c.name)} ${c.type}`).join(', ');
+  const sql = `UPDATE ${qTable(spec.table)} AS t SET ${set.map((c) => `${q(c)} = x.${q(c)}`).join(', ')}${spec.touchUpdatedAt ? ', updated_at = now()' : ''}
+    FROM json_to_recordset($1::json) AS x(${recordType})
+    WHERE ${spec.key.map((c) => `t.${q(c)} = x.${q(c)}`).join(' AND ')}
+      AND (${set.map((c) => `t.${q(c)}`).join(', ')}) IS DISTINCT FROM (${set.map((c) => `x.${q(c)}`).join(', ')})
+    ${spec.returning ? `RETURNING ${spec.returning}` : ''}`;
+  const out: R[] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK).map((r) => {
+      const o: Record<string, unknown> = {};
+      for (const c of spec.columns) o[c.name] = jsonValue(r[c.name]);
+      return o;
+    });
+    out.push(...(await client.query<R>(sql, [JSON.stringify(chunk)])).rows);
+  }
+  return out;
+}
+
 /** JSON with sorted keys, so jsonb values compare equal regardless of key order. */
 export function stableJson(v: unknown): string {
   if (v === null || v === undefined) return 'null';

@@ -30,7 +30,7 @@ export interface SeedBenchOptions {
 
 const SECTION = 'B. Seeding (issue 3)';
 /** Tables a seed run writes but that are not seed data: bookkeeping of runs and migrations. */
-const BOOKKEEPING = /^(pgmigrations|migration_runs|.*migrations?_(checksums|history|state|lock))$/;
+const BOOKKEEPING = /^(pgmigrations|migration_runs|migrator_seed_lock|.*migrations?_(checksums|history|state|lock))$/;
 
 interface ChildResult {
   wallMs: number;

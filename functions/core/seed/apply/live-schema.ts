@@ -66,8 +66,12 @@ export async function checkLiveSchema(client: pg.ClientBase, model: SeedModel): 
   const missing = tables.filter((t) => !live.get(t));
   // Nothing there at all: the migrations have not run. Some tables missing: the model names them wrongly.
   if (missing.length > 0 && missing.length === tables.length) {
+    const where = sections
+      .filter((s) => missing.includes(s.table))
+      .map((s) => `${model.file}${s.tableLine ? `:${s.tableLine}` : ''} ${s.where}.table`)
+      .join(', ');
     throw new SeedError(
-      `The database has no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}: apply the migrations first (migrator up), or fix the tables ${model.file} names. Nothing was written.`,
+      `The database has no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}: apply the migrations first (migrator up), or fix the tables ${model.file} names (${where}). Nothing was written.`,
     );
   }
   const issues: SeedIssue[] = [];

@@ -4,7 +4,7 @@
  * keys, secret leaves), then the writes: set-based upserts (sql.ts) grouped by the columns they carry,
  * returning the ids of new rows for the sections that follow.
  */
-import { upsertRows, type Column } from '../sql.ts';
+import { updateRows, upsertRows, type Column } from '../sql.ts';
 import type { Field, Section } from '../model.ts';
 import { generateKey, apiKeySecretName, storeApiKeySecret, type GeneratedApiKey } from '../api-keys.ts';
 import { mapPool } from '../pool.ts';
@@ -208,13 +208,19 @@ async function write(ctx: RunContext, s: Section, rows: readonly Pending[], key:
     const base = specialOnly ? [] : compare;
     const leafCols = leafFields.map((f) => f.column!);
     const columns = [...new Set([...key, ...base, ...leafCols, ...extra])].map(col);
-    const values = group.map((p) => {
-      const v: Record<string, unknown> = { ...p.desired.values, ...p.extra };
-      for (const l of p.leaves) v[l.field.column!] = l.value;
-      return v;
-    });
+    const values = (ps: readonly Pending[]) =>
+      ps.map((p) => {
+        const v: Record<string, unknown> = { ...p.desired.values, ...p.extra };
+        for (const l of p.leaves) v[l.field.column!] = l.value;
+        return v;
+      });
     const returning = s.id ? [s.id, ...key].map((c) => `t."${c}"`).join(', ') : undefined;
-    const out = await upsertRows(ctx.client, { table: s.table, key, columns, touchUpdatedAt: touch, ...(returning ? { returning } : {}) }, values);
+    // New rows: an upsert with every column the model writes. Existing rows: an UPDATE of the columns that
+    // are sent only (a proposed INSERT tuple would have to satisfy NOT NULL on columns it does not carry).
+    const fresh = group.filter((p) => !p.found && !specialOnly);
+    const existing = group.filter((p) => p.found || specialOnly);
+    const spec = { table: s.table, key, columns, touchUpdatedAt: touch, ...(returning ? { returning } : {}) };
+    const out = [...(await upsertRows(ctx.client, spec, values(fresh))), ...(await updateRows(ctx.client, spec, values(existing)))];
     if (s.id) for (const r of out) ids.set(keyString(key, r), r[s.id] as string);
   }
   return ids;
