@@ -43,8 +43,8 @@ export const KINDS: Kind[] = [
   {
     kind: 'a table that does not exist',
     break: {
-      itl: (d) => model(d, (m) => void (m.catalog.tools.table = 'tool_config'), { at: 'table: tool_config', mentions: [/\btool_config\b/, /does not exist|not found|no table/i] }),
-      'transform-army': (d) => model(d, (m) => void (m.tenant.table = 'tenantz'), { at: 'table: tenantz', mentions: [/\btenantz\b/, /does not exist|not found|no table/i] }),
+      itl: (d) => model(d, (m) => void (m.catalog.tools.table = 'tool_config'), { at: 'table: tool_config', mentions: [/\btool_config\b/, /does not exist|not found|has no|no table/i] }),
+      'transform-army': (d) => model(d, (m) => void (m.tenant.table = 'tenantz'), { at: 'table: tenantz', mentions: [/\btenantz\b/, /does not exist|not found|has no|no table/i] }),
     },
   },
   {
