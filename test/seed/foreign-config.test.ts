@@ -51,7 +51,8 @@ describe.each(FIXTURES)('$name fixture: bad seed models are refused, nothing wri
     p.standIn.resetCalls();
     const r = await p.migrator('seed', '--seeds-dir', 'seeds', '--stage', 'local');
     expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(r.stderr).toMatch(placeOf(broken, text));
+    // Named by the path the user typed (--seeds-dir seeds).
+    expect(r.stderr).toMatch(placeOf(broken, text, 'seeds/'));
     for (const m of broken.mentions) {
       if (typeof m === 'string') expect(r.stderr).toContain(m);
       else expect(r.stderr).toMatch(m);

@@ -158,9 +158,12 @@ export const KINDS: Kind[] = [
 ];
 
 
-/** What the refusal must contain to name the offending place: `file:line` (either line for a mapping), or `file:` and some line. */
-export function placeOf(broken: Broken, text: string): RegExp {
-  const file = broken.file.replaceAll('.', '\\.');
+/**
+ * What the refusal must contain to name the offending place: `file:line` (either line for a mapping), or
+ * `file:` and some line; `shown` is how the folder is named (the CLI: the --seeds-dir the user typed).
+ */
+export function placeOf(broken: Broken, text: string, shown = ''): RegExp {
+  const file = `${shown ? '(?:^|[\\s(])' : ''}${`${shown}${broken.file}`.replaceAll('.', '\\.')}`;
   if (!broken.at) return new RegExp(`${file}:\\d+`);
   const line = lineOf(text, broken.at);
   return new RegExp(`${file}:(${broken.block ? `${line}|${line + 1}` : line})\\b`);
