@@ -68,8 +68,8 @@ export async function checkLiveSchema(client: pg.ClientBase, model: SeedModel): 
   if (missing.length > 0 && missing.length === tables.length) {
     const where = sections
       .filter((s) => missing.includes(s.table))
-      .map((s) => `${model.file}${s.tableLine ? `:${s.tableLine}` : ''} ${s.where}.table`)
-      .join(', ');
+      .map((s) => `${model.file}${s.tableLine ? `:${s.tableLine}` : ''} ${s.where}.table: ${s.table} does not exist`)
+      .join('; ');
     throw new SeedError(
       `The database has no ${missing.join(', ')} table${missing.length > 1 ? 's' : ''}: apply the migrations first (migrator up), or fix the tables ${model.file} names (${where}). Nothing was written.`,
     );
