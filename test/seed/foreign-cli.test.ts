@@ -48,6 +48,14 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Plan (nothing written)');
     for (const t of Object.keys(fx.counts)) expect(r.stdout).toContain(t);
+    // The same plan as JSON: what it would insert, per table and per tenant.
+    const json = await p.migrator('seed', ...seedArgs, '--plan', '--json');
+    expect(json.code, json.stderr).toBe(0);
+    const plan = JSON.parse(json.stdout);
+    expect(plan.mode).toBe('plan');
+    for (const [t, n] of Object.entries(fx.counts)) expect(plan.tables[t], t).toMatchObject({ inserted: n, updated: 0, deleted: 0 });
+    const inserts = plan.changes.filter((c: { table: string; action: string }) => c.table === 'tenants' && c.action === 'insert').map((c: { key: string }) => c.key);
+    expect(inserts.sort()).toEqual(fx.tenants);
     expect(await fingerprint(p.client)).toEqual(before);
     expect(encrypts()).toBe(0);
     expect(p.standIn.callCount('secretsmanager.CreateSecret') + p.standIn.callCount('secretsmanager.PutSecretValue')).toBe(0);
@@ -165,6 +173,26 @@ describe.each(FIXTURES)('$name fixture: `migrator seed` on a schema that is not 
     } finally {
       writeFileSync(path, pristine);
       writeFileSync(modelPath, pristineModel);
+    }
+  });
+
+  it('a provider secret that does not exist is refused naming the file, the field, the tenant and the secret; nothing written', async () => {
+    const { file, from, to, path, tenant } = fx.missingSecret;
+    const dataPath = join(p.dir, 'seeds', file);
+    const pristine = readFileSync(dataPath, 'utf8');
+    expect(pristine).toContain(from);
+    writeFileSync(dataPath, pristine.replace(from, to));
+    try {
+      const before = await fingerprint(p.client);
+      p.standIn.resetCalls();
+      const r = await p.migrator('seed', ...seedArgs);
+      expect(r.code, r.stdout).toBe(1);
+      for (const m of [`seeds/${file}`, path, `"${tenant}"`, `migrator/local/${to}`]) expect(r.stderr).toContain(m);
+      expect(r.stderr).not.toContain('    at ');
+      expect(encrypts()).toBe(0);
+      expect(withoutRuns(await fingerprint(p.client))).toEqual(withoutRuns(before));
+    } finally {
+      writeFileSync(dataPath, pristine);
     }
   });
 

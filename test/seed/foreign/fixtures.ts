@@ -59,6 +59,8 @@ export interface Fixture {
    * `model` loosens the seed model first where the file's declared type would already refuse it.
    */
   badCast: { file: string; from: string; to: string; table: string; column: string; model?: { from: string; to: string } };
+  /** A provider secret name that does not exist: the refusal names the file, the field path, the tenant and the secret. */
+  missingSecret: { file: string; from: string; to: string; path: string; tenant: string };
   /** The tenant `--reset` is tried on, and the tables holding its seeded rows (column tenant_id). */
   reset: { tenant: string; childTables: string[] };
 }
@@ -143,6 +145,7 @@ export const ITL: Fixture = {
     ]),
   // A number, as declared, but beyond numeric(3, 2).
   badCast: { file: 'tenants/etms.yaml', from: 'temperature: 0.2', to: 'temperature: 42.5', table: 'tenant_llm_configs', column: 'temperature' },
+  missingSecret: { file: 'tenants/vela.yaml', from: 'llm/openrouter', to: 'llm/mistral', path: 'llm[0].apiKeySecret', tenant: 'vela' },
   reset: { tenant: 'efms', childTables: ['tenant_agent_permissions', 'tenant_tool_permissions', 'tenant_llm_configs', 'tenant_widget_configs'] },
 };
 
@@ -205,6 +208,7 @@ export const TRANSFORM_ARMY: Fixture = {
     column: 'is_active',
     model: { from: 'active: { column: is_active, default: true }', to: 'active: { column: is_active, type: json }' },
   },
+  missingSecret: { file: 'tenants/globex.yaml', from: 'globex/salesforce', to: 'globex/pipedrive', path: 'providerConfigs.salesforce.clientSecret', tenant: 'globex' },
   reset: { tenant: 'acme', childTables: [] },
 };
 
