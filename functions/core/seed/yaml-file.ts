@@ -141,11 +141,17 @@ export function parseSeedText<S extends z.ZodType>(
         issues.push({ file, path: pathText(p), line: at(p), message: `unknown field "${key}"` });
       }
     } else {
-      issues.push({ file, path: pathText(issue.path), line: at(issue.path), message: issue.message });
+      // A refused enum value is named (secret-like values never get here: the file was refused before).
+      const got = issue.code === 'invalid_value' ? valueAt(value, issue.path) : undefined;
+      const shown = (typeof got === 'string' && got.length <= 100) || typeof got === 'number' ? ` (got ${JSON.stringify(got)})` : '';
+      issues.push({ file, path: pathText(issue.path), line: at(issue.path), message: `${issue.message}${shown}` });
     }
   }
   return { issues, lineOf: at };
 }
+
+const valueAt = (v: unknown, path: readonly PropertyKey[]) =>
+  path.reduce<unknown>((x, k) => (x && typeof x === 'object' ? (x as Record<PropertyKey, unknown>)[k] : undefined), v);
 
 /**
  * A value that fits no branch of a union (a field given as a shorthand string or an object) is
