@@ -112,8 +112,8 @@ export const KINDS: Kind[] = [
   {
     kind: 'an unknown hash algorithm',
     break: {
-      itl: (d) => model(d, (m) => void (m.tenant.children.widget.fields.widgetSecret.generated.hash = 'md5'), { at: 'hash: md5', mentions: ['widgetSecret.generated.hash', 'sha256'] }),
-      'transform-army': (d) => model(d, (m) => void (m.tenant.fields.apiKey.generated.hash = 'sha1'), { at: 'hash: sha1', mentions: ['apiKey.generated.hash', 'sha256'] }),
+      itl: (d) => model(d, (m) => void (m.tenant.children.widget.fields.widgetSecret.generated.hash = 'md5'), { at: 'hash: md5', mentions: ['widgetSecret.generated.hash', '"md5"'] }),
+      'transform-army': (d) => model(d, (m) => void (m.tenant.fields.apiKey.generated.hash = 'sha1'), { at: 'hash: sha1', mentions: ['apiKey.generated.hash', '"sha1"'] }),
     },
   },
   {
