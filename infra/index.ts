@@ -20,4 +20,6 @@ export {
   type FleetObservabilityProps,
   type FleetOnDeploy,
   type FleetTargetsProps,
+  type FleetSeedingProps,
+  type LongRunningProps,
 } from './fleet/index.ts';

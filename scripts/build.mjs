@@ -58,6 +58,10 @@ for (const folder of ['functions', 'local']) {
 // 4. The Lambda handler, bundled once here (what NodejsFunction used to do at every consumer's synth).
 await build(bundleOptions(join(DIST, 'lambda', 'index.mjs')));
 await build(bundleOptions(join(DIST, 'lambda', 'fleet', 'index.mjs'), 'functions/handlers/fleet-index.ts'));
+// The fleet's long-running runner, run by CodeBuild (Node 22) from the same staged asset.
+// CodeBuild images have no AWS SDK: it is bundled here (only the Lambda runtime provides one).
+const buildRunner = bundleOptions(join(DIST, 'lambda', 'fleet', 'build.mjs'), 'functions/handlers/fleet-build.ts');
+await build({ ...buildRunner, target: 'node22', external: buildRunner.external.filter((e) => e !== '@aws-sdk/*') });
 // Tests rebuild when a source is newer than this (test/support/build.ts).
 writeFileSync(join(DIST, '.build-stamp'), `${new Date().toISOString()}\n`);
-console.error(`built ${relative(process.cwd(), DIST) || DIST}/ (library, declarations, lambda/index.mjs, lambda/fleet/index.mjs)`);
+console.error(`built ${relative(process.cwd(), DIST) || DIST}/ (library, declarations, lambda/index.mjs, lambda/fleet/index.mjs, lambda/fleet/build.mjs)`);

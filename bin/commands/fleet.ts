@@ -112,7 +112,8 @@ export function registerFleetCommands(program: Command, io: CliIO): void {
       try {
         const s = await fleetStatus(ledger, execution);
         if (o.json) return io.out(`${JSON.stringify(s, null, 2)}\n`);
-        io.out(`Fleet execution ${s.executionId}\n  ${s.succeeded} succeeded, ${s.failed} failed (${s.succeeded + s.failed} targets recorded; ${s.migrationsApplied} migrations applied)\n`);
+        io.out(`Fleet execution ${s.executionId}\n  ${s.succeeded} succeeded, ${s.failed} failed${s.running ? `, ${s.running} running in CodeBuild` : ''} (${s.succeeded + s.failed + s.running} targets recorded; ${s.migrationsApplied} migrations applied)\n`);
+        for (const r of s.runningTargets) io.out(`  running: ${r.target} (long-running: ${r.longRunning.join(', ')}${r.buildId ? `; build ${r.buildId}` : ''})\n`);
         if (s.failed) {
           io.out('Failed targets:\n');
           for (const f of s.failedTargets) io.out(`  ${f.target} [${f.wave}${f.errorName ? `, ${f.errorName}` : ''}]: ${f.error}\n`);

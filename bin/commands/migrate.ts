@@ -448,7 +448,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
     .command('plan')
     .description('Show pending migrations and the exact SQL they would run. Writes nothing (not even the migrations table).')
     .option('--to <name>', 'plan up to and including this migration (name or unique prefix)')
-    .option('--json', 'print {"pending":[{name, file, transaction, sql}]}')
+    .option('--json', 'print {"pending":[{name, file, transaction, longRunning, sql}]}')
     .option('--all', ALL_HELP)
     .action(async (opts: { to?: string; json?: boolean }, cmd: Command) => {
       const { plan } = await engine();
@@ -458,7 +458,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
         if (opts.json) return io.out(json(p));
         if (!p.pending.length) return io.out('Nothing to apply.\n');
         for (const m of p.pending) {
-          io.out(`-- ${m.name} (${m.file})${m.transaction ? '' : ' -- runs WITHOUT a transaction'}\n${m.sql}\n\n`);
+          io.out(`-- ${m.name} (${m.file})${m.transaction ? '' : ' -- runs WITHOUT a transaction'}${m.longRunning ? ' -- long-running (a fleet runs it in CodeBuild)' : ''}\n${m.sql}\n\n`);
         }
       });
     });

@@ -42,7 +42,7 @@ export function awsConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
  * Runs `fn` with KMS/Secrets Manager clients: from the environment, or (stage `local`, nothing
  * configured) the local stand-in, started for the duration of `fn` and stopped after.
  */
-export async function withSeedAws<T>(stage: string, io: CliIO, fn: (aws: SeedAwsClients) => Promise<T>, stateFile?: string): Promise<T> {
+export async function withSeedAws<T>(stage: string, io: CliIO, fn: (aws: SeedAwsClients) => Promise<T>, stateFile?: string, stageKey?: string): Promise<T> {
   if (stage !== 'local' || awsConfigured()) {
     const { createAwsClients } = await seedCore();
     return withClients(createAwsClients(), fn);
@@ -53,7 +53,8 @@ export async function withSeedAws<T>(stage: string, io: CliIO, fn: (aws: SeedAws
   const { KMSClient } = await import('@aws-sdk/client-kms');
   const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
   const file = stateFile ?? DEV_STATE_FILE;
-  const { standIn, dev: boot } = await startDevStandIn({ stateFile: file });
+  // The local stage's own key alias (a foreign seeds folder's stages.yaml may name another than alias/migrator-local).
+  const { standIn, dev: boot } = await startDevStandIn({ stateFile: file, ...(stageKey?.startsWith('alias/') ? { aliasName: stageKey } : {}) });
   try {
     if (boot.keyCreated) io.err(`Local KMS/Secrets Manager stand-in: created ${boot.aliasName} and fake dev secrets (${file}).\n`);
     const config = { ...standIn.clientConfig(), credentials: { ...standIn.credentials } };
@@ -144,7 +145,7 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
         seed: (c, runId) => run(c, runId) as unknown as Promise<Record<string, unknown>>,
       });
       return job.seed as unknown as SeedSummary;
-    }),
+    }, undefined, stage.kmsKeyId),
   );
   io.out(opts.json ? json(summary) : `${formatSummary(summary)}\n`);
 }
@@ -222,6 +223,8 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
                 runId,
                 model,
               }),
+              undefined,
+              stage.kmsKeyId,
             );
         // Prefixes and expiry only: the plaintext key never reaches the run history.
         const details = 'newPrefix' in r ? { tenant: r.tenant, newPrefix: r.newPrefix } : { tenant: r.tenant, activePrefix: r.activePrefix, revoked: r.revoked };
@@ -308,10 +311,11 @@ export function devSeeding(io: CliIO): DevSeeding {
   let describe: ((summary: SeedSummary) => string) | undefined;
   return {
     step: (seedsDir, options) => async (client, runId) => {
-      const { formatSummary, seed } = await seedCore();
+      const { formatSummary, loadStage, seed } = await seedCore();
       describe = formatSummary; // loaded now, so describe (synchronous, called after the seed) can use it
       const notice = options.quiet ? {} : { notice: (line: string) => io.err(`${line}\n`) };
-      return withSeedAws('local', io, async (aws) => seed(client, { stage: 'local', dir: seedsDir, displayDir: seedsDir, aws, runId, actor: localActor(), ...notice }));
+      const key = loadStage(seedsDir, 'local').kmsKeyId;
+      return withSeedAws('local', io, async (aws) => seed(client, { stage: 'local', dir: seedsDir, displayDir: seedsDir, aws, runId, actor: localActor(), ...notice }), undefined, key);
     },
     describe: (summary) => (describe ? describe(summary as unknown as SeedSummary).split('\n') : [`Seed: ${JSON.stringify(summary)}`]),
   };

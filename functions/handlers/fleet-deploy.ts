@@ -9,11 +9,15 @@
  * - Delete: nothing runs (the databases outlive the stack).
  * - The rollback Update after a failed stack update (old and new properties swapped, recognised by the
  *   synth time stamp going backwards): skipped; no execution runs old migrations against migrated targets.
- * - The wait ends (`WaitSeconds`) while the execution still runs: the deploy FAILS with a reason naming the
- *   execution; the execution is NOT stopped (stopping cannot interrupt a running worker, and each target's
- *   migrations are transactional and recorded), so it finishes and the ledger gets every target's outcome.
- *   The next deploy starts a new execution: targets already migrated are a no-op, the rest are migrated
- *   (a target the old execution still holds waits for its advisory lock within the lock-wait deadline).
+ * - The wait ends (`WaitSeconds`) while the execution still runs (typically a long-running migration in
+ *   CodeBuild): the deploy FAILS with a reason naming the execution and the targets still migrating; the
+ *   execution is NOT stopped (stopping cannot interrupt a running migration cleanly, and each target's
+ *   migrations are transactional and recorded), so it finishes and the ledger gets every target's outcome
+ *   (a target in CodeBuild reads `running` until its build writes `succeeded` or `failed`).
+ *   The next deploy starts a new execution: targets already migrated are a no-op, the rest are migrated.
+ *   A target the old execution is still migrating holds its migration lock: the new execution's worker sees
+ *   the lock and fails that target at once with a reason naming the holder (`TargetBusy`), so no second
+ *   run starts on it; a Lambda-run target would wait for the lock within the lock-wait deadline instead.
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -100,11 +104,16 @@ export function createFleetDeploy(deps: FleetDeployDeps = {}) {
       const env = deployEnv();
       const ledger = deps.ledger ?? new DynamoDbLedger({ tableName: env.LEDGER_TABLE, client: new DynamoDBClient(awsClientConfig()) });
       const s = summarize(arn, await ledger.list(arn));
+      const still = s.runningTargets.slice(0, 3).map((r) => `${r.target} (${r.longRunning.join(', ')})`);
+      const inBuild = s.running
+        ? ` ${s.running} target(s) still migrating in CodeBuild: ${still.join('; ')}${s.running > still.length ? `; +${s.running - still.length} more` : ''}.`
+        : '';
       throw reasonError(
         truncateBytes(
           `Fleet execution still running after ${Math.round(waited / 60)} min (the deploy waits at most ${Math.round(Number(data.WaitSeconds) / 60)} min): ` +
-            `${s.succeeded} target(s) migrated and ${s.failed} failed so far. The execution is not stopped; it finishes and records every target. ` +
-            `The next deploy migrates what is left. Execution: ${arn}. Details: migrator fleet status --execution ${arn}`,
+            `${s.succeeded} target(s) migrated and ${s.failed} failed so far.${inBuild} The execution is not stopped; it finishes and records every target. ` +
+            'The next deploy migrates what is left; a target still being migrated holds its migration lock, so no second run starts on it. ' +
+            `Execution: ${arn}. Details: migrator fleet status --execution ${arn}`,
           MAX_REASON_BYTES,
         ),
       );

@@ -15,6 +15,30 @@ const Worker = z.object({
   MIGRATIONS_TABLE: z.string().optional(),
   RUNS_TABLE: z.string().optional(),
   LEDGER_RETENTION_DAYS: z.coerce.number().int().positive().default(90),
+  /** Where long-running migrations run: `codebuild` (the fleet's project), `off` (longRunning: false). */
+  LONG_RUNNING: z.enum(['codebuild', 'off']).default('codebuild'),
+  /** Seed every target after its migrations (the fleet's seedsDir). */
+  SEEDS_ENABLED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** `all` of the stage's tenants, or only the tenant named like the target. */
+  SEED_TENANTS: z.enum(['all', 'target']).default('all'),
+  /** Stage key for the seeds (overrides stages.yaml's kmsKeyId). */
+  KMS_KEY_ARN: z.string().optional(),
+});
+
+/**
+ * The CodeBuild runner (`node build.mjs up`): the worker's environment set on the project, plus the target
+ * the state machine passes per build (environment overrides) and the build's time budget.
+ */
+const Build = Worker.extend({
+  TARGET_NAME: z.string().min(1),
+  TARGET_SECRET_ID: z.string().min(1),
+  EXECUTION_ID: z.string().min(1),
+  WAVE: z.enum(['canary', 'rest']),
+  TRIGGER: z.enum(['deploy', 'invoke', 'local']).default('invoke'),
+  /** What the run may use: the project's timeout minus the provisioning and install phases' margin. */
+  BUILD_BUDGET_MS: z.coerce.number().int().positive(),
+  /** Set by CodeBuild itself. */
+  CODEBUILD_BUILD_ID: z.string().optional(),
 });
 
 const List = z.object({
@@ -27,6 +51,8 @@ const List = z.object({
   TARGET_NAME_TAG: z.string().optional(),
   CANARY_NAMES: csv,
   CANARY_COUNT: z.coerce.number().int().min(0).default(1),
+  /** Bucket the wave lists are written to (the Maps' ItemReader). */
+  TARGETS_BUCKET: z.string().optional(),
 });
 
 const Summary = z.object({
@@ -51,6 +77,7 @@ function parse<T extends z.ZodType>(schema: T, which: string, env: NodeJS.Proces
 }
 
 export const workerEnv = (env = process.env) => parse(Worker, 'worker', env);
+export const buildEnv = (env = process.env) => parse(Build, 'long-running build', env);
 export const listEnv = (env = process.env) => parse(List, 'list-targets', env);
 export const summaryEnv = (env = process.env) => parse(Summary, 'summary', env);
 export const deployEnv = (env = process.env) => parse(Deploy, 'deploy', env);

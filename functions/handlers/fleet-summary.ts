@@ -24,7 +24,8 @@ const SummaryEvent = z.object({
   failedWave: z.enum(['canary', 'rest']).nullable().default(null),
 });
 
-export interface SummaryResult extends Omit<FleetSummary, 'failedTargets'> {
+export interface SummaryResult extends Omit<FleetSummary, 'failedTargets' | 'runningTargets'> {
+  runningTargets: FleetSummary['runningTargets'];
   ok: boolean;
   /** Error name of the failed execution (`FleetCanaryFailed`, `FleetToleranceExceeded`, `FleetFailed`), '' when ok. */
   error: string;
@@ -78,7 +79,7 @@ export function createFleetSummary(deps: { ledger?: LedgerStore } = {}) {
       durationMs,
     });
     // Only the first few failures travel in the state (256 KiB); the ledger has them all.
-    return { ...s, failedTargets: s.failedTargets.slice(0, 10), ok: !failed, error, reason, durationMs };
+    return { ...s, failedTargets: s.failedTargets.slice(0, 10), runningTargets: s.runningTargets.slice(0, 10), ok: !failed, error, reason, durationMs };
   };
 }
 

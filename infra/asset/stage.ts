@@ -9,7 +9,9 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AssetHashType, DockerImage } from 'aws-cdk-lib';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Code } from 'aws-cdk-lib/aws-lambda';
+import type * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { shipped } from '../content-hash.ts';
 
 /**
@@ -44,7 +46,15 @@ const requireHere = createRequire(import.meta.url);
  * with no Docker, no lock file and no bundler run over our sources.
  */
 export function stagedCode(options: Omit<StageAssetOptions, 'out'>): lambda.Code {
-  return lambda.Code.fromAsset(options.migrationsDir, {
+  return Code.fromAsset(options.migrationsDir, stagedAssetOptions(options));
+}
+
+/**
+ * The staging as asset options, for an asset that is not Lambda code (the fleet's CodeBuild source): the
+ * same output, so the same hash, so CDK uploads it once.
+ */
+export function stagedAssetOptions(options: Omit<StageAssetOptions, 'out'>): s3assets.AssetOptions {
+  return {
     assetHashType: AssetHashType.OUTPUT,
     bundling: {
       // Required by the type; never pulled, because local staging always succeeds or throws.
@@ -56,7 +66,7 @@ export function stagedCode(options: Omit<StageAssetOptions, 'out'>): lambda.Code
         },
       },
     },
-  });
+  };
 }
 
 export function stageAsset(options: StageAssetOptions): void {
@@ -66,6 +76,8 @@ export function stageAsset(options: StageAssetOptions): void {
     throw new Error(`The prebuilt migrator handler ${handler} is missing: in a source checkout run \`npm run build\`; in an installed package, reinstall pg-tenant-migrator.`);
   }
   copyFileSync(handler, join(out, 'index.mjs'));
+  // The fleet's long-running runner (CodeBuild runs `node build.mjs up` from this same asset).
+  if (options.bundle === 'fleet') copyFileSync(join(dirname(handler), 'build.mjs'), join(out, 'build.mjs'));
 
   // Dot files and folders (editor state, a stale local .compiled/) and documentation never ship: the same
   // rule as the content hash, so the hash covers exactly what ships.

@@ -5,6 +5,7 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { IConstruct } from 'constructs';
 import type { DatabaseMigrationsProps } from './props.ts';
 import { seedContextKeys } from './seed-context.ts';
 
@@ -16,8 +17,13 @@ export function grantReadOwnStackStatus(fn: lambda.Function) {
   );
 }
 
-/** Seed permissions (only a database with seeds gets them). */
-export function grantSeeding(fn: lambda.Function, props: DatabaseMigrationsProps, tenantPrefix: string, providerPrefix: string) {
+/** Seed permissions (only a database with seeds gets them); also the fleet's worker and long-running build. */
+export function grantSeeding(
+  fn: Pick<lambda.Function, 'addToRolePolicy'> & IConstruct,
+  props: Pick<DatabaseMigrationsProps, 'encryptionKey' | 'encryptionContextKeys' | 'providerSecretsKey' | 'seedsDir'>,
+  tenantPrefix: string,
+  providerPrefix: string,
+) {
   const stack = Stack.of(fn);
   const secretArn = (prefix: string) =>
     stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });

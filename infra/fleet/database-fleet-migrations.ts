@@ -8,9 +8,13 @@
  *
  *   ListTargets -> CanaryWave (Map, tolerates 0) -> RestWave (Map, tolerance) -> Summarize -> ok? Succeed : Fail
  *                      \ catch -> CanaryFailed -----------\ catch -> RestFailed -> Summarize
+ *
+ * Each Map item: MigrateTarget (Lambda) -> LongRunning? -- pending long-running migrations --> MigrateTargetInCodeBuild
+ * (codebuild:startBuild.sync: the same per-target core, `node build.mjs up`, without the 15-minute limit).
  */
 import { ArnFormat, CfnOutput, CustomResource, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,6 +22,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -26,8 +32,9 @@ import { Construct } from 'constructs';
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { contentHash } from '../content-hash.ts';
-import type { MigrationTimeouts } from '../database-migrations.ts';
-import { stagedCode } from '../asset/stage.ts';
+import type { DatabaseMigrationsProps, MigrationTimeouts } from '../database-migrations.ts';
+import { grantSeeding } from '../database-migrations/grants.ts';
+import { stagedAssetOptions, stagedCode } from '../asset/stage.ts';
 
 /**
  * Which databases an execution migrates, read when it starts. Choose:
@@ -74,11 +81,65 @@ export type FleetOnDeploy =
   /** No custom resource: executions start only by hand (`migrator invoke fleet`) or from your own pipeline. */
   | 'none';
 
+/**
+ * The runner for long-running migrations (`-- migrator:long-running` in SQL, `export const longRunning = true`
+ * in TypeScript/JavaScript): a CodeBuild project whose source is this fleet's staged asset (S3; no container
+ * image, no Docker), running `node build.mjs up` for one target per build through Step Functions'
+ * `codebuild:startBuild.sync`, in the same Map item (canary and tolerance count it as any target).
+ */
+export interface LongRunningProps {
+  /**
+   * Longest one target's build may run (CodeBuild's build timeout, at most 36 hours); the run's own hard
+   * stop is 5 minutes earlier (provisioning and the install phase), so its failure is still recorded.
+   * @default Duration.hours(8)
+   */
+  readonly timeout?: Duration;
+  /**
+   * `statement_timeout` of the build's migration statements.
+   * @default the build's budget (timeout minus 5 minutes)
+   */
+  readonly statementTimeout?: Duration;
+  /** @default codebuild.ComputeType.SMALL */
+  readonly computeType?: codebuild.ComputeType;
+  /**
+   * PEM bundle the build downloads in its install phase to verify the database's certificate (TLS
+   * verify-full; CodeBuild images do not carry the RDS CAs that Lambda's runtime does). The build's subnets
+   * need a route to it (NAT), or give a URL they can reach (an S3 object through the S3 gateway endpoint).
+   * @default 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem'
+   */
+  readonly caBundleUrl?: string;
+}
+
+/**
+ * Seeding each target after its migrations, with the same `seed()` as DatabaseMigrations. Each target's
+ * new tenant API-key secrets get the target's name as their namespace segment
+ * (`<tenantSecretPrefix><target>/<slug>/api-key`), so two targets' tenants never share a secret.
+ */
+export interface FleetSeedingProps extends Pick<DatabaseMigrationsProps, 'encryptionKey' | 'encryptionContextKeys' | 'providerSecretsKey'> {
+  /**
+   * Which of the stage's tenants (seeds/stages.yaml) each target gets: `all` of them (shards, or reference
+   * data every database holds), or only the tenant whose slug is the target's name (database per tenant).
+   * @default 'all'
+   */
+  readonly tenants?: 'all' | 'target';
+  /** @default `migrator/${stage}/tenants/` */
+  readonly tenantSecretPrefix?: string;
+  /** @default `migrator/${stage}/llm/` */
+  readonly providerSecretPrefix?: string;
+}
+
 export interface DatabaseFleetMigrationsProps {
   /** Stage name, recorded in every target's `migration_runs` row and every log line. */
   readonly stage: string;
   /** Migrations folder, the same for every target. */
   readonly migrationsDir: string;
+  /**
+   * Seeds folder: every target is seeded after its migrations (see `seeding`).
+   * @default no seeding step
+   */
+  readonly seedsDir?: string;
+  /** How targets are seeded (with `seedsDir`). */
+  readonly seeding?: FleetSeedingProps;
   readonly targets: FleetTargetsProps;
   /** VPC of the worker function (where the databases are). */
   readonly vpc: ec2.IVpc;
@@ -128,6 +189,12 @@ export interface DatabaseFleetMigrationsProps {
   readonly ledgerRetentionDays?: number;
   /** @default 'PgTenantMigrator' */
   readonly metricsNamespace?: string;
+  /**
+   * Long-running migrations: where they run. `false`: no CodeBuild project; a target with a pending
+   * long-running migration then fails with a reason saying so (nothing is changed on it).
+   * @default {} (a CodeBuild project with the defaults of LongRunningProps)
+   */
+  readonly longRunning?: LongRunningProps | false;
 }
 
 export const FLEET_DEFAULTS = {
@@ -143,6 +210,12 @@ export const FLEET_DEFAULTS = {
   executionTimeout: Duration.hours(24),
   metricsNamespace: 'PgTenantMigrator',
   ledgerRetentionDays: 90,
+  longRunningTimeout: Duration.hours(8),
+  /** Kept back from the build's timeout: provisioning, the source download and the install phase. */
+  longRunningMargin: Duration.minutes(5),
+  caBundleUrl: 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem',
+  /** Days an execution's target lists are kept (they are needed while it runs; an execution runs at most 24 h by default). */
+  targetListDays: 14,
 } as const;
 
 export type FleetMetricName =
@@ -156,9 +229,13 @@ export type FleetMetricName =
 export class DatabaseFleetMigrations extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly ledger: dynamodb.Table;
+  /** Each execution's target lists (one JSON array per wave, read by the Maps' ItemReader). */
+  readonly targetLists: s3.Bucket;
   readonly workerFunction: lambda.Function;
   readonly listFunction: lambda.Function;
   readonly summaryFunction: lambda.Function;
+  /** The CodeBuild project long-running targets run in (undefined with longRunning: false). */
+  readonly longRunningProject?: codebuild.Project;
   readonly logGroup: logs.LogGroup;
   /** The deploy custom resource (undefined with onDeploy 'none'). */
   readonly resource?: CustomResource;
@@ -169,8 +246,11 @@ export class DatabaseFleetMigrations extends Construct {
 
   constructor(scope: Construct, id: string, props: DatabaseFleetMigrationsProps) {
     super(scope, id);
-    const migrationsDir = isAbsolute(props.migrationsDir) ? props.migrationsDir : resolve(process.cwd(), props.migrationsDir);
+    const abs = (dir: string) => (isAbsolute(dir) ? dir : resolve(process.cwd(), dir));
+    const migrationsDir = abs(props.migrationsDir);
     if (!existsSync(migrationsDir)) throw new Error(`DatabaseFleetMigrations ${this.node.path}: migrationsDir ${migrationsDir} does not exist`);
+    const seedsDir = props.seedsDir === undefined ? undefined : abs(props.seedsDir);
+    if (seedsDir && !existsSync(seedsDir)) throw new Error(`DatabaseFleetMigrations ${this.node.path}: seedsDir ${seedsDir} does not exist`);
     validate(this.node.path, props);
     const stack = Stack.of(this);
     const t = { ...FLEET_DEFAULTS, ...Object.fromEntries(Object.entries(props.timeouts ?? {}).filter(([, v]) => v !== undefined)) };
@@ -179,7 +259,7 @@ export class DatabaseFleetMigrations extends Construct {
     this.metricsNamespace = props.metricsNamespace ?? FLEET_DEFAULTS.metricsNamespace;
     this.maxConcurrency = props.maxConcurrency ?? FLEET_DEFAULTS.maxConcurrency;
     const onDeploy = props.onDeploy ?? 'wait';
-    const content = contentHash(migrationsDir);
+    const content = contentHash(migrationsDir, seedsDir);
     const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention });
@@ -194,9 +274,24 @@ export class DatabaseFleetMigrations extends Construct {
       removalPolicy: props.ledgerRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
 
+    // The lists travel through S3, not the execution's state (256 KiB, about 2,000 targets inline). They
+    // hold target names and secret ARNs only, and are only needed while their execution runs.
+    this.targetLists = new s3.Bucket(this, 'TargetLists', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(FLEET_DEFAULTS.targetListDays) }],
+      removalPolicy: props.ledgerRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.targetLists).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'Transient per-execution target lists (names and secret ARNs, no values), written by the list step and read by the state machine; they expire after two weeks. Access is by these two roles only; CloudTrail records the API calls.',
+    });
+
     const common: Omit<lambda.FunctionProps, 'handler'> = {
       // The fleet handlers prebuilt with the package, staged at synth with this fleet's migrations.
-      code: stagedCode({ migrationsDir, hash: content.hash, bundle: 'fleet' }),
+      code: stagedCode({ migrationsDir, seedsDir, hash: content.hash, bundle: 'fleet' }),
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
@@ -204,6 +299,13 @@ export class DatabaseFleetMigrations extends Construct {
       tracing: lambda.Tracing.DISABLED,
     };
     const powertools = { POWERTOOLS_SERVICE_NAME: 'migrator-fleet', POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace, STAGE: props.stage };
+
+    const seedPrefixes = seedsDir
+      ? { tenantPrefix: props.seeding?.tenantSecretPrefix ?? `migrator/${props.stage}/tenants/`, providerPrefix: props.seeding?.providerSecretPrefix ?? `migrator/${props.stage}/llm/` }
+      : undefined;
+    const seedEnv: Record<string, string> = seedsDir
+      ? { SEEDS_ENABLED: 'true', SEED_TENANTS: props.seeding?.tenants ?? 'all', ...(props.seeding?.encryptionKey ? { KMS_KEY_ARN: props.seeding.encryptionKey.keyArn } : {}) }
+      : {};
 
     this.workerFunction = new lambda.Function(this, 'Worker', {
       ...common,
@@ -225,6 +327,8 @@ export class DatabaseFleetMigrations extends Construct {
         LOCK_WAIT_TIMEOUT_MS: String(t.lockWait.toMilliseconds()),
         LOCK_TIMEOUT_MS: String(t.lock.toMilliseconds()),
         STATEMENT_TIMEOUT_MS: String(t.statement.toMilliseconds()),
+        LONG_RUNNING: props.longRunning === false ? 'off' : 'codebuild',
+        ...seedEnv,
       },
     });
     this.ledger.grantWriteData(this.workerFunction);
@@ -244,8 +348,10 @@ export class DatabaseFleetMigrations extends Construct {
         ...(src.nameTag ? { TARGET_NAME_TAG: src.nameTag } : {}),
         CANARY_NAMES: (props.canary?.targets ?? []).join(','),
         CANARY_COUNT: String(props.canary?.count ?? FLEET_DEFAULTS.canaryCount),
+        TARGETS_BUCKET: this.targetLists.bucketName,
       },
     });
+    this.listFunction.addToRolePolicy(new iam.PolicyStatement({ sid: 'WriteTargetLists', actions: ['s3:PutObject'], resources: [this.targetLists.arnForObjects('*')] }));
     this.summaryFunction = new lambda.Function(this, 'Summary', {
       ...common,
       handler: 'index.fleetSummary',
@@ -254,7 +360,13 @@ export class DatabaseFleetMigrations extends Construct {
       environment: { ...powertools, LEDGER_TABLE: this.ledger.tableName, FLEET_NAME: this.fleetName },
     });
     this.ledger.grantReadData(this.summaryFunction);
-    this.grantTargetSecrets(src);
+    this.grantTargetSecrets(src, this.workerFunction);
+    if (seedPrefixes) grantSeeding(this.workerFunction, props.seeding ?? {}, seedPrefixes.tenantPrefix, seedPrefixes.providerPrefix);
+    if (props.longRunning !== false) {
+      this.longRunningProject = this.longRunningRunner(props, props.longRunning ?? {}, { migrationsDir, seedsDir, hash: content.hash, t, retention, powertools: { ...powertools, ...seedEnv } });
+      if (seedPrefixes) grantSeeding(this.longRunningProject, props.seeding ?? {}, seedPrefixes.tenantPrefix, seedPrefixes.providerPrefix);
+    }
+    if (seedPrefixes) this.acknowledgeSeeding(seedPrefixes);
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
@@ -283,12 +395,15 @@ export class DatabaseFleetMigrations extends Construct {
       stateName: 'ListTargets',
       lambdaFunction: this.listFunction,
       payloadResponseOnly: true,
+      // The execution's id names its lists in S3.
+      payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$'), executionId: sfn.JsonPath.stringAt('$$.Execution.Id') }),
     });
     const wave = (name: 'canary' | 'rest', tolerance: { toleratedFailureCount?: number; toleratedFailurePercentage?: number }) => {
       const map = new sfn.DistributedMap(this, name === 'canary' ? 'CanaryWave' : 'RestWave', {
         stateName: name === 'canary' ? 'CanaryWave' : 'RestWave',
         comment: name === 'canary' ? 'Canary targets; any failure stops the execution before the rest.' : 'Every other target, within the tolerance.',
-        itemsPath: `$.${name}`,
+        // The wave's list in S3 (key from the list step): no item list in the state, whatever the fleet's size.
+        itemReader: new sfn.S3JsonItemReader({ bucket: this.targetLists, key: sfn.JsonPath.stringAt(`$.${name}.key`) }),
         maxConcurrency: this.maxConcurrency,
         ...tolerance,
         itemSelector: {
@@ -303,13 +418,16 @@ export class DatabaseFleetMigrations extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
         label: name === 'canary' ? 'Canary' : 'Rest',
       });
-      const work = new tasks.LambdaInvoke(this, name === 'canary' ? 'MigrateCanaryTarget' : 'MigrateTarget', {
-        stateName: name === 'canary' ? 'MigrateCanaryTarget' : 'MigrateTarget',
+      const prefix = name === 'canary' ? 'MigrateCanaryTarget' : 'MigrateTarget';
+      const work = new tasks.LambdaInvoke(this, prefix, {
+        stateName: prefix,
         lambdaFunction: this.workerFunction,
         payloadResponseOnly: true,
         // Lambda's own transient errors are retried (the default policy); a failed target (TargetFailed) is not.
         retryOnServiceExceptions: true,
-        resultPath: sfn.JsonPath.DISCARD,
+        // Kept for the Choice below (`long-running`: hand the target to CodeBuild); the item's result is discarded by the Map.
+        resultPath: '$.worker',
+        resultSelector: { 'outcome.$': '$.outcome' },
       });
       work.addRetry({
         errors: ['Lambda.TooManyRequestsException'],
@@ -319,7 +437,39 @@ export class DatabaseFleetMigrations extends Construct {
         maxDelay: Duration.minutes(2),
         jitterStrategy: sfn.JitterType.FULL,
       });
-      map.itemProcessor(work);
+      if (!this.longRunningProject) {
+        map.itemProcessor(work);
+        return map;
+      }
+      // A target with pending long-running migrations runs in CodeBuild, still inside its Map item: its
+      // failure fails the item (the build's exit code), so the canary and the tolerance count it.
+      const override = (path: string) => ({ type: codebuild.BuildEnvironmentVariableType.PLAINTEXT, value: sfn.JsonPath.stringAt(path) });
+      const build = new tasks.CodeBuildStartBuild(this, `${prefix}InCodeBuild`, {
+        stateName: `${prefix}InCodeBuild`,
+        project: this.longRunningProject,
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        environmentVariablesOverride: {
+          TARGET_NAME: override('$.target.name'),
+          TARGET_SECRET_ID: override('$.target.secretId'),
+          EXECUTION_ID: override('$.executionId'),
+          WAVE: override('$.wave'),
+          TRIGGER: override('$.trigger'),
+        },
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      // CodeBuild's concurrent-build quota: wait and start again (the target has not been touched yet).
+      build.addRetry({
+        errors: ['CodeBuild.AccountLimitExceededException'],
+        interval: Duration.seconds(30),
+        maxAttempts: 10,
+        backoffRate: 2,
+        maxDelay: Duration.minutes(5),
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+      const route = new sfn.Choice(this, `${prefix}LongRunning?`, { stateName: `${prefix}LongRunning?` })
+        .when(sfn.Condition.stringEquals('$.worker.outcome', 'long-running'), build)
+        .otherwise(new sfn.Succeed(this, `${prefix}Done`, { stateName: `${prefix}Done` }));
+      map.itemProcessor(work.next(route));
       return map;
     };
     const canary = wave('canary', { toleratedFailureCount: 0 });
@@ -399,11 +549,141 @@ export class DatabaseFleetMigrations extends Construct {
     return resource;
   }
 
-  private grantTargetSecrets(src: FleetTargetsProps) {
+  /**
+   * The CodeBuild project for long-running targets: the staged asset as its S3 source (the same bytes as
+   * the functions' code, uploaded once), Node 22 on a CodeBuild-managed Amazon Linux 2023 image, the worker's
+   * network and security groups, its grants (target secrets, ledger), and the worker's deadlines except
+   * the budget: the build's timeout instead of an invocation's.
+   */
+  private longRunningRunner(
+    props: DatabaseFleetMigrationsProps,
+    lr: LongRunningProps,
+    c: { migrationsDir: string; seedsDir?: string; hash: string; t: { connect: Duration; lockWait: Duration; lock: Duration }; retention: logs.RetentionDays; powertools: Record<string, string> },
+  ): codebuild.Project {
+    const timeout = lr.timeout ?? FLEET_DEFAULTS.longRunningTimeout;
+    const budget = timeout.minus(FLEET_DEFAULTS.longRunningMargin);
+    const source = new s3assets.Asset(this, 'LongRunningSource', {
+      path: c.migrationsDir,
+      ...stagedAssetOptions({ migrationsDir: c.migrationsDir, seedsDir: c.seedsDir, hash: c.hash, bundle: 'fleet' }),
+    });
+    const caFile = '/tmp/migrator-db-ca.pem';
+    const project = new codebuild.Project(this, 'LongRunning', {
+      description: `Fleet migrations: long-running migrations of one target per build (${props.stage})`,
+      source: codebuild.Source.s3({ bucket: source.bucket, path: source.s3ObjectKey }),
+      environment: {
+        buildImage: codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5,
+        computeType: lr.computeType ?? codebuild.ComputeType.SMALL,
+        privileged: false,
+        environmentVariables: Object.fromEntries(
+          Object.entries({
+            ...c.powertools,
+            LEDGER_TABLE: this.ledger.tableName,
+            LEDGER_RETENTION_DAYS: String(props.ledgerRetentionDays ?? FLEET_DEFAULTS.ledgerRetentionDays),
+            DB_TLS: 'verify-full',
+            RDS_CA_FILE: caFile,
+            CA_BUNDLE_URL: lr.caBundleUrl ?? FLEET_DEFAULTS.caBundleUrl,
+            CONNECT_TIMEOUT_MS: String(c.t.connect.toMilliseconds()),
+            LOCK_WAIT_TIMEOUT_MS: String(c.t.lockWait.toMilliseconds()),
+            LOCK_TIMEOUT_MS: String(c.t.lock.toMilliseconds()),
+            STATEMENT_TIMEOUT_MS: String((lr.statementTimeout ?? budget).toMilliseconds()),
+            BUILD_BUDGET_MS: String(budget.toMilliseconds()),
+          }).map(([k, value]) => [k, { value }]),
+        ),
+      },
+      buildSpec: codebuild.BuildSpec.fromObject({
+        version: '0.2',
+        phases: {
+          install: {
+            'runtime-versions': { nodejs: 22 },
+            // The database's CA for verify-full (Lambda's runtime has it in /var/runtime/ca-cert.pem).
+            commands: ['curl --fail --silent --show-error --max-time 60 --output "$RDS_CA_FILE" "$CA_BUNDLE_URL"'],
+          },
+          // The same per-target core as the Lambda worker, for the target in this build's environment overrides.
+          build: { commands: ['node build.mjs up'] },
+        },
+      }),
+      timeout,
+      vpc: props.vpc,
+      subnetSelection: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      // The worker's security groups: every database opened to the worker is opened to the build.
+      securityGroups: this.workerFunction.connections.securityGroups,
+      logging: { cloudWatch: { logGroup: new logs.LogGroup(this, 'LongRunningLogs', { retention: c.retention }) } },
+    });
+    this.ledger.grantWriteData(project);
+    this.grantTargetSecrets(props.targets, project);
+    this.acknowledgeLongRunning(project, props.targets);
+    return project;
+  }
+
+  /** The seed grants' prefixes, on the worker and the build (the same as DatabaseMigrations' with seeds). */
+  private acknowledgeSeeding(p: { tenantPrefix: string; providerPrefix: string }) {
     const stack = Stack.of(this);
-    for (const s of src.static ?? []) s.secret.grantRead(this.workerFunction);
+    const part = (v: string, x: string) => (Token.isUnresolved(v) ? `<AWS::${x}>` : v);
+    const base = `arn:${part(stack.partition, 'Partition')}:secretsmanager:${part(stack.region, 'Region')}:${part(stack.account, 'AccountId')}:secret:`;
+    for (const role of [this.workerFunction.role!, ...(this.longRunningProject ? [this.longRunningProject.role!] : [])]) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${base}${p.tenantPrefix}*]`,
+        reason: "Tenant secrets are created by the seeds at run time with names under this fixed prefix (each target's own namespace below it); the wildcard covers only that prefix and the random suffix.",
+      });
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${base}${p.providerPrefix}*]`,
+        reason: 'Provider secrets referenced by the seeds live under this fixed prefix; read-only, and the wildcard also covers the random suffix Secrets Manager appends.',
+      });
+    }
+  }
+
+  private acknowledgeLongRunning(project: codebuild.Project, src: FleetTargetsProps) {
+    const stack = Stack.of(this);
+    const id = stack.getLogicalId(project.node.defaultChild as codebuild.CfnProject);
+    // How cdk-nag renders ARNs: tokens as <AWS::X>, literal values (a stack with an explicit env) as they are.
+    const part = (v: string, p: string) => (Token.isUnresolved(v) ? `<AWS::${p}>` : v);
+    const arn = (service: string, rest: string) => `arn:${part(stack.partition, 'Partition')}:${service}:${part(stack.region, 'Region')}:${part(stack.account, 'AccountId')}:${rest}`;
+    const role = project.role!;
+    Validations.of(project).acknowledge({
+      id: 'AwsSolutions-CB4',
+      reason: 'The project has no artifacts and no cache (NO_ARTIFACTS, NO_CACHE): it produces nothing to encrypt; its logs go to a CloudWatch log group and its source is the CDK asset bucket.',
+    });
+    for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*']) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Action::${action}]`,
+        reason: "CDK's read grant on the build's source: this fleet's staged asset object (and its bucket), nothing else.",
+      });
+    }
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${arn('ec2', 'network-interface/*')}]`,
+      reason: "CodeBuild in a VPC: CreateNetworkInterfacePermission, conditioned on this project's subnets and ec2:AuthorizedService codebuild.amazonaws.com.",
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${arn('logs', `log-group:/aws/codebuild/<${id}>:*`)}]`,
+      reason: "CodeBuild's default grant on the project's own log group and its streams.",
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${arn('codebuild', `report-group/<${id}>-*`)}]`,
+      reason: "CodeBuild's default grant on the project's own report groups (the project creates none).",
+    });
+    Validations.of(project).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'CodeBuild in a VPC: the EC2 Describe*/CreateNetworkInterface/DeleteNetworkInterface actions it needs have no resource-level permissions.',
+    });
     if (src.secretNamePrefix) {
-      this.workerFunction.addToRolePolicy(
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${arn('secretsmanager', `secret:${src.secretNamePrefix}*`)}]`,
+        reason: 'Target secrets are created per tenant database at run time under this fixed prefix; the wildcard covers that prefix and the random suffix Secrets Manager appends.',
+      });
+    }
+    if (src.secretTag) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'Target secrets selected by tag: GetSecretValue is conditioned on secretsmanager:ResourceTag, the only way to scope secrets whose names are not known.',
+      });
+    }
+  }
+
+  private grantTargetSecrets(src: FleetTargetsProps, grantee: lambda.Function | codebuild.Project) {
+    const stack = Stack.of(this);
+    for (const s of src.static ?? []) s.secret.grantRead(grantee);
+    if (src.secretNamePrefix) {
+      grantee.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'ReadTargetSecretsUnderPrefix',
           actions: ['secretsmanager:GetSecretValue'],
@@ -412,7 +692,7 @@ export class DatabaseFleetMigrations extends Construct {
       );
     }
     if (src.secretTag) {
-      this.workerFunction.addToRolePolicy(
+      grantee.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'ReadTargetSecretsByTag',
           actions: ['secretsmanager:GetSecretValue'],
@@ -423,12 +703,12 @@ export class DatabaseFleetMigrations extends Construct {
         }),
       );
     }
-    if (src.secretNamePrefix || src.secretTag) {
+    if ((src.secretNamePrefix || src.secretTag) && grantee === this.workerFunction) {
       // ListSecrets has no resource-level permissions; it returns names and ARNs, never values.
       this.listFunction.addToRolePolicy(new iam.PolicyStatement({ sid: 'ListTargetSecrets', actions: ['secretsmanager:ListSecrets'], resources: ['*'] }));
     }
     if (src.secretsKey) {
-      this.workerFunction.addToRolePolicy(
+      grantee.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'DecryptTargetSecretsViaSecretsManager',
           actions: ['kms:Decrypt'],
@@ -499,6 +779,15 @@ export class DatabaseFleetMigrations extends Construct {
         reason: "Distributed Map: the state machine manages its own child executions (and reads its own executions); the wildcard is the execution id, within this state machine only.",
       });
     }
+    const listsId = stack.getLogicalId(this.targetLists.node.defaultChild as s3.CfnBucket);
+    Validations.of(this.listFunction.role!).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${listsId}.Arn>/*]`,
+      reason: "PutObject into this fleet's target-lists bucket only: one object per wave per execution, named by the execution.",
+    });
+    Validations.of(this.stateMachine.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${listsId}>/*]`,
+      reason: "The Distributed Maps' ItemReader: GetObject on this fleet's target-lists bucket only (the key is the execution's).",
+    });
     Validations.of(this.stateMachine.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'X-Ray tracing (PutTraceSegments/PutTelemetryRecords) and CloudWatch Logs delivery (the vended-logs API) have no resource-level permissions.',
@@ -564,6 +853,18 @@ function validate(path: string, props: DatabaseFleetMigrationsProps) {
   if (cc !== undefined && (!Number.isInteger(cc) || cc < 0)) fail(`canary.count ${cc} must be a whole number >= 0`);
   const wait = (props.deployWait ?? FLEET_DEFAULTS.deployWait).toSeconds();
   if (wait > FLEET_DEFAULTS.maxDeployWait.toSeconds()) fail(`deployWait is ${wait / 60} min; CloudFormation waits at most 60 min for a custom resource, so at most 55 (use onDeploy 'after-deploy' for longer runs)`);
+  if (props.seeding && !props.seedsDir) fail('seeding is set but seedsDir is not: give the seeds folder, or drop seeding');
+  if (props.longRunning) {
+    const lt = props.longRunning.timeout?.toMinutes({ integral: false });
+    if (lt !== undefined && (!Number.isInteger(lt) || lt < 20 || lt > 2160)) fail(`longRunning.timeout is ${lt} min; it must be whole minutes from 20 to 2160 (CodeBuild's limit, 36 hours)`);
+    const timeout = (props.longRunning.timeout ?? FLEET_DEFAULTS.longRunningTimeout).toSeconds();
+    const execution = (props.executionTimeout ?? FLEET_DEFAULTS.executionTimeout).toSeconds();
+    // A build still running when the execution times out is stopped by Step Functions (StopBuild).
+    if (timeout >= execution) fail(`longRunning.timeout (${timeout / 60} min) must be shorter than executionTimeout (${execution / 60} min): the execution would stop the build`);
+    const budget = (props.longRunning.timeout ?? FLEET_DEFAULTS.longRunningTimeout).minus(FLEET_DEFAULTS.longRunningMargin).toSeconds();
+    const st = props.longRunning.statementTimeout?.toSeconds();
+    if (st !== undefined && st > budget) fail(`longRunning.statementTimeout (${st} s) must fit in the build's budget (${budget} s: longRunning.timeout minus 5 minutes)`);
+  }
   const fn = (props.timeouts?.function ?? FLEET_DEFAULTS.function).toSeconds();
   if (fn > 900 || fn < 60) fail(`timeouts.function is ${fn} s; it must be 60..900 s (one Lambda invocation per target)`);
   for (const k of ['connect', 'lockWait', 'lock', 'statement'] as const) {

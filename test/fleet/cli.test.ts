@@ -82,6 +82,20 @@ describe('migrator fleet', () => {
     expect(s.failedTargets.map((f: any) => [f.target, f.errorName])).toEqual([['tenant-002', 'Error'], ['tenant-004', 'LockWaitTimeoutError']]);
   });
 
+  it('status shows targets still running in CodeBuild (long-running migrations), text and --json', async () => {
+    const exec = `${EXEC}-long`;
+    const ledger = new DynamoDbLedger({ tableName: 'ledger-staging' });
+    await ledger.record(entry('tenant-000', 'succeeded', { executionId: exec }));
+    await ledger.record({ ...entry('tenant-001', 'succeeded', { executionId: exec }), outcome: 'running', runId: '', migrationsApplied: [], lastMigration: null, runner: 'codebuild', longRunning: ['0009_backfill'], buildId: 'FleetLongRunning:b-1' });
+    ledger.destroy();
+    const text = await run(['fleet', 'status', '--stage', 'staging', '--execution', exec, ...outputs()], aws.env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('1 succeeded, 0 failed, 1 running in CodeBuild (2 targets recorded; 2 migrations applied)');
+    expect(text.stdout).toContain('  running: tenant-001 (long-running: 0009_backfill; build FleetLongRunning:b-1)');
+    const json = JSON.parse((await run(['fleet', 'status', '--stage', 'staging', '--execution', exec, '--json', ...outputs()], aws.env)).stdout);
+    expect(json).toMatchObject({ succeeded: 1, failed: 0, running: 1, runningTargets: [{ target: 'tenant-001', wave: 'rest', buildId: 'FleetLongRunning:b-1', longRunning: ['0009_backfill'] }] });
+  });
+
   it('status (text) names the failed targets and the retry command', async () => {
     const r = await run(['fleet', 'status', '--stage', 'staging', '--execution', EXEC, '--ledger-table', 'ledger-staging'], aws.env);
     expect(r.code).toBe(0);

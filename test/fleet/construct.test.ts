@@ -41,8 +41,12 @@ describe('state machine definition', () => {
     expect(st.ListTargets.Next).toBe('CanaryWave');
     expect(st.CanaryWave.Next).toBe('RestWave');
     expect(st.RestWave.Next).toBe('Summarize');
-    expect(st.CanaryWave.ItemsPath).toBe('$.canary');
-    expect(st.RestWave.ItemsPath).toBe('$.rest');
+    // Each wave reads its list from S3 (written by the list step), never from the state (256 KiB limit).
+    expect(st.ListTargets.Parameters).toEqual({ 'input.$': '$', 'executionId.$': '$$.Execution.Id' });
+    for (const [w, key] of [['CanaryWave', '$.canary.key'], ['RestWave', '$.rest.key']]) {
+      expect(st[w!].ItemsPath).toBeUndefined();
+      expect(st[w!].ItemReader).toEqual({ Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON' }, Parameters: { Bucket: expect.stringContaining('FleetTargetLists'), 'Key.$': key } });
+    }
     // A failed wave is caught, marked, and summarized; the execution then fails with the summary's reason.
     expect(st.CanaryWave.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'CanaryFailed' }]);
     expect(st.CanaryFailed).toMatchObject({ Type: 'Pass', Result: 'canary', Next: 'Summarize' });
@@ -120,6 +124,24 @@ describe('template', () => {
       Handler: 'index.fleetListTargets',
       Environment: { Variables: Match.objectLike({ CANARY_NAMES: 'tenant-a,tenant-b', TARGET_SECRET_PREFIX: 'migrator/staging/fleet/' }) },
     });
+  });
+
+  it('target lists: a private, encrypted, SSL-only bucket with expiring objects; PutObject for the lister, GetObject for the state machine', () => {
+    const buckets = s.template.findResources('AWS::S3::Bucket');
+    const [id, bucket] = Object.entries(buckets).find(([k]) => k.startsWith('FleetTargetLists'))! as [string, any];
+    expect(bucket.Properties).toMatchObject({
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 14, Status: 'Enabled' }] },
+    });
+    s.template.hasResourceProperties('AWS::S3::BucketPolicy', { Bucket: { Ref: id }, PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) } });
+    s.template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.fleetListTargets', Environment: { Variables: Match.objectLike({ TARGETS_BUCKET: { Ref: id } }) } });
+    const statements = Object.entries(s.template.findResources('AWS::IAM::Policy')).flatMap(([pid, p]: [string, any]) => p.Properties.PolicyDocument.Statement.map((st: any) => [pid, st]));
+    const onLists = statements.filter(([, st]) => JSON.stringify(st.Resource).includes(id));
+    expect(onLists.map(([pid, st]) => [pid.replace(/[0-9A-F]{8}$/, ''), st.Action])).toEqual([
+      ['FleetListTargetsServiceRoleDefaultPolicy', 's3:PutObject'],
+      ['FleetStateMachineRoleDefaultPolicy', 's3:GetObject'],
+    ]);
   });
 
   it('deploy resource: waits (within CloudFormation\'s hour) or, post-deploy, does not', () => {

@@ -324,7 +324,7 @@ const cases: Case[] = [
     name: 'missing secret',
     arrange: (env) => editYaml(env.seedsDir, 'tenants/vela.yaml', (t) => void (t.llm[0].apiKeySecret = 'migrator/{stage}/llm/nope')),
     error: SeedError,
-    mentions: ['migrator/local/llm/nope', 'tenant "vela"', 'does not exist'],
+    mentions: [/tenants\/vela\.yaml:\d+ llm\[0\]\.apiKeySecret: secret "migrator\/local\/llm\/nope" \(tenant "vela"\) does not exist/, 'Create it with {"apiKey": "..."}'],
   },
   {
     name: 'wrong secret JSON shape',

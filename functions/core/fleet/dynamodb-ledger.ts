@@ -39,6 +39,9 @@ export class DynamoDbLedger implements LedgerStore {
     };
     if (e.error !== undefined) item.error = { S: e.error };
     if (e.errorName !== undefined) item.errorName = { S: e.errorName };
+    if (e.runner !== undefined) item.runner = { S: e.runner };
+    if (e.longRunning?.length) item.longRunning = { L: e.longRunning.map((m) => ({ S: m })) };
+    if (e.buildId !== undefined) item.buildId = { S: e.buildId };
     await this.client.send(new PutItemCommand({ TableName: this.options.tableName, Item: item }));
   }
 
@@ -76,12 +79,15 @@ function fromItem(i: Record<string, AttributeValue>): LedgerEntry {
     secretId: s('secretId'),
     wave: s('wave') === 'canary' ? 'canary' : 'rest',
     runId: s('runId'),
-    outcome: s('outcome') === 'succeeded' ? 'succeeded' : 'failed',
+    outcome: s('outcome') === 'succeeded' ? 'succeeded' : s('outcome') === 'running' ? 'running' : 'failed',
     migrationsApplied: (i.migrationsApplied?.L ?? []).map((v) => v.S ?? ''),
     lastMigration: i.lastMigration?.S ?? null,
     error: i.error?.S,
     errorName: i.errorName?.S,
     durationMs: Number(i.durationMs?.N ?? 0),
     finishedAt: s('finishedAt'),
+    ...(i.runner?.S ? { runner: i.runner.S === 'codebuild' ? ('codebuild' as const) : ('lambda' as const) } : {}),
+    ...(i.longRunning?.L ? { longRunning: i.longRunning.L.map((v) => v.S ?? '') } : {}),
+    ...(i.buildId?.S ? { buildId: i.buildId.S } : {}),
   };
 }

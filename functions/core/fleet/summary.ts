@@ -11,6 +11,9 @@ export interface FleetSummary {
   total: number;
   succeeded: number;
   failed: number;
+  /** Handed to CodeBuild (long-running migrations) and not finished when this summary was taken. */
+  running: number;
+  runningTargets: Array<{ target: string; wave: string; buildId?: string; longRunning: string[] }>;
   /** Listed but never run (the canary failed, the tolerance stopped the Map, the execution was stopped). */
   skipped: number;
   /** Applied migrations summed over the targets. */
@@ -20,12 +23,15 @@ export interface FleetSummary {
 
 export function summarize(executionId: string, entries: LedgerEntry[], total = 0): FleetSummary {
   const failed = entries.filter((e) => e.outcome === 'failed');
-  const succeeded = entries.length - failed.length;
+  const running = entries.filter((e) => e.outcome === 'running');
+  const succeeded = entries.length - failed.length - running.length;
   return {
     executionId,
     total: Math.max(total, entries.length),
     succeeded,
     failed: failed.length,
+    running: running.length,
+    runningTargets: running.map((e) => ({ target: e.target, wave: e.wave, buildId: e.buildId, longRunning: e.longRunning ?? [] })),
     skipped: Math.max(0, total - entries.length),
     migrationsApplied: entries.reduce((n, e) => n + e.migrationsApplied.length, 0),
     failedTargets: failed.map((e) => ({ target: e.target, wave: e.wave, errorName: e.errorName, error: e.error ?? '', runId: e.runId })),

@@ -10,7 +10,14 @@ export interface FleetTarget {
 }
 
 export type FleetWave = 'canary' | 'rest';
-export type TargetOutcome = 'succeeded' | 'failed';
+/**
+ * `running`: handed to the long-running runner (CodeBuild) and not finished yet; the build overwrites the
+ * entry with its outcome. An entry still `running` after its execution ended means the build died before
+ * it could write (its run row in the target's own history says how far it got).
+ */
+export type TargetOutcome = 'succeeded' | 'failed' | 'running';
+/** Where the target's migrations ran: the Map's Lambda worker, or the CodeBuild project for long runs. */
+export type TargetRunner = 'lambda' | 'codebuild';
 
 /** What one target's run left in the ledger (never a connection detail or secret value). */
 export interface LedgerEntry {
@@ -31,6 +38,12 @@ export interface LedgerEntry {
   errorName?: string;
   durationMs: number;
   finishedAt: string;
+  /** @default 'lambda' */
+  runner?: TargetRunner;
+  /** Pending migrations marked long-running (why the target went to CodeBuild). */
+  longRunning?: string[];
+  /** The CodeBuild build id, when the target ran there. */
+  buildId?: string;
 }
 
 /**

@@ -32,6 +32,8 @@ export interface MigrationActions {
   up: MigrationAction | false;
   down?: MigrationAction | false;
   shorthands?: Record<string, unknown>;
+  /** `export const longRunning = true`: the migration may outlast a Lambda invocation (see long-running.ts). */
+  longRunning?: boolean;
 }
 export type MigrationAction = (pgm: MigrationBuilder, run?: () => void) => Promise<void> | void;
 
@@ -202,5 +204,5 @@ async function loadModule(dir: string, file: string): Promise<MigrationActions> 
   if (typeof mod.up !== 'function' && mod.up !== false) {
     throw new Error(`${file} does not export an up(pgm) function.`);
   }
-  return { up: mod.up, down: mod.down, shorthands: mod.shorthands };
+  return { up: mod.up, down: mod.down, shorthands: mod.shorthands, ...(mod.longRunning === true ? { longRunning: true } : {}) };
 }

@@ -4,6 +4,7 @@
  */
 import { MigratorError } from '../errors.ts';
 import type { MigrationFile } from './files.ts';
+import { isLongRunning } from './long-running.ts';
 import type { RenderedSteps } from './folder-check.ts';
 import { call, nodePgMigrate, silentLogger } from './node-pg-migrate.ts';
 import { rel } from './state.ts';
@@ -14,9 +15,11 @@ import type { PlanResult } from './types.ts';
  * as the runner does. A migration that queries the database while building (pgm.db) cannot be rendered.
  */
 export async function renderUp(files: MigrationFile[], chosen: MigrationFile[]): Promise<PlanResult['pending']> {
-  return (await renderSteps(files, chosen, { strict: true })).map((r) => ({
-    name: r.file.name, file: rel(r.file.path), transaction: r.transaction, sql: r.steps!.join('\n'),
-  }));
+  const out: PlanResult['pending'] = [];
+  for (const r of await renderSteps(files, chosen, { strict: true })) {
+    out.push({ name: r.file.name, file: rel(r.file.path), transaction: r.transaction, longRunning: await isLongRunning(r.file), sql: r.steps!.join('\n') });
+  }
+  return out;
 }
 
 /** A migration queried the database while building its SQL. */

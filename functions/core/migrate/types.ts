@@ -113,6 +113,11 @@ export interface PlannedMigration {
   file: string;
   /** Whether it runs in its own transaction (false: it opted out). */
   transaction: boolean;
+  /**
+   * Marked long-running (`-- migrator:long-running`, `export const longRunning = true`): a fleet runs its
+   * target in CodeBuild instead of a Lambda invocation (see long-running.ts).
+   */
+  longRunning: boolean;
   /** The SQL the migration would run, statements separated by newlines. */
   sql: string;
 }

@@ -19,7 +19,7 @@ import type pg from 'pg';
 import type { SeedSet } from './load.ts';
 import type { SeedAwsClients } from './aws.ts';
 import { pushTo } from './pool.ts';
-import { currentSecretVersions, readProviderKey } from './llm-keys.ts';
+import { currentSecretVersions, readProviderKey, type SecretUse } from './llm-keys.ts';
 import { SeedError } from './errors.ts';
 import { DEFAULT_SAFETY } from '../migrate/types.ts';
 import { allSections, modelTables, writeOrder } from './model.ts';
@@ -32,7 +32,7 @@ import { resetTenants } from './apply/reset.ts';
 import { applyInboundKeys } from './apply/inbound-keys.ts';
 import { writeAudit } from './apply/audit.ts';
 import { verificationCounts } from './apply/counts.ts';
-import { leafSecrets } from './apply/secret-leaves.ts';
+import { leafUses } from './apply/secret-leaves.ts';
 import type { RunContext } from './apply/context.ts';
 
 export { verificationCounts };
@@ -70,23 +70,47 @@ export interface ApplyOptions {
   log?: (line: string) => void;
 }
 
-/** Secret name -> tenants using it: provider secrets and secret leaves of the selected tenants. */
-function namedSecrets(set: SeedSet): Map<string, string[]> {
+/** Secret name -> tenants using it, and where it is first named: provider secrets and secret leaves of the selected tenants. */
+function namedSecrets(set: SeedSet): { users: Map<string, string[]>; uses: Map<string, SecretUse> } {
   const users = new Map<string, string[]>();
+  const uses = new Map<string, SecretUse>();
   const sections = allSections(set.model).filter((s) => s.tenant);
+  const base = set.displayDir ? `${set.displayDir.replace(/\/+$/, '')}/` : '';
+  const use = (name: string, entry: object, path: (string | number)[], jsonField: string) => {
+    if (uses.has(name)) return;
+    uses.set(name, {
+      jsonField,
+      // Computed on the error path only (it may re-read the file for the line).
+      where: () => {
+        const o = set.origin.get(entry);
+        if (!o) return '';
+        const line = set.lineAt?.(o.file, [...o.at, ...path]) ?? o.line;
+        const p = [...o.at, ...path].reduce<string>((out, k) => (typeof k === 'number' ? `${out}[${k}]` : out ? `${out}.${k}` : k), '');
+        return `${base}${o.file}${line ? `:${line}` : ''} ${p}`;
+      },
+    });
+  };
   const visit = (slug: string, s: (typeof sections)[number], entries: readonly Record<string, unknown>[]) => {
     for (const e of entries) {
       for (const f of s.fields) {
         const v = e[f.name];
-        if (f.providerSecret && typeof v === 'string') pushTo(users, v, slug);
-        if (f.json?.secretLeaves && v) for (const n of leafSecrets(v)) pushTo(users, n, slug);
+        if (f.providerSecret && typeof v === 'string') {
+          pushTo(users, v, slug);
+          use(v, e, [f.name], f.providerSecret.jsonField);
+        }
+        if (f.json?.secretLeaves && v) {
+          for (const leaf of leafUses(v)) {
+            pushTo(users, leaf.secret, slug);
+            use(leaf.secret, e, [f.name, ...leaf.path], leaf.jsonField);
+          }
+        }
       }
       for (const c of s.children) visit(slug, c, (e[c.path.at(-1)!] ?? []) as Record<string, unknown>[]);
     }
   };
   for (const t of set.tenants) visit(t.slug, set.model.tenant, [t]);
   for (const list of users.values()) list.splice(0, list.length, ...new Set(list));
-  return users;
+  return { users, uses };
 }
 
 /** Whether the run may need AWS (a provider secret, a key to generate). */
@@ -120,7 +144,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
   }
   const kmsKeyId = options.kmsKeyId ?? set.stage.kmsKeyId;
   const concurrency = options.concurrency ?? 16;
-  const secretUsers = namedSecrets(set);
+  const { users: secretUsers, uses: secretUses } = namedSecrets(set);
   const aws = options.aws;
   if (needsAws(set, secretUsers) && !aws) throw new SeedError('This seed needs KMS and Secrets Manager clients (options.aws).');
 
@@ -128,7 +152,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
   const live = await checkLiveSchema(client, model);
 
   // Secret versions depend only on the seed files: look them up (AWS) while the database work runs.
-  const versionsPromise = aws && secretUsers.size > 0 ? currentSecretVersions(aws, secretUsers, { concurrency }) : Promise.resolve(new Map<string, string>());
+  const versionsPromise = aws && secretUsers.size > 0 ? currentSecretVersions(aws, secretUsers, { concurrency, uses: secretUses }) : Promise.resolve(new Map<string, string>());
   versionsPromise.catch(() => {}); // awaited below; a failure surfaces there (or the run failed earlier)
 
   const values = new Map<string, Promise<string>>();
@@ -158,7 +182,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
       const k = `${name}@${version}#${jsonField}`;
       let p = values.get(k);
       if (!p) {
-        p = readProviderKey(aws!, name, version, secretUsers.get(name) ?? [], jsonField);
+        p = readProviderKey(aws!, name, version, secretUsers.get(name) ?? [], jsonField, secretUses.get(name));
         values.set(k, p);
         p.catch(() => {}); // awaited by each user; avoid an unhandled rejection for shared secrets
       }

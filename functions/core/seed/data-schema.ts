@@ -7,7 +7,6 @@
 import * as z from 'zod';
 import type { Field, Section, SeedModel } from './model.ts';
 import type { FieldKinds } from './yaml-file.ts';
-import { TENANT_RESERVED } from './model-check.ts';
 
 // Same alphabet as the tenants_slug_format check, and short enough for key prefixes and secret names.
 const SLUG = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
@@ -132,7 +131,6 @@ export function dataSchemas(model: SeedModel): DataSchemas {
       .default(true)
       .describe('Generate an inbound API key (hash in the database, plaintext in Secrets Manager) when the tenant has none.');
   }
-  void TENANT_RESERVED;
   const names = new Set(['kmsKeyId', 'secretPrefix', 'secret']);
   const urls = new Set<string>();
   const walk = (s: Section) => {

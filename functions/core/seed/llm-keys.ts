@@ -22,8 +22,18 @@ function who(tenants: readonly string[]): string {
   return tenants.length === 1 ? `tenant "${tenants[0]}"` : `tenants ${tenants.map((t) => `"${t}"`).join(', ')}`;
 }
 
+/** Where a secret is named in the seed files (for messages): `tenants/x.yaml:7 llm[0].apiKeySecret`, and the JSON field read. */
+export interface SecretUse {
+  where: () => string;
+  jsonField: string;
+}
+
+/** The message prefix and the hint of a secret's first use. */
+const at = (use?: SecretUse) => (use ? `${use.where()}: ` : '');
+const shape = (use?: SecretUse) => `{"${use?.jsonField ?? 'apiKey'}": "..."}`;
+
 /** AWSCURRENT VersionId of a secret (DescribeSecret: metadata only, no value). */
-export async function currentSecretVersion(aws: SeedAwsClients, secretName: string, tenants: readonly string[]): Promise<string> {
+export async function currentSecretVersion(aws: SeedAwsClients, secretName: string, tenants: readonly string[], use?: SecretUse): Promise<string> {
   let out;
   try {
     out = await aws.secrets.send(new DescribeSecretCommand({ SecretId: secretName }));
@@ -31,18 +41,18 @@ export async function currentSecretVersion(aws: SeedAwsClients, secretName: stri
     const missing = awsErrorName(e) === 'ResourceNotFoundException';
     throw new SeedError(
       missing
-        ? `Secret "${secretName}" (LLM key of ${who(tenants)}) does not exist in Secrets Manager. Create it with {"apiKey": "..."}, or fix apiKeySecret in the tenant file.`
-        : `Cannot describe secret "${secretName}" (LLM key of ${who(tenants)}): ${awsErrorText(e)}`,
+        ? `${at(use)}secret "${secretName}" (${who(tenants)}) does not exist in Secrets Manager. Create it with ${shape(use)}, or fix the secret name in the seed file.`
+        : `${at(use)}cannot describe secret "${secretName}" (${who(tenants)}): ${awsErrorText(e)}`,
       { tenant: tenants[0], secret: secretName, awsError: awsErrorName(e) },
       { cause: e },
     );
   }
   if (out.DeletedDate) {
-    throw new SeedError(`Secret "${secretName}" (LLM key of ${who(tenants)}) is scheduled for deletion.`, { tenant: tenants[0], secret: secretName });
+    throw new SeedError(`${at(use)}secret "${secretName}" (${who(tenants)}) is scheduled for deletion.`, { tenant: tenants[0], secret: secretName });
   }
   const current = Object.entries(out.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes('AWSCURRENT'));
   if (!current) {
-    throw new SeedError(`Secret "${secretName}" (LLM key of ${who(tenants)}) has no AWSCURRENT version (no value was ever stored).`, {
+    throw new SeedError(`${at(use)}secret "${secretName}" (${who(tenants)}) has no AWSCURRENT version (no value was ever stored).`, {
       tenant: tenants[0],
       secret: secretName,
     });
@@ -62,15 +72,15 @@ export interface VersionLookupOptions {
 export async function currentSecretVersions(
   aws: SeedAwsClients,
   users: ReadonlyMap<string, readonly string[]>,
-  options: VersionLookupOptions = {},
+  options: VersionLookupOptions & { uses?: ReadonlyMap<string, SecretUse> } = {},
 ): Promise<Map<string, string>> {
   const names = [...users.keys()];
-  const versions = await mapPool(names, options.concurrency ?? 16, (name) => currentSecretVersion(aws, name, users.get(name) ?? []));
+  const versions = await mapPool(names, options.concurrency ?? 16, (name) => currentSecretVersion(aws, name, users.get(name) ?? [], options.uses?.get(name)));
   return new Map(names.map((n, i) => [n, versions[i] as string]));
 }
 
 /** The apiKey of one secret version, shape-checked. The error never contains the value. */
-export async function readProviderKey(aws: SeedAwsClients, secretName: string, versionId: string, tenants: readonly string[], jsonField = 'apiKey'): Promise<string> {
+export async function readProviderKey(aws: SeedAwsClients, secretName: string, versionId: string, tenants: readonly string[], jsonField = 'apiKey', use?: SecretUse): Promise<string> {
   let text: string | undefined;
   try {
     const out = await aws.secrets.send(new GetSecretValueCommand({ SecretId: secretName, VersionId: versionId }));
@@ -79,7 +89,7 @@ export async function readProviderKey(aws: SeedAwsClients, secretName: string, v
     const name = awsErrorName(e);
     const hint = name && /Disabled|KMS|Decryption/.test(name) ? " (the KMS key that encrypts this secret refused; is it disabled?)" : '';
     throw new SeedError(
-      `Cannot read secret "${secretName}" (LLM key of ${who(tenants)}): ${awsErrorText(e)}${hint}`,
+      `${at(use)}cannot read secret "${secretName}" (${who(tenants)}): ${awsErrorText(e)}${hint}`,
       { tenant: tenants[0], secret: secretName, awsError: awsErrorName(e) },
       { cause: e },
     );
@@ -94,7 +104,7 @@ export async function readProviderKey(aws: SeedAwsClients, secretName: string, v
   if (!parsed.success) {
     const reason = json === undefined ? 'it is not JSON' : parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
     throw new SeedError(
-      `Secret "${secretName}" (LLM key of ${who(tenants)}) has the wrong shape: expected JSON {"${jsonField}": "..."}; ${reason}.`,
+      `${at(use)}secret "${secretName}" (${who(tenants)}) has the wrong shape: expected JSON {"${jsonField}": "..."}; ${reason}.`,
       { tenant: tenants[0], secret: secretName },
     );
   }

@@ -61,7 +61,8 @@ export interface SeedSet {
 /** The same error with its files named inside `displayDir` (the built-in model keeps its name). */
 export function inFolder(e: SeedValidationError, displayDir: string): SeedValidationError {
   const base = displayDir.replace(/\/+$/, '');
-  return new SeedValidationError(e.issues.map((i) => (i.file.endsWith('(built-in)') ? i : { ...i, file: `${base}/${i.file}` })));
+  // The built-in model keeps its name; seed.config.yaml is already named inside the folder (loadModel's display).
+  return new SeedValidationError(e.issues.map((i) => (i.file.endsWith('(built-in)') || i.file.startsWith(`${base}/`) ? i : { ...i, file: `${base}/${i.file}` })));
 }
 
 export interface LoadOptions {
@@ -169,7 +170,7 @@ export function loadSeeds(options: LoadOptions): SeedSet {
 
 function load(options: LoadOptions): SeedSet {
   const { dir } = options;
-  const model = loadModel(dir, { log: options.log });
+  const model = loadModel(dir, { ...(options.log ? { log: options.log } : {}), ...(options.displayDir ? { display: `${options.displayDir.replace(/\/+$/, '')}/seed.config.yaml` } : {}) });
   const schemas = dataSchemas(model);
   const issues: SeedIssue[] = [];
   const found = new Set<string>();

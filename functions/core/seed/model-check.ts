@@ -135,7 +135,7 @@ function checkTemplate(t: string, fields: Set<string>, path: (string | number)[]
     const v = m[1]!;
     if (v.startsWith('row.')) {
       if (!fields.has(v.slice(4))) add(path, `template {${v}}: "${v.slice(4)}" is not a field of this section`);
-    } else if (!(context ? ['tenant.id', 'tenant.slug', 'path'] : ['tenant', 'tenant.slug', 'tenant.id']).includes(v)) {
+    } else if (!(context ? ['tenant.id', 'tenant.slug', 'path'] : ['tenant', 'tenant.slug']).includes(v)) {
       add(path, `unknown template {${v}} (known: ${context ? '{tenant.id}, {tenant.slug}, {row.<field>}, {path}' : '{tenant}, {row.<field>}'})`);
     }
   }

@@ -50,6 +50,8 @@ function finish(file: string, parsed: ReturnType<typeof parseSeedText<typeof See
 export interface ModelLoadOptions {
   /** One-line notices (the built-in model is used). */
   log?: (line: string) => void;
+  /** How messages name seed.config.yaml (e.g. `seeds/seed.config.yaml`, the path the user gave); default `seed.config.yaml`. */
+  display?: string;
 }
 
 /** The model of `dir`: its seed.config.yaml, or the built-in one (with a notice). */
@@ -59,5 +61,7 @@ export function loadModel(dir: string, options: ModelLoadOptions = {}): SeedMode
     return builtinModel();
   }
   const found = new Set<string>();
-  return finish(MODEL_FILE, readSeedFile(dir, MODEL_FILE, SeedModelSchema, found), found);
+  const parsed = readSeedFile(dir, MODEL_FILE, SeedModelSchema, found);
+  const display = options.display ?? MODEL_FILE;
+  return finish(display, { ...parsed, issues: parsed.issues.map((i) => ({ ...i, file: display })) }, found);
 }

@@ -2,7 +2,8 @@
  * TEST stand-in (not product code) for the two AWS JSON-1.0 APIs the fleet's CLI and deploy handler call:
  * DynamoDB PutItem/Query (the ledger: key condition `#e = :e` on the partition key, pages of `pageSize`) and
  * Step Functions StartExecution/DescribeExecution (executions are recorded; their status is set by the test),
- * and Secrets Manager ListSecrets with the name, tag-key and tag-value filters (JSON 1.1; `secrets` set by the test).
+ * and Secrets Manager ListSecrets with the name, tag-key and tag-value filters (JSON 1.1; `secrets` set by the test),
+ * and S3 PutObject (REST, path-style: PUT /bucket/key; `objects` keyed "bucket/key").
  * Real SDK clients reach it over HTTP through AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SFN.
  */
 import { createServer, type Server } from 'node:http';
@@ -27,6 +28,8 @@ export interface AwsJsonStandIn {
   /** ListSecrets' secrets: name, ARN, tags. */
   secrets: Array<{ Name: string; ARN: string; Tags?: Array<{ Key: string; Value: string }> }>;
   calls: string[];
+  /** S3 objects by "bucket/key". */
+  objects: Map<string, { body: string; contentType?: string }>;
   stop(): Promise<void>;
 }
 
@@ -36,6 +39,7 @@ export async function startAwsJsonStandIn(options: { pageSize?: number } = {}): 
   const executions: Execution[] = [];
   const calls: string[] = [];
   const secrets: AwsJsonStandIn['secrets'] = [];
+  const objects: AwsJsonStandIn['objects'] = new Map();
   const fail = (type: string, message: string) => ({ status: 400, body: { __type: `com.amazonaws#${type}`, message } });
 
   const ops: Record<string, (b: any) => { status: number; body: unknown }> = {
@@ -88,6 +92,14 @@ export async function startAwsJsonStandIn(options: { pageSize?: number } = {}): 
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
+      if (req.method === 'PUT' && !req.headers['x-amz-target']) {
+        // S3 PutObject, path-style (the test's client sets forcePathStyle).
+        const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.slice(1));
+        calls.push(`S3.PutObject ${path}`);
+        objects.set(path, { body: Buffer.concat(chunks).toString('utf8'), contentType: req.headers['content-type'] });
+        res.writeHead(200, { etag: '"0"' });
+        return res.end();
+      }
       const target = String(req.headers['x-amz-target'] ?? '');
       calls.push(target);
       const op = ops[target];
@@ -113,6 +125,7 @@ export async function startAwsJsonStandIn(options: { pageSize?: number } = {}): 
     executions,
     secrets,
     calls,
+    objects,
     stop: () => new Promise((r) => server.close(() => r())),
   };
 }

@@ -3,7 +3,8 @@
  * calling the REAL bundled handlers (list targets, per-target worker, summary) with an in-process ledger.
  * It applies the Distributed Map's semantics as Step Functions documents them:
  * - at most `maxConcurrency` items run at a time, started in item order;
- * - a thrown error fails its item; when failed items exceed the tolerance (count: failed > N; percentage:
+ * - a thrown error fails its item (the worker's, or the CodeBuild task's that the item's Choice runs for a
+ *   `long-running` answer); when failed items exceed the tolerance (count: failed > N; percentage:
  *   failed / items * 100 > P; neither set: any failure) the Map fails, starts nothing more, and the error
  *   is States.ExceedToleratedFailureThreshold;
  * - the canary Map tolerates nothing, and the rest Map only starts after it succeeded;
@@ -13,10 +14,11 @@
 import { randomUUID } from 'node:crypto';
 import { lambdaContext } from '../../handlers/support/lambda.ts';
 import type { FleetTarget, LedgerStore } from '../../../functions/core/fleet/types.ts';
+import { MemoryTargetLists, type TargetListRef } from '../../../functions/core/fleet/target-lists.ts';
 
 export interface FleetBundle {
   createFleetWorker(deps: { ledger: LedgerStore }): (event: unknown, context: unknown) => Promise<unknown>;
-  createListTargets(deps?: object): (event: unknown) => Promise<{ trigger: string; canary: FleetTarget[]; rest: FleetTarget[]; total: number }>;
+  createListTargets(deps?: object): (event: unknown) => Promise<{ trigger: string; canary: TargetListRef; rest: TargetListRef; total: number }>;
   createFleetSummary(deps: { ledger: LedgerStore }): (event: unknown) => Promise<any>;
 }
 
@@ -28,6 +30,11 @@ export interface DriverOptions {
   toleratedFailurePercentage?: number;
   /** Per-invocation Lambda timeout the worker's deadlines are computed from. */
   workerTimeoutMs?: number;
+  /**
+   * The item's CodeBuild task (`codebuild:startBuild.sync`), run when the worker answers `long-running`
+   * (the Choice in each Map item); it throws when the build fails. Without it such an item fails.
+   */
+  build?: (item: { target: FleetTarget; executionId: string; wave: 'canary' | 'rest'; trigger: string }) => Promise<void>;
 }
 
 export interface ItemEvent {
@@ -50,7 +57,10 @@ export async function runFleetExecution(o: DriverOptions, input: { trigger?: str
   const executionId = `arn:aws:states:us-east-1:000000000000:execution:Fleet:local-${randomUUID()}`;
   const startTime = new Date().toISOString();
   const worker = o.bundle.createFleetWorker({ ledger: o.ledger });
-  const list = await o.bundle.createListTargets()(input);
+  // The list step writes each wave's list to its store (S3 in AWS); each Map reads its list from there.
+  const lists = new MemoryTargetLists();
+  const list = await o.bundle.createListTargets({ lists })({ input, executionId });
+  const items = { canary: lists.read(list.canary), rest: lists.read(list.rest) };
   const events: ItemEvent[] = [];
   const peak = { canary: 0, rest: 0 };
 
@@ -71,7 +81,13 @@ export async function runFleetExecution(o: DriverOptions, input: { trigger?: str
         events.push({ wave, target: item.name, kind: 'start' });
         let ok = true;
         try {
-          await worker({ target: item, executionId, wave, trigger: list.trigger }, lambdaContext({ timeoutMs: o.workerTimeoutMs ?? 14 * 60_000, functionName: 'Fleet-Worker' }));
+          const event = { target: item, executionId, wave, trigger: list.trigger };
+          const r = (await worker(event, lambdaContext({ timeoutMs: o.workerTimeoutMs ?? 14 * 60_000, functionName: 'Fleet-Worker' }))) as { outcome?: string };
+          // The item's Choice: a long-running target goes to its CodeBuild task, in the same item.
+          if (r?.outcome === 'long-running') {
+            if (!o.build) throw new Error('long-running target, and this driver run has no CodeBuild task');
+            await o.build(event);
+          }
         } catch {
           ok = false;
           failed++;
@@ -87,10 +103,10 @@ export async function runFleetExecution(o: DriverOptions, input: { trigger?: str
 
   let failure: { Error: string; Cause: string } | null = null;
   let failedWave: 'canary' | 'rest' | null = null;
-  if (!(await map(list.canary, 'canary', { count: 0 }))) {
+  if (!(await map(items.canary, 'canary', { count: 0 }))) {
     failure = { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'canary' };
     failedWave = 'canary';
-  } else if (!(await map(list.rest, 'rest', { count: o.toleratedFailureCount, percentage: o.toleratedFailurePercentage }))) {
+  } else if (!(await map(items.rest, 'rest', { count: o.toleratedFailureCount, percentage: o.toleratedFailurePercentage }))) {
     failure = { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'rest' };
     failedWave = 'rest';
   }

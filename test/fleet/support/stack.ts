@@ -28,6 +28,8 @@ export interface SynthesizedFleet {
 export function synthFleet(
   props: Partial<DatabaseFleetMigrationsProps> & { migrationsDir: string },
   extra?: (stack: Stack, vpc: ec2.Vpc) => void,
+  /** Props that need the stack (e.g. static targets' secrets), merged over `props`. */
+  propsOf?: (stack: Stack) => Partial<DatabaseFleetMigrationsProps>,
 ): SynthesizedFleet {
   // Under the project so the bundle resolves the AWS SDK from node_modules, as it resolves the runtime's on Lambda.
   const outdir = join(PROJECT_ROOT, 'cdk.out', `.fleet-${randomBytes(4).toString('hex')}`);
@@ -42,6 +44,7 @@ export function synthFleet(
     vpc,
     targets: { secretNamePrefix: 'migrator/staging/fleet/' },
     ...props,
+    ...propsOf?.(stack),
   });
   extra?.(stack, vpc);
   let nagError: string | undefined;
@@ -62,6 +65,6 @@ export function synthFleet(
 /** Fn::Join of strings and tokens -> one string with tokens as `"<Ref>"` placeholders (valid JSON in context). */
 function flattenJoin(v: any): string {
   if (typeof v === 'string') return v;
-  if (v['Fn::Join']) return (v['Fn::Join'][1] as any[]).map((p) => (typeof p === 'string' ? p : `arn:aws:lambda:us-east-1:000000000000:function:${JSON.stringify(p).replace(/[^A-Za-z0-9]/g, '')}`)).join('');
+  if (v['Fn::Join']) return (v['Fn::Join'][1] as any[]).map((p) => (typeof p === 'string' ? p : p?.Ref === 'AWS::Partition' ? 'aws' : `arn:aws:lambda:us-east-1:000000000000:function:${JSON.stringify(p).replace(/[^A-Za-z0-9]/g, '')}`)).join('');
   throw new Error(`unexpected DefinitionString ${JSON.stringify(v).slice(0, 200)}`);
 }

@@ -4,6 +4,11 @@ import type { SeedAwsClients } from '../aws.ts';
 import type { Entry, SeedSet, TenantSeed } from '../load.ts';
 import type { Section } from '../model.ts';
 import type { LiveSchema } from './live-schema.ts';
+import type { Field } from '../model.ts';
+import type { DiffResult } from './diff.ts';
+import type { Desired } from './rows.ts';
+import type { EncryptJob } from './provider-secrets.ts';
+import type { LeafJob } from './secret-leaves.ts';
 import type { Tracker } from './tracker.ts';
 
 /** One row a section writes: its entry, its parent's id and tenant, and a label for the report. */
@@ -49,3 +54,17 @@ export interface RunContext {
 }
 
 export const tenantIdOf = (ctx: RunContext, t: TenantSeed | undefined): string | null | undefined => (t ? ctx.rowId.get(t) : undefined);
+
+/** A row of a section after the diff: what it needs written (for section.ts, encrypt.ts, write.ts). */
+export interface Pending {
+  item: Item;
+  desired: Desired;
+  res: DiffResult;
+  found: boolean;
+  /** Extra columns written with this row (special columns). */
+  extra: Record<string, unknown>;
+  encrypt: { field: Field; job: EncryptJob }[];
+  leaves: { field: Field; value: unknown; jobs: LeafJob[] }[];
+  generate: { field: Field; secretName: string }[];
+  write: boolean;
+}

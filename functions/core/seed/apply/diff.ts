@@ -17,7 +17,6 @@ export interface DesiredRow {
   values: Record<string, unknown>;
   /** Where the entry is, for a failed cast. */
   origin?: Origin;
-  /** Column -> file field, for a failed cast's path. */
 }
 
 export interface DiffSpec {

@@ -50,10 +50,10 @@ export function fillLeaf(value: unknown, job: LeafJob, enc: { ciphertext: Buffer
   parent[k] = { ...leaf, ciphertext: enc.ciphertext.toString('base64'), keyId: enc.keyArn, version: enc.version };
 }
 
-/** Secret names named in a leaf column's value (for the version lookups). */
-export function leafSecrets(v: unknown, out: string[] = []): string[] {
-  if (Array.isArray(v)) v.forEach((x) => leafSecrets(x, out));
-  else if (isSecretLeaf(v)) out.push(v.secret);
-  else if (v && typeof v === 'object') Object.values(v).forEach((x) => leafSecrets(x, out));
+/** The secret leaves of a column's value: name, JSON field, and path inside the value (for the version lookups and messages). */
+export function leafUses(v: unknown, path: (string | number)[] = [], out: { secret: string; jsonField: string; path: (string | number)[] }[] = []) {
+  if (Array.isArray(v)) v.forEach((x, i) => leafUses(x, [...path, i], out));
+  else if (isSecretLeaf(v)) out.push({ secret: v.secret, jsonField: v.jsonField ?? 'apiKey', path });
+  else if (v && typeof v === 'object') Object.entries(v).forEach(([k, x]) => leafUses(x, [...path, k], out));
   return out;
 }

@@ -4,36 +4,25 @@
  * keys, secret leaves), then the writes: set-based upserts (sql.ts) grouped by the columns they carry,
  * returning the ids of new rows for the sections that follow.
  */
-import { updateRows, upsertRows, type Column } from '../sql.ts';
 import type { Field, Section } from '../model.ts';
 import { generateKey, apiKeySecretName, storeApiKeySecret, type GeneratedApiKey } from '../api-keys.ts';
 import { mapPool } from '../pool.ts';
-import { diffRows, type DiffResult, type DiffSpec } from './diff.ts';
-import { desiredRow, itemsOf, type Desired } from './rows.ts';
-import { decideProvider, encryptAll, providerContext, providerFetch, storedAlias, renderContext, type EncryptJob } from './provider-secrets.ts';
-import { fillLeaf, planLeaves, type LeafJob } from './secret-leaves.ts';
+import { diffRows, type DiffSpec } from './diff.ts';
+import { desiredRow, itemsOf } from './rows.ts';
+import { decideProvider, providerFetch } from './provider-secrets.ts';
+import { planLeaves } from './secret-leaves.ts';
 import { keyColumns } from './live-schema.ts';
-import type { Item, RunContext } from './context.ts';
+import type { Item, Pending, RunContext } from './context.ts';
+import { keyString, writeRows } from './write.ts';
+import { encryptInto } from './encrypt.ts';
 
 const genAlias = (f: Field) => `gen:${f.name}`;
 const leafAlias = (f: Field) => `leaf:${f.name}`;
 
-interface Pending {
-  item: Item;
-  desired: Desired;
-  res: DiffResult;
-  found: boolean;
-  /** Extra columns written with this row (special columns). */
-  extra: Record<string, unknown>;
-  encrypt: { field: Field; job: EncryptJob }[];
-  leaves: { field: Field; value: unknown; jobs: LeafJob[] }[];
-  generate: { field: Field; secretName: string }[];
-  write: boolean;
-}
 
 /** Renders `{tenant}` and `{row.<field>}` in a generated key's prefix or secret name. */
 const render = (t: string, item: Item) =>
-  t.replace(/\{([^}]*)\}/g, (_, n: string) => (n === 'tenant' || n === 'tenant.slug' ? item.tenant!.slug : n === 'tenant.id' ? String(item.tenant!.slug) : n.startsWith('row.') ? String(item.entry[n.slice(4)] ?? '') : `{${n}}`));
+  t.replace(/\{([^}]*)\}/g, (_, n: string) => (n === 'tenant' || n === 'tenant.slug' ? item.tenant!.slug : n.startsWith('row.') ? String(item.entry[n.slice(4)] ?? '') : `{${n}}`));
 
 export async function applySection(ctx: RunContext, s: Section): Promise<void> {
   const { tracker, plan } = ctx;
@@ -137,14 +126,14 @@ export async function applySection(ctx: RunContext, s: Section): Promise<void> {
   const later = toWrite.filter((p) => (p.encrypt.length > 0 || p.leaves.some((l) => l.jobs.length > 0)) && !tenantIdFor(p));
   await encryptInto(ctx, s, now, tenantIdFor);
 
-  const returned = await write(ctx, s, toWrite, key, leafFields, compare);
+  const returned = await writeRows(ctx, s, toWrite, key, leafFields, compare);
   for (let i = 0; i < items.length; i++) {
     const id = (results[i]!.id as string | undefined) ?? returned.get(keyString(key, desired[i]!.values));
     ctx.rowId.set(items[i]!.entry, id ?? null);
   }
   if (later.length > 0) {
     await encryptInto(ctx, s, later, (p) => ctx.rowId.get(p.item.entry) ?? undefined);
-    await write(ctx, s, later, key, leafFields, [], true);
+    await writeRows(ctx, s, later, key, leafFields, [], true);
   }
   registerRefs(ctx, s, items);
 }
@@ -158,73 +147,6 @@ function countLeaves(v: unknown): number {
   return 0;
 }
 
-async function encryptInto(ctx: RunContext, s: Section, rows: readonly Pending[], tenantIdFor: (p: Pending) => string | undefined): Promise<void> {
-  const jobs: { job: EncryptJob; done: (e: { ciphertext: Buffer; keyArn: string; version: string }) => void }[] = [];
-  for (const p of rows) {
-    const tenantId = tenantIdFor(p)!;
-    for (const e of p.encrypt) {
-      const ps = e.field.providerSecret!;
-      jobs.push({
-        job: { ...e.job, context: providerContext(s, e.field, p.item, tenantId) },
-        done: (enc) => {
-          p.extra[ps.ciphertextColumn] = enc.ciphertext;
-          if (ps.keyIdColumn) p.extra[ps.keyIdColumn] = enc.keyArn;
-          if (ps.versionColumn) p.extra[ps.versionColumn] = enc.version;
-          if (ps.encryptedAtColumn) p.extra[ps.encryptedAtColumn] = ctx.now;
-        },
-      });
-    }
-    for (const l of p.leaves) {
-      for (const j of l.jobs) {
-        jobs.push({
-          job: { secret: j.secret, jsonField: j.jsonField, slug: p.item.tenant!.slug, context: renderContext({ tenant: '{tenant.id}', purpose: '{path}' }, { tenantId, slug: p.item.tenant!.slug, row: p.item.entry, path: j.purpose }) },
-          done: (enc) => fillLeaf(l.value, j, enc),
-        });
-      }
-    }
-  }
-  const out = await encryptAll(ctx, jobs.map((j) => j.job));
-  out.forEach((enc, i) => jobs[i]!.done(enc));
-  if (out.length > 0) ctx.log(`encrypted ${out.length} provider key(s) of ${s.table} with ${ctx.kmsKeyId}`);
-}
-
-const keyString = (key: readonly string[], row: Record<string, unknown>) => key.map((c) => String(row[c])).join('\u0000');
-
-/** Upserts the rows, grouped by the set of columns they carry; returns key -> id of the written rows. */
-async function write(ctx: RunContext, s: Section, rows: readonly Pending[], key: string[], leafFields: Field[], compare: string[], specialOnly = false): Promise<Map<string, string>> {
-  const live = ctx.live.get(s.table)!;
-  const col = (name: string): Column => ({ name, type: live.columns.get(name)! });
-  const groups = new Map<string, Pending[]>();
-  for (const p of rows) {
-    const sig = Object.keys(p.extra).sort().join(',');
-    const g = groups.get(sig);
-    if (g) g.push(p);
-    else groups.set(sig, [p]);
-  }
-  const ids = new Map<string, string>();
-  const touch = live.columns.has('updated_at') && !s.fields.some((f) => f.column === 'updated_at');
-  for (const [sig, group] of groups) {
-    const extra = sig ? sig.split(',') : [];
-    const base = specialOnly ? [] : compare;
-    const leafCols = leafFields.map((f) => f.column!);
-    const columns = [...new Set([...key, ...base, ...leafCols, ...extra])].map(col);
-    const values = (ps: readonly Pending[]) =>
-      ps.map((p) => {
-        const v: Record<string, unknown> = { ...p.desired.values, ...p.extra };
-        for (const l of p.leaves) v[l.field.column!] = l.value;
-        return v;
-      });
-    const returning = s.id ? [s.id, ...key].map((c) => `t."${c}"`).join(', ') : undefined;
-    // New rows: an upsert with every column the model writes. Existing rows: an UPDATE of the columns that
-    // are sent only (a proposed INSERT tuple would have to satisfy NOT NULL on columns it does not carry).
-    const fresh = group.filter((p) => !p.found && !specialOnly);
-    const existing = group.filter((p) => p.found || specialOnly);
-    const spec = { table: s.table, key, columns, touchUpdatedAt: touch, ...(returning ? { returning } : {}) };
-    const out = [...(await upsertRows(ctx.client, spec, values(fresh))), ...(await updateRows(ctx.client, spec, values(existing)))];
-    if (s.id) for (const r of out) ids.set(keyString(key, r), r[s.id] as string);
-  }
-  return ids;
-}
 
 /** Catalog sections: natural key -> id, for the refs of the sections that follow. */
 function registerRefs(ctx: RunContext, s: Section, items: readonly Item[]): void {
@@ -234,4 +156,3 @@ function registerRefs(ctx: RunContext, s: Section, items: readonly Item[]): void
   ctx.refIds.set(s.path[0]!, m);
 }
 
-export { storedAlias };
