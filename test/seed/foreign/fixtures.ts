@@ -208,7 +208,7 @@ export const TRANSFORM_ARMY: Fixture = {
     column: 'is_active',
     model: { from: 'active: { column: is_active, default: true }', to: 'active: { column: is_active, type: json }' },
   },
-  missingSecret: { file: 'tenants/globex.yaml', from: 'globex/salesforce', to: 'globex/pipedrive', path: 'providerConfigs.salesforce.clientSecret', tenant: 'globex' },
+  missingSecret: { file: 'tenants/globex.yaml', from: 'providers/globex/salesforce', to: 'providers/globex/pipedrive', path: 'providerConfigs.salesforce.clientSecret', tenant: 'globex' },
   reset: { tenant: 'acme', childTables: [] },
 };
 
