@@ -105,7 +105,22 @@ export async function main(argv: string[] = process.argv, io: CliIO = processIO)
       return 2;
     }
     const verbose = argv.includes('--verbose');
-    const err = error as Error;
+    let err = error as Error;
+    // pg's own words for a lost session ("Client has encountered a connection error and is not queryable")
+    // say nothing about the run: name the command and what happened to its work.
+    if (!(err instanceof MigratorError)) {
+      const { isConnectionLoss } = await import('../functions/core/connection-loss.ts');
+      if (isConnectionLoss(err)) {
+        const { ConnectionLostError } = await import('../functions/core/errors.ts');
+        err = new ConnectionLostError(
+          {
+            step: `\`migrator ${activity.command ?? ''}\``.replace(' `', '`'),
+            consequence: 'PostgreSQL rolls back the open transaction of a session that ends, so the statement in progress left nothing; what was committed before stays.',
+          },
+          { cause: err },
+        );
+      }
+    }
     const expected = err instanceof MigratorError;
     io.err(`error: ${err.message}\n`);
     if (verbose && err.stack) io.err(`${err.stack}\n`);

@@ -1,15 +1,17 @@
 /**
  * Where the migrator functions run in someone else's VPC, and how they reach the AWS APIs they call:
- * Secrets Manager always (the database secret), KMS with seeds. In isolated subnets that takes interface
- * endpoints; a function without them would wait until its timeout on the first deploy, so a VPC of this
- * app that lacks one fails the synth instead, naming it.
+ * Secrets Manager always (the database secret), CloudFormation always (the deploy function recognises a
+ * rollback Update by its stack's status, without the database), KMS with seeds. In isolated subnets that
+ * takes interface endpoints; a function without them would wait until its timeout on the first deploy (or,
+ * without CloudFormation, could not tell a rollback from an update when the database is down, and strand the
+ * stack in UPDATE_ROLLBACK_FAILED), so a VPC of this app that lacks one fails the synth instead, naming it.
  */
-import { Annotations, Aspects, CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
 
 /**
- * How the migrator reaches Secrets Manager (always) and KMS (with seeds) from isolated subnets.
+ * How the migrator reaches Secrets Manager and CloudFormation (always) and KMS (with seeds) from isolated subnets.
  * - `'check'`: at synth, a VPC defined in this app must have an interface endpoint for each; a missing one
  *   fails the synth naming it. An imported VPC (`Vpc.fromLookup`, `fromVpcAttributes`) cannot be inspected:
  *   a warning says so.
@@ -42,8 +44,14 @@ interface Service {
 
 const SECRETS_MANAGER: Service = { name: 'Secrets Manager', service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, pattern: /\.secretsmanager(-fips)?"/ };
 const KMS: Service = { name: 'KMS', service: ec2.InterfaceVpcEndpointAwsService.KMS, pattern: /\.kms(-fips)?"/ };
-/** Optional: the rollback check asks the stack's status; without it, it falls back to the run history. */
+/**
+ * The rollback check asks the stack's status (DescribeStacks). Without it the check falls back to the run
+ * history, which needs the database: a rollback during a database outage would fail and strand the stack.
+ */
 const CLOUDFORMATION: Service = { name: 'CloudFormation', service: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION, pattern: /\.cloudformation(-fips)?"/ };
+
+/** The constant's name in ec2.InterfaceVpcEndpointAwsService, for the message's code snippet. */
+const CONSTANT = new Map<Service, string>([[SECRETS_MANAGER, 'SECRETS_MANAGER'], [KMS, 'KMS'], [CLOUDFORMATION, 'CLOUDFORMATION']]);
 
 export interface EndpointOptions {
   vpc: ec2.IVpc;
@@ -55,7 +63,7 @@ export interface EndpointOptions {
 /** Adds the endpoint check (at synth, once the whole app exists) or the endpoints themselves. */
 export function requireEndpoints(scope: Construct, o: EndpointOptions): void {
   if (o.mode === 'none' || !isolated(o.vpc, o.subnets)) return;
-  const needed = o.seeds ? [SECRETS_MANAGER, KMS] : [SECRETS_MANAGER];
+  const needed = o.seeds ? [SECRETS_MANAGER, KMS, CLOUDFORMATION] : [SECRETS_MANAGER, CLOUDFORMATION];
   const inApp = CfnResource.isCfnResource(o.vpc.node.defaultChild);
   if (o.mode === 'create') {
     const found = inApp ? endpointsOf(scope, o.vpc) : [];
@@ -76,22 +84,12 @@ export function requireEndpoints(scope: Construct, o: EndpointOptions): void {
   if (!inApp) {
     Annotations.of(scope).addWarningV2(
       'pg-tenant-migrator:endpoints',
-      `The migrator runs in isolated subnets of an imported VPC, whose endpoints cannot be checked: it needs interface endpoints for ${needed.map((s) => s.name).join(' and ')}. ` +
+      `The migrator runs in isolated subnets of an imported VPC, whose endpoints cannot be checked: it needs interface endpoints for ${list(needed.map((s) => s.name), 'and')}. ` +
         "Set endpoints: 'none' once they exist, or endpoints: 'create'.",
     );
     return;
   }
-  // Once the app is complete (endpoints may be added after this construct): the optional endpoint is a warning.
-  Aspects.of(scope).add({
-    visit(node) {
-      if (node !== scope || endpointsOf(scope, o.vpc).some((f) => CLOUDFORMATION.pattern.test(f))) return;
-      Annotations.of(scope).addWarningV2(
-        'pg-tenant-migrator:cloudformation-endpoint',
-        `${o.vpc.node.path} has no CloudFormation interface endpoint: the rollback check cannot read the stack status from isolated subnets ` +
-          'and falls back to the run history after the request times out. Add vpc.addInterfaceEndpoint(\'CloudFormation\', { service: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION }) to use it.',
-      );
-    },
-  });
+  // Checked once the app is complete: endpoints may be added after this construct.
   scope.node.addValidation({
     validate: () => {
       const found = endpointsOf(scope, o.vpc);
@@ -99,16 +97,26 @@ export function requireEndpoints(scope: Construct, o: EndpointOptions): void {
       if (missing.length === 0) return [];
       return [
         `DatabaseMigrations ${scope.node.path}: the migrator runs in isolated subnets of ${o.vpc.node.path}, which has no interface endpoint for ` +
-          `${missing.map((s) => s.name).join(' or ')} (needed to ${missing.map(why).join(' and ')}); the first deploy would time out. ` +
-          `Add ${missing.map((s) => `vpc.addInterfaceEndpoint('${s.name.replace(/\s/g, '')}', { service: ec2.InterfaceVpcEndpointAwsService.${s === KMS ? 'KMS' : 'SECRETS_MANAGER'} })`).join(' and ')}, ` +
+          `${list(missing.map((s) => s.name), 'or')} (needed to ${list(missing.map(why), 'and')}); ` +
+          (missing.some((s) => s !== CLOUDFORMATION)
+            ? 'the first deploy would time out. '
+            : 'a rollback while the database is unreachable would fail and leave the stack in UPDATE_ROLLBACK_FAILED. ') +
+          `Add ${list(missing.map((s) => `vpc.addInterfaceEndpoint('${s.name.replace(/\s/g, '')}', { service: ec2.InterfaceVpcEndpointAwsService.${CONSTANT.get(s)} })`), 'and')}, ` +
           "set endpoints: 'create', run it in subnets with egress (vpcSubnets), or set endpoints: 'none' if the VPC reaches them another way.",
       ];
     },
   });
 }
 
+/** "a, b and c". */
+function list(items: string[], last: 'and' | 'or'): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} ${last} ${items.at(-1)}`;
+}
+
 function why(s: Service): string {
-  return s === KMS ? 'encrypt tenant keys' : 'read the database secret';
+  if (s === KMS) return 'encrypt tenant keys';
+  if (s === CLOUDFORMATION) return 'recognise a rollback Update from the stack status, without the database';
+  return 'read the database secret';
 }
 
 /** Whether the selection is isolated subnets (by type, or every chosen subnet being one of the VPC's isolated ones). */

@@ -11,6 +11,7 @@ import type { Target } from '../../functions/core/config/targets.ts';
 import { protectedByName } from '../../functions/core/protected-stage.ts';
 import { ProtectedStageError } from '../../functions/core/seed/errors.ts';
 import { activity } from './activity.ts';
+import { DEFAULT_AWS_BUDGET } from '../../functions/core/aws/clients.ts';
 import type { ConnectOptions } from '../../functions/core/db.ts';
 import type { MigrationEvent, MigrationTarget, SafetyOptions } from '../../functions/core/migrate/types.ts';
 import type { RunFields, RunStart } from '../../functions/core/run-history.ts';
@@ -38,6 +39,8 @@ export interface GlobalOptions {
   lockWaitTimeout: number;
   lockTimeout: number;
   statementTimeout: number;
+  /** idle_in_transaction_session_timeout of the migration session; sets the migration lock's lease. */
+  idleTimeout: number;
   connectTimeout: number;
   connectRetries: number;
   verbose?: boolean;
@@ -83,7 +86,8 @@ export function addGlobalOptions(program: Command): void {
     .option('--runs-table <schema.table>', 'run-history table (created by the first state-changing command)', 'public.migration_runs')
     .option('--lock-wait-timeout <ms>', "how long to wait for another run's migration lock", milliseconds, 60_000)
     .option('--lock-timeout <ms>', 'lock_timeout for migration statements', milliseconds, 10_000)
-    .option('--statement-timeout <ms>', 'statement_timeout for migration statements', milliseconds, 600_000)
+    .option('--statement-timeout <ms>', 'statement_timeout of every statement (migrations, seeds, reads); the client gives up on a server that stops answering after the longer of this and --lock-wait-timeout, plus a margin (0: no bound)', milliseconds, 600_000)
+    .option('--idle-timeout <ms>', 'how long a migration session may sit idle inside a transaction before the server ends it; a runner that stops answering (frozen, suspended, cut off) loses its sessions and the migration lock within --statement-timeout + 2 x this', milliseconds, 60_000)
     .option('--connect-timeout <ms>', 'timeout of one connection attempt', milliseconds, 10_000)
     .option('--connect-retries <n>', 'connection retries (exponential backoff) for a waking database; each retry prints a line', integer, 5)
     .option('--verbose', "node-pg-migrate's own log lines, and stack traces with errors")
@@ -193,11 +197,50 @@ async function eachTarget(cmd: Command, io: CliIO, body: (target: MigrationTarge
   if (failed) throw new ExitCode(1);
 }
 
+/**
+ * The longest a CLI seed or rotate-key waits on one AWS call inside its transaction: the CLI's seed clients
+ * make 4 attempts of DEFAULT_AWS_BUDGET's request timeout each (functions/core/seed/aws.ts), plus a connect.
+ */
+const CLI_AWS_WAIT_MS = 4 * DEFAULT_AWS_BUDGET.requestTimeoutMs + DEFAULT_AWS_BUDGET.connectionTimeoutMs + 5_000;
+
+/** Margin of the client-side query bound over the longest server-side wait: a tenth, 1 to 15 s. */
+export function queryMarginMs(longestWaitMs: number): number {
+  return Math.min(15_000, Math.max(1_000, Math.floor(longestWaitMs / 10)));
+}
+
+/**
+ * The client-side bound on every query of a CLI session: the longest wait the server itself bounds
+ * (statement_timeout, or the migration lock's wait) plus a margin, so PostgreSQL's own error comes first
+ * and this one only when the server stopped answering. `--statement-timeout 0` lifts it.
+ */
+export function queryBoundMs(opts: Pick<GlobalOptions, 'statementTimeout' | 'lockWaitTimeout'>): number | undefined {
+  if (opts.statementTimeout === 0) return undefined;
+  const longest = Math.max(opts.statementTimeout, opts.lockWaitTimeout);
+  return Math.min(MAX_TIMEOUT_MS, longest + queryMarginMs(longest));
+}
+
 /** The connect options the global options describe; with `io`, one stderr line per retry. */
 export function connectFrom(opts: GlobalOptions, io?: CliIO): ConnectOptions {
+  const bound = queryBoundMs(opts);
   return {
     connectTimeoutMs: opts.connectTimeout,
     retries: opts.connectRetries,
+    // From the first statement of every session (reads, seeds and unlock included): a server-side bound on
+    // each statement, and server-side keepalives, so a client host that vanished is noticed within a minute.
+    sessionSettings: {
+      ...(opts.statementTimeout ? { statement_timeout: opts.statementTimeout } : {}),
+      // A transaction left open by a runner that stopped answering ends (with its locks: the seed's, the
+      // application's rows it touched). Never below the longest AWS wait a seed or rotate-key makes inside
+      // its transaction; while the migration lock is held, withLock sets --idle-timeout itself.
+      ...(opts.idleTimeout ? { idle_in_transaction_session_timeout: Math.max(opts.idleTimeout, CLI_AWS_WAIT_MS) } : {}),
+      tcp_keepalives_idle: 30,
+      tcp_keepalives_interval: 10,
+      tcp_keepalives_count: 3,
+    },
+    queryTimeoutMs: bound,
+    queryTimeoutAdvice: bound
+      ? `That bound is the longer of --statement-timeout (${opts.statementTimeout} ms) and --lock-wait-timeout (${opts.lockWaitTimeout} ms), plus ${queryMarginMs(Math.max(opts.statementTimeout, opts.lockWaitTimeout))} ms; raise them if the database is only slow.`
+      : undefined,
     onRetry: io
       ? ({ attempt, attempts, cause, delayMs, where }) =>
           io.err(`Connecting to ${where}: attempt ${attempt} of ${attempts} failed (${cause}); next attempt in ${(delayMs / 1000).toFixed(1)} s.\n`)
@@ -223,6 +266,7 @@ export function safetyFrom(opts: GlobalOptions, io: CliIO, events?: MigrationEve
     lockWaitTimeoutMs: opts.lockWaitTimeout,
     lockTimeoutMs: opts.lockTimeout,
     statementTimeoutMs: opts.statementTimeout,
+    idleTimeoutMs: opts.idleTimeout,
     log: (line) => {
       activity.last = line; // named by the interrupt line if a signal ends the run
       // "applied X" / "reverted X" are the progress lines below (with their time).
@@ -313,12 +357,26 @@ const REPAIR_ACTIONS: Record<string, string> = {
  * The confirmation of repair/baseline: --yes accepts; otherwise the changes are printed, and on a terminal
  * the user is asked (the command holds its lock and open transaction meanwhile), else they are declined.
  */
-async function confirm(io: CliIO, opts: { yes?: boolean; json?: boolean }, command: string, lines: string[]): Promise<boolean> {
+async function confirm(
+  io: CliIO,
+  opts: { yes?: boolean; json?: boolean },
+  command: string,
+  lines: string[],
+  session?: { client: import('pg').Client; idleTimeoutMs: number },
+): Promise<boolean> {
   if (opts.yes) return true;
   // With --json, stdout is the JSON document only: the list goes to stderr.
   (opts.json ? io.err : io.out)(`${command} would make ${lines.length} change(s) (nothing written yet):\n${lines.map((l) => `  ${l}\n`).join('')}`);
   if (!io.ask) return false;
-  return /^\s*y(es)?\s*$/i.test(await io.ask(`Apply these ${lines.length} change(s)? [y/N] `));
+  // The open transaction waits for the person: keep it from reaching --idle-timeout meanwhile.
+  const keepAlive = session && session.idleTimeoutMs > 0
+    ? setInterval(() => void session.client.query('SELECT 1').catch(() => {}), Math.max(100, Math.floor(session.idleTimeoutMs / 3)))
+    : undefined;
+  try {
+    return /^\s*y(es)?\s*$/i.test(await io.ask(`Apply these ${lines.length} change(s)? [y/N] `));
+  } finally {
+    clearInterval(keepAlive);
+  }
 }
 
 /** repair/baseline listed their changes but were not confirmed: nothing was written (exit 1). */
@@ -501,7 +559,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
             ...safetyFrom(o, io),
             runId,
             onValidated,
-            confirm: (c) => confirm(io, opts, 'repair', c.map((x) => `${x.action}  ${x.name}  (${REPAIR_ACTIONS[x.action]})`)),
+            confirm: (c) => confirm(io, opts, 'repair', c.map((x) => `${x.action}  ${x.name}  (${REPAIR_ACTIONS[x.action]})`), { client: target.client, idleTimeoutMs: o.idleTimeout }),
           });
           r = res;
           if (res.changes.length && !res.written) throw new NotConfirmedError('repair', res.changes.length, !!io.ask && !opts.yes);
@@ -533,7 +591,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
             to: opts.to,
             runId,
             onValidated,
-            confirm: (names) => confirm(io, opts, 'baseline', names.map((n) => `mark-applied  ${n}  (recorded as applied; its SQL is not run)`)),
+            confirm: (names) => confirm(io, opts, 'baseline', names.map((n) => `mark-applied  ${n}  (recorded as applied; its SQL is not run)`), { client: target.client, idleTimeoutMs: o.idleTimeout }),
           });
           r = res;
           if (res.marked.length && !res.written) throw new NotConfirmedError('baseline', res.marked.length, !!io.ask && !opts.yes);

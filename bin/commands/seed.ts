@@ -130,6 +130,10 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
           actor: localActor(),
           runId,
           log,
+          // The same deadlines as the migrations (and the client-side bound derived from them).
+          statementTimeoutMs: opts.statementTimeout,
+          lockWaitTimeoutMs: opts.lockWaitTimeout,
+          lockTimeoutMs: opts.lockTimeout,
         });
       // A plan writes nothing, not even its run row.
       if (opts.plan) return run(client);

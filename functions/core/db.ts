@@ -3,7 +3,8 @@
  * Aurora): every attempt has a connect timeout, failed attempts are retried with exponential backoff.
  */
 import pg from 'pg';
-import { MigratorError } from './errors.ts';
+import { MigratorError, oneLine } from './errors.ts';
+import { redact } from './redact.ts';
 
 /** A connection string or a full pg client config (e.g. built from an RDS secret, with `ssl`). */
 export type ConnectionConfig = string | pg.ClientConfig;
@@ -26,10 +27,14 @@ export interface ConnectOptions {
    */
   sessionSettings?: Record<string, string | number>;
   /**
-   * Client-side bound on each query (pg's `query_timeout`): a server that stops answering mid-query ends
-   * with an error instead of a wait without end. Default none.
+   * Client-side bound on each query: a server (or network) that stops answering mid-query ends with a
+   * QueryTimeoutError naming the wait, and the connection is closed (pg's own `query_timeout` leaves it
+   * stuck behind the unanswered query). Set it above the session's statement and lock timeouts, which end
+   * a slow statement first with PostgreSQL's own error. Default none.
    */
   queryTimeoutMs?: number;
+  /** Says what raises `queryTimeoutMs`, for its error (e.g. "raise --statement-timeout"). */
+  queryTimeoutAdvice?: string;
   /**
    * Called right after each failed attempt that will be retried (before the wait), e.g. to print a line.
    * `attempts` is the total allowed. Never receives credentials.
@@ -127,7 +132,6 @@ export async function connect(config: ConnectionConfig, options: ConnectOptions 
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     ...(options.sessionSettings ? { options: startupOptions(options.sessionSettings) } : {}),
-    ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
   };
   const where = describe(clientConfig);
   for (let attempt = 0; ; attempt++) {
@@ -136,6 +140,7 @@ export async function connect(config: ConnectionConfig, options: ConnectOptions 
     client.on('error', () => {});
     try {
       await client.connect();
+      if (options.queryTimeoutMs) boundQueries(client, { timeoutMs: options.queryTimeoutMs, where, advice: options.queryTimeoutAdvice });
       return client;
     } catch (error) {
       await client.end().catch(() => {});
@@ -155,6 +160,79 @@ export async function connect(config: ConnectionConfig, options: ConnectOptions 
   }
 }
 
+/** A client-side bound on each query of a client (see ConnectOptions.queryTimeoutMs). */
+export interface QueryBound {
+  timeoutMs: number;
+  /** host:port/database, for the message. */
+  where: string;
+  /** What raises the bound. */
+  advice?: string;
+}
+
+/** No answer within the client-side bound: the server, or the network to it, stopped answering. */
+export class QueryTimeoutError extends MigratorError {
+  override name = 'QueryTimeoutError';
+  constructor(readonly bound: QueryBound, readonly sql: string, options?: { cause?: unknown }) {
+    const text = oneLine(redact(sql), 160);
+    const waiting = /pg_advisory(_xact)?_lock|\bFOR\s+UPDATE\b/i.test(sql) ? `waiting for a lock (${JSON.stringify(text)})` : `running ${JSON.stringify(text)}`;
+    super(
+      `PostgreSQL at ${bound.where} did not answer within ${bound.timeoutMs} ms (the client-side bound) while ${waiting}: ` +
+        'the server, or the network to it, stopped answering. The connection was closed, so the server rolls back its open transaction, if any, once it notices.' +
+        (bound.advice ? ` ${bound.advice}` : ''),
+      options,
+    );
+  }
+}
+
+const BOUNDS = new WeakMap<pg.ClientBase, QueryBound>();
+
+/** The client-side bound `connect` gave `client`, if any (a second session of the same run takes it over). */
+export function queryBoundOf(client: pg.ClientBase): QueryBound | undefined {
+  return BOUNDS.get(client);
+}
+
+/**
+ * Bound every promise-style query of `client`: when `timeoutMs` passes without an answer, the socket is
+ * destroyed (so the query and everything queued after it fail at once, and the server ends the session)
+ * and the query rejects with QueryTimeoutError. Callback and submittable queries (cursors) are left alone.
+ */
+export function boundQueries(client: pg.Client, bound: QueryBound): void {
+  BOUNDS.set(client, bound);
+  const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const first = args[0] as { text?: string; submit?: unknown } | string;
+    if (typeof args.at(-1) === 'function' || (typeof first === 'object' && typeof first?.submit === 'function')) return original(...args);
+    let fired = false;
+    const timer = setTimeout(() => {
+      fired = true;
+      destroyClient(client);
+    }, bound.timeoutMs);
+    return (original(...args) as Promise<unknown>).then(
+      (result) => (clearTimeout(timer), result),
+      (error: unknown) => {
+        clearTimeout(timer);
+        throw fired ? new QueryTimeoutError(bound, typeof first === 'string' ? first : first?.text ?? '', { cause: error }) : error;
+      },
+    );
+  };
+}
+
+/** Drop the connection now (no goodbye to a server that may not answer). */
+export function destroyClient(client: pg.ClientBase): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/**
+ * `client.end()`, but never waiting more than `waitMs` for the server to acknowledge (a server that stopped
+ * answering would hold it until TCP gives up): then the socket is destroyed.
+ */
+export async function closeClient(client: pg.ClientBase & { end(): Promise<void> }, waitMs = 2_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([client.end().catch(() => {}), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+  clearTimeout(timer);
+  destroyClient(client);
+}
+
 /** `-c name=value` pairs for the startup packet (libpq's `options`); names are checked, values escaped. */
 export function startupOptions(settings: Record<string, string | number>): string {
   return Object.entries(settings)
@@ -163,6 +241,12 @@ export function startupOptions(settings: Record<string, string | number>): strin
       return `-c ${name}=${String(value).replace(/[\\ ]/g, (c) => `\\${c}`)}`;
     })
     .join(' ');
+}
+
+/** host:port/database of a connected client, for messages. */
+export function whereOf(client: pg.ClientBase): string {
+  const p = (client as unknown as { connectionParameters?: pg.ClientConfig }).connectionParameters;
+  return p ? describe({ host: p.host, port: p.port, database: p.database }) : '(unknown database)';
 }
 
 /** host:port/database of a config, for messages; never includes the password. */

@@ -2,6 +2,7 @@
  * Errors the migration core throws on purpose. Each has a one-paragraph `.message` that a person can act on
  * (the CLI prints it, the custom resource puts it in its Reason), and typed fields for code that wants details.
  */
+import { describeLoss, isConnectionLoss } from './connection-loss.ts';
 import { redact } from './redact.ts';
 
 /** Base class: an expected, explained failure (the CLI prints only the message, no stack). */
@@ -67,14 +68,19 @@ export class MigrationError extends MigratorError {
   ) {
     const d = details;
     const where = d.statement ? ` while running: ${redact(oneLine(d.statement, 300))}` : '';
-    const state = d.sqlstate ? ` (SQLSTATE ${d.sqlstate})` : '';
-    const rolled = d.transactional
-      ? 'Its transaction was rolled back, so none of its changes remain.'
-      : 'It ran outside a transaction (it opted out), so statements before the failing one may have taken effect.';
+    // A lost session is not the migration's fault: say so, and what PostgreSQL does with its transaction.
+    const lost = isConnectionLoss(options?.cause);
+    const state = d.sqlstate && !lost ? ` (SQLSTATE ${d.sqlstate})` : '';
+    const what = lost ? `the database connection was lost (${describeLoss(options?.cause)})` : redact(d.pgMessage);
+    const rolled = !d.transactional
+      ? 'It ran outside a transaction (it opted out), so statements before the failing one may have taken effect.'
+      : lost
+        ? 'PostgreSQL rolls back the open transaction of a session that ends, so none of its changes remain (had the loss come during its COMMIT, `migrator status` shows whether it was applied).'
+        : 'Its transaction was rolled back, so none of its changes remain.';
     const before = d.appliedBefore.length
       ? ` Applied before it in this run and kept: ${d.appliedBefore.join(', ')}.`
       : '';
-    super(`Migration ${d.migration} (${d.file}) failed: ${redact(d.pgMessage)}${state}${where}. ${rolled}${before}${hintFor(d)}`, options);
+    super(`Migration ${d.migration} (${d.file}) failed: ${what}${state}${where}. ${rolled}${before}${hintFor(d)}`, options);
   }
   get file() { return this.details.file; }
   get statement() { return this.details.statement; }
@@ -102,6 +108,56 @@ export class LockWaitTimeoutError extends MigratorError {
         (holder ? ` (held by ${holder})` : '') +
         '. Nothing was changed. Wait for it to finish (see `migrator runs`) and retry, or raise --lock-wait-timeout; ' +
         'a holder left behind by a dead run can be ended with `migrator unlock --yes`.',
+    );
+  }
+}
+
+/**
+ * The database session was lost (server restart or failover, terminated backend, cut network, a session
+ * the server ended): names the database, the step that was running and what that means for the data.
+ */
+export class ConnectionLostError extends MigratorError {
+  override name = 'ConnectionLostError';
+  constructor(
+    readonly details: {
+      /** host:port/database (never the password). */
+      where?: string;
+      /** What was running, e.g. "the seed step", "`migrator status`". */
+      step: string;
+      /** What was written or rolled back, one or two sentences. */
+      consequence: string;
+    },
+    options: { cause: unknown },
+  ) {
+    super(
+      `The database connection${details.where ? ` to ${details.where}` : ''} was lost during ${details.step}: ${describeLoss(options.cause)}. ` +
+        `${details.consequence} Run it again once the database answers.`,
+      options,
+    );
+  }
+}
+
+/** What a lost seed means: it is one transaction. */
+export const SEED_LOST =
+  'The seed runs in one transaction, which PostgreSQL rolls back when its session ends, so nothing of the seed was written; ' +
+  'migrations committed before it in this run stay.';
+
+/**
+ * The migration lock's session ended while the run held it (the runner stopped answering for longer than the
+ * lock's lease: frozen, suspended, cut off; or someone ran `migrator unlock`). The run stops instead of going
+ * on unlocked.
+ */
+export class LockLostError extends MigratorError {
+  override name = 'LockLostError';
+  constructor(readonly table: string, readonly leaseMs: number, options: { cause: unknown; lockCause: unknown }) {
+    const during = options.cause instanceof Error ? ` It was doing: ${oneLine(options.cause.message, 400)}` : '';
+    super(
+      `Lost the migration lock of ${table}: its lock session ended (${describeLoss(options.lockCause)}). ` +
+        `This runner did not answer the database within the lock's lease (${leaseMs} ms: the statement timeout + 2 × the idle timeout) — ` +
+        'it was frozen (SIGSTOP, a suspended machine) or cut off from the database — or the lock was ended with `migrator unlock`. ' +
+        'The server ended its sessions and rolled back the migration in progress; migrations committed before stay. ' +
+        `The run stopped instead of going on without the lock; run it again.${during}`,
+      { cause: options.cause },
     );
   }
 }

@@ -10,10 +10,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { connect, type ConnectOptions } from './db.ts';
-import { MigratorError, type Problem } from './errors.ts';
+import { isConnectionLoss } from './connection-loss.ts';
+import { closeClient, connect, QueryTimeoutError, whereOf, type ConnectOptions } from './db.ts';
+import { ConnectionLostError, MigratorError, SEED_LOST, type Problem } from './errors.ts';
 import { up } from './migrate/engine.ts';
-import { RunRecord, type DeployFingerprint } from './run-history.ts';
+import { closeRunAsFailed, RunRecord, type DeployFingerprint } from './run-history.ts';
 import { runsTableOf } from './runs-table.ts';
 import type { MigrationTarget, SafetyOptions } from './migrate/types.ts';
 
@@ -65,8 +66,10 @@ export interface JobResult {
 export async function runJob(options: RunJobOptions): Promise<JobResult> {
   const started = Date.now();
   const runId = options.runId ?? randomUUID();
-  const client = options.target.client ?? (await connect(requireUrl(options.target), options.connect ?? options.target.connect));
+  // application_name says which run a session is (pg_stat_activity, lock-holder messages, `migrator unlock`).
+  const client = options.target.client ?? (await connect(requireUrl(options.target), { applicationName: `migrator:${runId}`, ...(options.connect ?? options.target.connect) }));
   let record: RunRecord | undefined;
+  let step: 'migrations' | 'seed' = 'migrations';
   try {
     const o = options;
     // Written once the migrations folder and the database were checked: a refused run leaves no row.
@@ -80,16 +83,69 @@ export async function runJob(options: RunJobOptions): Promise<JobResult> {
     const applied = result.applied;
     // Written now if the migrations just created the table (the legacy sample migration).
     await record.afterMigrations({ migrationsApplied: applied, lastMigration: result.lastMigration });
+    step = 'seed';
     const seed = o.seed ? await o.seed(client, runId) : undefined;
     const durationMs = Date.now() - started;
     await record.finish('succeeded', { migrationsApplied: applied, seedSummary: seed ?? null, durationMs });
     return { runId, applied, lastMigration: result.lastMigration, seed, durationMs, warnings: result.warnings };
   } catch (error) {
+    const failure = explained(error, step, whereOf(client));
     // The failure must reach the caller even if recording it fails too.
-    await record?.finish('failed', { error: (error as Error).message, durationMs: Date.now() - started }).catch(() => {});
-    throw error;
+    const fields = { error: failure.message, durationMs: Date.now() - started };
+    const closed = await record?.finish('failed', fields).then(() => true, () => false);
+    // The session is gone (lost, or dropped at the client-side bound): close the row on a fresh connection.
+    if (closed === false && record?.started) await closeOnFreshConnection(options, runId, failure.message);
+    throw failure;
   } finally {
-    if (!options.target.client) await client.end().catch(() => {});
+    if (!options.target.client) await closeClient(client);
+  }
+}
+
+/**
+ * A lost session or an unanswered query, said in words that name the step and what was written. Other
+ * errors (MigrationError names its migration itself) pass unchanged.
+ */
+function explained(error: unknown, step: 'migrations' | 'seed', where: string): Error {
+  if (step === 'seed' && error instanceof QueryTimeoutError) {
+    return new MigratorError(`${error.message} This happened during the seed step. ${SEED_LOST}`, { cause: error });
+  }
+  if (error instanceof MigratorError || !isConnectionLoss(error)) return error as Error;
+  return step === 'seed'
+    ? new ConnectionLostError({ where, step: 'the seed step', consequence: SEED_LOST }, { cause: error })
+    : new ConnectionLostError(
+        {
+          where,
+          step: 'the migrations (checking, locking or applying them)',
+          consequence: 'A migration in progress, if any, was rolled back with its session; migrations committed before stay (`migrator status` lists them).',
+        },
+        { cause: error },
+      );
+}
+
+/**
+ * Best effort, bounded: one attempt of at most 5 s, a 5 s statement bound. Only with a database URL (the
+ * CLI); the Lambda handlers do the same with the secret's config (closeLostRun).
+ */
+async function closeOnFreshConnection(options: RunJobOptions, runId: string, message: string): Promise<void> {
+  const url = options.target.databaseUrl;
+  if (!url) return;
+  const base = options.connect ?? options.target.connect ?? {};
+  try {
+    const fresh = await connect(url, {
+      connectTimeoutMs: Math.min(base.connectTimeoutMs ?? 5_000, 5_000),
+      retries: 0,
+      applicationName: `migrator:${runId}:close`,
+      sessionSettings: { statement_timeout: 5_000, lock_timeout: 2_000 },
+      queryTimeoutMs: 7_000,
+    });
+    try {
+      const o = options;
+      await closeRunAsFailed(fresh, { runId, trigger: o.trigger, stage: o.stage, actor: o.actor, command: o.command, fingerprint: o.fingerprint, message, runsTable: o.target.runsTable });
+    } finally {
+      await closeClient(fresh);
+    }
+  } catch {
+    // The next run closes it as abandoned once the old session is gone.
   }
 }
 

@@ -67,7 +67,8 @@ export interface DatabaseMigrationsProps {
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
-   * Interface endpoints the functions need in isolated subnets: Secrets Manager always, KMS with seeds.
+   * Interface endpoints the functions need in isolated subnets: Secrets Manager and CloudFormation always
+   * (the rollback check reads the stack's status without the database), KMS with seeds.
    * `'check'` fails the synth when a VPC of this app lacks one (an imported VPC gets a warning), `'create'`
    * adds the missing ones, `'none'` trusts the network. Subnets with egress are never checked.
    * @default 'check'

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, synthMigratorAsset, type MigratorAsset } from './support/asset.ts';
 import { createEvent, lambdaContext } from './support/lambda.ts';
 import { captureOutput, setupSimEnv, type SimEnv } from './support/sim-env.ts';
-import { startStalledEndpoint, startStallingProxy } from './support/stall.ts';
+import { startCuttingProxy, startStalledEndpoint, startStallingProxy } from './support/stall.ts';
 
 type Handler = (event: unknown, context: unknown) => Promise<{ PhysicalResourceId: string; Data: Record<string, string> }>;
 
@@ -124,6 +124,28 @@ describe('stalled endpoints end as a readable reason, a Failures metric and a cl
       expect(n).toBe(0);
     } finally {
       await stalled.close();
+    }
+  }, 60_000);
+
+  it('the connection cut mid-seed: the reason names the lost connection and the seed step, nothing of the seed is written, the run row is failed', async () => {
+    const url = new URL(sim.db.url);
+    const proxy = await startCuttingProxy(url.hostname, Number(url.port || 5432), 'INSERT INTO "users"');
+    await sim.putSecret(JSON.stringify({ host: '127.0.0.1', port: proxy.port, username: sim.role, password: sim.password, dbname: sim.db.name }));
+    try {
+      const r = await create(plain);
+      expect(proxy.cut).toBe(1);
+      expect(r.error?.message).toMatch(new RegExp(`^The database connection to 127\\.0\\.0\\.1:${proxy.port}/${sim.db.name} was lost during the seed step: `));
+      expect(r.error?.message).toContain('so nothing of the seed was written');
+      expect(r.error?.message).not.toContain('not queryable');
+      expect(r.metrics[0]).toMatchObject({ Failures: 1 });
+      const runId = runIdOf(r.error!.message)!;
+      const { rows } = await q('SELECT outcome, error FROM migration_runs WHERE id = $1', [runId]);
+      expect(rows[0]).toMatchObject({ outcome: 'failed' });
+      expect(rows[0].error).toContain('was lost during the seed step');
+      expect((await q('SELECT count(*)::int AS n FROM tenants')).rows[0].n).toBe(0);
+    } finally {
+      await sim.rotatePassword(sim.password);
+      await proxy.close();
     }
   }, 60_000);
 

@@ -57,7 +57,10 @@ describe('subnets', () => {
     const { stack, vpc, synth } = build(
       { subnetConfiguration: [{ name: 'pub', subnetType: ec2.SubnetType.PUBLIC }, { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, ...ISOLATED] },
       {},
-      (v) => v.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER }),
+      (v) => {
+        v.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER });
+        v.addInterfaceEndpoint('CloudFormation', { service: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION });
+      },
     );
     expect(subnetsOf(synth())[0]).toEqual(idsOf(stack, vpc.isolatedSubnets));
   });
@@ -72,9 +75,12 @@ describe('subnets', () => {
 describe('endpoints in isolated subnets', () => {
   const isolatedOnly = { natGateways: 0, subnetConfiguration: ISOLATED };
 
-  it('a missing Secrets Manager endpoint fails the synth, naming it and the prop', () => {
+  it('missing Secrets Manager and CloudFormation endpoints fail the synth, naming them and the prop', () => {
     const { synth } = build(isolatedOnly);
-    expect(synth).toThrow(/Net\/Migrations: the migrator runs in isolated subnets of Net\/Vpc, which has no interface endpoint for Secrets Manager \(needed to read the database secret\)/);
+    expect(synth).toThrow(
+      /Net\/Migrations: the migrator runs in isolated subnets of Net\/Vpc, which has no interface endpoint for Secrets Manager or CloudFormation \(needed to read the database secret and recognise a rollback Update from the stack status, without the database\); the first deploy would time out/,
+    );
+    expect(synth).toThrow(/ec2\.InterfaceVpcEndpointAwsService\.CLOUDFORMATION/);
     expect(synth).toThrow(/endpoints: 'create'/);
   });
 
@@ -82,6 +88,7 @@ describe('endpoints in isolated subnets', () => {
     const key = (s: Stack) => new kms.Key(s, 'Key');
     const { synth } = build(isolatedOnly, { seedsDir }, (vpc) => {
       vpc.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER });
+      vpc.addInterfaceEndpoint('CloudFormation', { service: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION });
       key(Stack.of(vpc));
     });
     expect(synth).toThrow(/no interface endpoint for KMS \(needed to encrypt tenant keys\)/);
@@ -91,28 +98,42 @@ describe('endpoints in isolated subnets', () => {
     const { synth } = build(isolatedOnly, { seedsDir }, (vpc) => {
       vpc.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER });
       vpc.addInterfaceEndpoint('Kms', { service: ec2.InterfaceVpcEndpointAwsService.KMS });
+      vpc.addInterfaceEndpoint('CloudFormation', { service: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION });
     });
     expect(() => synth()).not.toThrow();
   });
 
-  it('a missing CloudFormation endpoint is only a warning (the rollback check falls back to the run history)', () => {
+  it('a missing CloudFormation endpoint fails the synth (a rollback during a database outage would strand the stack)', () => {
     const without = build(isolatedOnly, {}, (vpc) => vpc.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER }));
-    without.synth();
-    Annotations.fromStack(without.stack).hasWarning('/Net/Migrations', Match.stringLikeRegexp('no CloudFormation interface endpoint'));
+    expect(without.synth).toThrow(
+      /no interface endpoint for CloudFormation \(needed to recognise a rollback Update from the stack status, without the database\); a rollback while the database is unreachable would fail and leave the stack in UPDATE_ROLLBACK_FAILED\. Add vpc\.addInterfaceEndpoint\('CloudFormation', \{ service: ec2\.InterfaceVpcEndpointAwsService\.CLOUDFORMATION \}\)/,
+    );
     const withIt = build(isolatedOnly, {}, (vpc) => {
       vpc.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER });
       vpc.addInterfaceEndpoint('CloudFormation', { service: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION });
     });
-    withIt.synth();
+    const t = withIt.synth();
     Annotations.fromStack(withIt.stack).hasNoWarning('/Net/Migrations', Match.anyValue());
+    Annotations.fromStack(withIt.stack).hasNoError('/Net/Migrations', Match.anyValue());
+    // The template: the function's VPC has the endpoint it calls DescribeStacks through, in the function's subnets.
+    const cfn = Object.values(t.findResources('AWS::EC2::VPCEndpoint')).filter((e: any) => JSON.stringify(e.Properties.ServiceName).includes('.cloudformation'));
+    expect(cfn).toHaveLength(1);
+    expect(cfn[0]).toMatchObject({ Properties: { VpcEndpointType: 'Interface', PrivateDnsEnabled: true } });
+  });
+
+  it('a NAT instead of endpoints: subnets with egress need no CloudFormation endpoint', () => {
+    const { stack, synth } = build({ subnetConfiguration: [{ name: 'pub', subnetType: ec2.SubnetType.PUBLIC }, { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }] });
+    expect(() => synth()).not.toThrow();
+    Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
   });
 
   it("endpoints: 'create' adds exactly the missing ones; 'none' skips the check", () => {
     const created = build(isolatedOnly, { seedsDir, endpoints: 'create' }, undefined);
     const names = Object.values(created.synth().findResources('AWS::EC2::VPCEndpoint')).map((e: any) => JSON.stringify(e.Properties.ServiceName));
-    expect(names).toHaveLength(2);
+    expect(names).toHaveLength(3);
     expect(names.some((n) => n.includes('.secretsmanager'))).toBe(true);
     expect(names.some((n) => n.includes('.kms'))).toBe(true);
+    expect(names.some((n) => n.includes('.cloudformation'))).toBe(true);
     // A VPC that has the Secrets Manager endpoint already gets only the KMS one (two private DNS names would clash).
     const partial = build((s) => {
       const v = new ec2.Vpc(s, 'Vpc', isolatedOnly);
@@ -120,10 +141,11 @@ describe('endpoints in isolated subnets', () => {
       return v;
     }, { seedsDir, endpoints: 'create' });
     const all = Object.entries(partial.synth().findResources('AWS::EC2::VPCEndpoint'));
-    expect(all).toHaveLength(2);
+    expect(all).toHaveLength(3);
     const mine = all.filter(([id]) => id.startsWith('Migrations')).map(([, e]: [string, any]) => JSON.stringify(e.Properties.ServiceName));
-    expect(mine).toHaveLength(1);
-    expect(mine[0]).toContain('.kms');
+    expect(mine).toHaveLength(2);
+    expect(mine.some((n) => n.includes('.kms'))).toBe(true);
+    expect(mine.some((n) => n.includes('.cloudformation'))).toBe(true);
     expect(() => build(isolatedOnly, { endpoints: 'none' }).synth()).not.toThrow();
   });
 
@@ -132,7 +154,7 @@ describe('endpoints in isolated subnets', () => {
       ec2.Vpc.fromVpcAttributes(s, 'Vpc', { vpcId: 'vpc-1234', availabilityZones: ['a', 'b'], isolatedSubnetIds: ['subnet-1', 'subnet-2'] }),
     );
     synth();
-    Annotations.fromStack(stack).hasWarning('/Net/Migrations', Match.stringLikeRegexp('imported VPC.*Secrets Manager'));
+    Annotations.fromStack(stack).hasWarning('/Net/Migrations', Match.stringLikeRegexp('imported VPC.*Secrets Manager and CloudFormation'));
   });
 });
 

@@ -32,6 +32,7 @@ beforeAll(() => {
   // Isolated subnets: the functions reach Secrets Manager and KMS through endpoints (the construct checks).
   vpc.addInterfaceEndpoint('SecretsManager', { service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER });
   vpc.addInterfaceEndpoint('Kms', { service: ec2.InterfaceVpcEndpointAwsService.KMS });
+  vpc.addInterfaceEndpoint('CloudFormation', { service: ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION });
   const main = new rds.DatabaseInstance(stack, 'Main', {
     engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17_6 }),
     vpc,

@@ -2,11 +2,11 @@
  * One dedicated connection per operation, the run-serializing advisory lock and the migration deadlines.
  */
 import pg from 'pg';
-import { connect } from '../db.ts';
-import { LockWaitTimeoutError, MigratorError } from '../errors.ts';
+import { boundQueries, closeClient, connect, destroyClient, queryBoundOf } from '../db.ts';
+import { LockLostError, LockWaitTimeoutError, MigratorError } from '../errors.ts';
 import { describeHolder, migrationLockHolders } from './lock-holder.ts';
 import type { Tables } from './state.ts';
-import { DEFAULT_SAFETY, type MigrationTarget, type SafetyOptions } from './types.ts';
+import { DEFAULT_SAFETY, lockLeaseMs, type MigrationTarget, type SafetyOptions } from './types.ts';
 
 /** Run `fn` with the target's client, or a new connection closed afterwards. */
 export async function withClient<T>(target: MigrationTarget, fn: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -18,7 +18,7 @@ export async function withClient<T>(target: MigrationTarget, fn: (client: pg.Cli
   try {
     return await fn(client);
   } finally {
-    await client.end().catch(() => {});
+    await closeClient(client);
   }
 }
 
@@ -52,6 +52,10 @@ export async function withLock<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   const wait = ms(safety.lockWaitTimeoutMs ?? DEFAULT_SAFETY.lockWaitTimeoutMs);
+  const statementTimeout = ms(safety.statementTimeoutMs ?? DEFAULT_SAFETY.statementTimeoutMs);
+  const idle = ms(safety.idleTimeoutMs ?? DEFAULT_SAFETY.idleTimeoutMs);
+  // idle 0 turns the lease off (the lock session then waits for the runner, however long it is gone).
+  const lease = idle === 0 ? 0 : lockLeaseMs(statementTimeout, idle);
   const qualified = `${t.schema}.${t.table}`;
   const timedOut = async (error: unknown) =>
     (error as { code?: string }).code === '55P03' ? new LockWaitTimeoutError(qualified, wait, await holderOf(client, t)) : error;
@@ -80,7 +84,7 @@ export async function withLock<T>(
       // No schema yet: the advisory lock alone serializes this run; the next one creates the lock table.
     } else {
       lock = await openLockSession(client);
-      await lock.query('SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; BEGIN');
+      await lock.query(`SET idle_in_transaction_session_timeout = ${lease}; SET statement_timeout = 0; BEGIN`);
       if (creating) await createLockTable(lock, t);
       if (wait > 0) await lock.query(`SET LOCAL lock_timeout = ${wait}`);
       await lock.query(`SELECT 1 FROM ${lockTable(t)} WHERE id = 1 FOR UPDATE${wait === 0 ? ' NOWAIT' : ''}`);
@@ -92,23 +96,50 @@ export async function withLock<T>(
     throw await timedOut(error);
   }
 
+  // The lease: a heartbeat on the lock session; losing that session stops the run (see above).
+  let lockLost: unknown;
+  let holding = true;
+  const lose = (error: unknown) => {
+    if (!holding || lockLost !== undefined) return;
+    lockLost = error ?? new Error('the lock session ended');
+    client.on('error', () => {}); // a caller's own client may have no listener: the error is ours, expected
+    destroyClient(client); // no statement of this run may go on without the lock
+  };
+  const heldLock = lock;
+  heldLock?.on('error', lose);
+  heldLock?.on('end', () => lose(new Error('Connection terminated unexpectedly')));
+  const heartbeat = heldLock && lease > 0
+    ? setInterval(() => void heldLock.query('SELECT 1').catch(lose), Math.max(100, Math.floor(idle / 3)))
+    : undefined;
+  heartbeat?.unref();
+
   try {
     // PostgreSQL >= 14 on Linux: notice a vanished client during a long statement and end the session, so a
     // killed runner's transaction rolls back and its lock goes away promptly. Older servers: ignored.
     await client.query('SET client_connection_check_interval = 1000').catch(() => {});
     await client.query(`SET lock_timeout = ${ms(safety.lockTimeoutMs ?? DEFAULT_SAFETY.lockTimeoutMs)}`);
-    await client.query(`SET statement_timeout = ${ms(safety.statementTimeoutMs ?? DEFAULT_SAFETY.statementTimeoutMs)}`);
+    await client.query(`SET statement_timeout = ${statementTimeout}`);
+    // Inside a migration's transaction only: a busy runner between migrations (loading, parsing) holds nothing.
+    if (idle > 0) await client.query(`SET idle_in_transaction_session_timeout = ${idle}`);
     return await fn();
+  } catch (error) {
+    // Did the lock go first? Ask its session (a lost one answers at once with its error).
+    const lost = lockLost ?? (heldLock ? await heldLock.query('SELECT 1').then(() => undefined, (e: unknown) => e) : undefined);
+    if (lost !== undefined) throw new LockLostError(qualified, lease, { cause: error, lockCause: lost });
+    throw error;
   } finally {
+    holding = false;
+    clearInterval(heartbeat);
     // A failed migration may leave the session inside an aborted transaction; leave it clean.
     await client.query('ROLLBACK').catch(() => {});
     await client.query('RESET lock_timeout; RESET statement_timeout').catch(() => {});
+    if (idle > 0) await client.query('RESET idle_in_transaction_session_timeout').catch(() => {});
     await client.query('RESET client_connection_check_interval').catch(() => {});
     if (lock) {
       // A lock table created by this run stays only if the run left a migrations table (it wrote something).
       const keep = creating && (await lock.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [t.migrations]).then((r) => r.rows[0]?.ok, () => false));
       await lock.query(keep ? 'COMMIT' : 'ROLLBACK').catch(() => {});
-      await lock.end().catch(() => {});
+      await closeClient(lock);
     }
     if (advisory) await client.query('SELECT pg_advisory_unlock($1::bigint)', [t.lockKey]).catch(() => {});
   }
@@ -167,6 +198,9 @@ async function openLockSession(client: pg.ClientBase): Promise<pg.Client> {
   });
   lock.on('error', () => {});
   await lock.connect();
+  // The same client-side bound as the run's own session (the CLI's): a stalled lock session fails too.
+  const bound = queryBoundOf(client);
+  if (bound) boundQueries(lock, bound);
   return lock;
 }
 

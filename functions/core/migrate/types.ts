@@ -34,6 +34,14 @@ export interface SafetyOptions {
   lockTimeoutMs?: number;
   /** `statement_timeout` for migration statements. Default 600 000 ms (10 min). */
   statementTimeoutMs?: number;
+  /**
+   * While the migration lock is held: the migration session's `idle_in_transaction_session_timeout`, and
+   * the lock's lease: the lock session is renewed by a
+   * heartbeat every third of this and ends after `statementTimeoutMs + 2 × idleTimeoutMs` without one. A
+   * runner that stops answering (frozen, suspended, cut off) loses its sessions and the lock within that.
+   * Default 60 000 ms.
+   */
+  idleTimeoutMs?: number;
   /** Receives progress lines (which migration runs). Default: silent. */
   log?: (line: string) => void;
   /**
@@ -56,7 +64,17 @@ export const DEFAULT_SAFETY = {
   lockWaitTimeoutMs: 60_000,
   lockTimeoutMs: 10_000,
   statementTimeoutMs: 600_000,
+  idleTimeoutMs: 60_000,
 } as const;
+
+/**
+ * How long the migration lock outlives a runner that stopped answering: its session's longest statement
+ * plus two idle timeouts. Longer than the migration session can survive it (a statement ends within the
+ * statement timeout, then the idle timeout ends the session), so the next run never overlaps its transaction.
+ */
+export function lockLeaseMs(statementTimeoutMs: number, idleTimeoutMs: number): number {
+  return Math.min(2_147_483_647, statementTimeoutMs + 2 * idleTimeoutMs);
+}
 
 export interface UpOptions extends SafetyOptions {
   /** Apply pending migrations up to and including this name; default all. */

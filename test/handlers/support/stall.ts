@@ -92,3 +92,49 @@ export async function startStallingProxy(host: string, upstreamPort: number, mar
     close,
   };
 }
+
+export interface CuttingProxy extends Stalled {
+  /** Connections cut so far. */
+  readonly cut: number;
+}
+
+/**
+ * Forwards to host:port until a client sends `marker`; then that connection is cut both ways at once (the
+ * marker is not forwarded): the server sees its client vanish, the client sees its server vanish, as when a
+ * network path or a proxy in between dies mid-statement.
+ */
+export async function startCuttingProxy(host: string, upstreamPort: number, marker: string): Promise<CuttingProxy> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  let cut = 0;
+  const server = createServer((client) => {
+    accepted++;
+    const upstream = tcpConnect(upstreamPort, host);
+    sockets.add(upstream);
+    upstream.on('error', () => {});
+    client.on('data', (chunk) => {
+      if (chunk.includes(marker)) {
+        cut++;
+        upstream.destroy();
+        client.destroy();
+        return;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => client.write(chunk));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  const { port, close } = await listen(server, sockets);
+  return {
+    port,
+    url: `tcp://127.0.0.1:${port}`,
+    get accepted() {
+      return accepted;
+    },
+    get cut() {
+      return cut;
+    },
+    close,
+  };
+}
