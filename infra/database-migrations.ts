@@ -20,6 +20,7 @@ import { defaultSubnets, requireEndpoints } from './network.ts';
 import { migrationsResource } from './database-migrations/custom-resource.ts';
 import { migratorFunctions } from './database-migrations/functions.ts';
 import { grantReadOwnStackStatus, grantSeeding } from './database-migrations/grants.ts';
+import { warnLongRunning } from './database-migrations/long-running.ts';
 import { acknowledgeFunctionFindings } from './database-migrations/nag.ts';
 import { MIGRATION_DEFAULTS, type DatabaseMigrationsProps } from './database-migrations/props.ts';
 import { settingsOf } from './database-migrations/settings.ts';
@@ -53,6 +54,7 @@ export class DatabaseMigrations extends Construct {
     super(scope, id);
     const settings = settingsOf(this, props);
     const { migrationsDir, seedsDir, tenantPrefix, providerPrefix } = settings;
+    warnLongRunning(this, migrationsDir);
     this.metricsNamespace = props.metricsNamespace ?? MIGRATION_DEFAULTS.metricsNamespace;
     this.stage = props.stage;
 

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { runJob, type JobResult } from '../core/job.ts';
 import { status } from '../core/migrate/engine.ts';
-import { seed } from '../core/seed/seed.ts';
+import { deploySeedStep } from './seed-step.ts';
 import { loadSeeds } from '../core/seed/load.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
 import { publishRunMetrics, runLogger } from '../core/aws/observability.ts';
@@ -157,21 +157,16 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
           statementTimeoutMs: deadlines.statementTimeoutMs,
           log: (line) => logger.info(line),
           seed: seedAws && seedSet
-            ? (c, id) =>
-                seed(c, {
-                  stage: env.STAGE,
-                  seedSet,
-                  kmsKeyId: env.KMS_KEY_ARN,
-                  actor,
-                  runId: id,
-                  aws: seedAws,
-                  secretNamespace: env.TENANT_SECRET_NAMESPACE,
-                  // The seed step gets the same invocation deadlines as the migrations.
-                  lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
-                  lockTimeoutMs: deadlines.lockTimeoutMs,
-                  statementTimeoutMs: deadlines.statementTimeoutMs,
-                  log: (line) => logger.info(line),
-                }) as unknown as Promise<Record<string, unknown>>
+            ? deploySeedStep({
+                stage: env.STAGE,
+                seedSet,
+                kmsKeyId: env.KMS_KEY_ARN,
+                actor,
+                aws: seedAws,
+                secretNamespace: env.TENANT_SECRET_NAMESPACE,
+                deadlines,
+                log: (line) => logger.info(line),
+              })
             : undefined,
         });
       } finally {

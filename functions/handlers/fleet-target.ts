@@ -23,7 +23,7 @@ import type { MigrationFile } from '../core/migrate/files.ts';
 import { tablesOf } from '../core/migrate/state.ts';
 import { redact } from '../core/redact.ts';
 import { createAwsClients } from '../core/seed/aws.ts';
-import { seed } from '../core/seed/seed.ts';
+import { deploySeedStep } from './seed-step.ts';
 import { computeDeadlines } from './deadlines.ts';
 import type { WorkerEnv } from './fleet-env.ts';
 import { assetLayout, closeLostRun, connectFromSecret, type HandlerEnv } from './runtime.ts';
@@ -158,21 +158,17 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
           log: (line) => logger.info(line),
           onMigration: (m) => void (m.direction === 'up' && appliedNow.push(m.name)),
           seed: seedAws
-            ? (c, id) =>
-                seed(c, {
-                  stage: env.STAGE,
-                  dir: asset.seedsDir,
-                  ...(env.SEED_TENANTS === 'target' ? { tenants: [target.name] } : {}),
-                  kmsKeyId: env.KMS_KEY_ARN,
-                  actor,
-                  runId: id,
-                  aws: seedAws,
-                  secretNamespace: secretNamespaceOf(target.name),
-                  lockWaitTimeoutMs: deadlines.lockWaitTimeoutMs,
-                  lockTimeoutMs: deadlines.lockTimeoutMs,
-                  statementTimeoutMs: deadlines.statementTimeoutMs,
-                  log: (line) => logger.info(line),
-                }) as unknown as Promise<Record<string, unknown>>
+            ? deploySeedStep({
+                stage: env.STAGE,
+                dir: asset.seedsDir,
+                ...(env.SEED_TENANTS === 'target' ? { tenants: [target.name] } : {}),
+                kmsKeyId: env.KMS_KEY_ARN,
+                actor,
+                aws: seedAws,
+                secretNamespace: secretNamespaceOf(target.name),
+                deadlines,
+                log: (line) => logger.info(line),
+              })
             : undefined,
         });
       } finally {

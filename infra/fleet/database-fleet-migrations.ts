@@ -359,10 +359,12 @@ export class DatabaseFleetMigrations extends Construct {
     });
     this.ledger.grantReadData(this.summaryFunction);
     this.grantTargetSecrets(src, this.workerFunction);
-    if (seedPrefixes) grantSeeding(this.workerFunction, props.seeding ?? {}, seedPrefixes.tenantPrefix, seedPrefixes.providerPrefix);
+    // The KMS context keys of the grant follow the seed model, as for DatabaseMigrations.
+    const seedGrants = { ...(props.seeding ?? {}), seedsDir };
+    if (seedPrefixes) grantSeeding(this.workerFunction, seedGrants, seedPrefixes.tenantPrefix, seedPrefixes.providerPrefix);
     if (props.longRunning !== false) {
       this.longRunningProject = this.longRunningRunner(props, props.longRunning ?? {}, { migrationsDir, seedsDir, hash: content.hash, t, retention, powertools: { ...powertools, ...seedEnv } });
-      if (seedPrefixes) grantSeeding(this.longRunningProject, props.seeding ?? {}, seedPrefixes.tenantPrefix, seedPrefixes.providerPrefix);
+      if (seedPrefixes) grantSeeding(this.longRunningProject, seedGrants, seedPrefixes.tenantPrefix, seedPrefixes.providerPrefix);
     }
     if (seedPrefixes) this.acknowledgeSeeding(seedPrefixes);
 

@@ -5,6 +5,7 @@
  * run on PostgreSQL with the KMS / Secrets Manager stand-in.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bootstrapDev } from '../../local/aws-standin/index.ts';
@@ -54,6 +55,25 @@ describe('template', () => {
         .filter(Boolean);
     expect(sids(worker.Properties.Role['Fn::GetAtt'][0])).toEqual(expect.arrayContaining(['WriteTenantSecretsUnderPrefix', 'ReadProviderSecretsUnderPrefix']));
     expect(sids(project.Properties.ServiceRole['Fn::GetAtt'][0])).toEqual(expect.arrayContaining(['WriteTenantSecretsUnderPrefix', 'ReadProviderSecretsUnderPrefix']));
+  });
+});
+
+describe("the fleet's kms:Encrypt condition follows the seed model", () => {
+  it("the ITL fixture's model declares tenantSlug: the worker's and the build's condition list it", () => {
+    const itl = join(ROOT, 'test/seed/fixtures/itl');
+    const f = synthFleet({ stage: 'local', migrationsDir: join(itl, 'migrations'), seedsDir: join(itl, 'seeds'), targets: { secretNamePrefix: PREFIX } }, undefined, (stack) => ({
+      seeding: { encryptionKey: new kms.Key(stack, 'StageKey', { enableKeyRotation: true }) },
+    }));
+    try {
+      const encrypt = Object.values(f.json.Resources as Record<string, any>)
+        .filter((r) => r.Type === 'AWS::IAM::Policy')
+        .flatMap((p) => p.Properties.PolicyDocument.Statement)
+        .filter((st: any) => st.Sid === 'EncryptTenantSecretsWithStageKey');
+      expect(encrypt.length).toBe(2);
+      for (const st of encrypt) expect(st.Condition['ForAllValues:StringEquals']['kms:EncryptionContextKeys']).toEqual(['tenant', 'tenantSlug', 'purpose']);
+    } finally {
+      f.cleanup();
+    }
   });
 });
 
