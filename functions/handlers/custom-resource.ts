@@ -12,12 +12,11 @@ import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { runJob, type JobResult } from '../core/job.ts';
 import { status } from '../core/migrate/engine.ts';
-import { deploySeedStep } from './seed-step.ts';
+import { deploySeedStep, withSeedClients } from './seed-step.ts';
 import { loadSeeds } from '../core/seed/load.ts';
 import type { SeedSummary } from '../core/seed/report.ts';
 import { publishRunMetrics, runLogger } from '../core/aws/observability.ts';
 import { stackPhase } from '../core/aws/stack-status.ts';
-import { createAwsClients } from '../core/seed/aws.ts';
 import { computeDeadlines } from './deadlines.ts';
 import { failureReason, reasonError, redact } from './reason.ts';
 import { deployCommand, deployHistory, judgeUpdate, type Fingerprint } from './rollback.ts';
@@ -142,9 +141,8 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
         }
       }
 
-      const seedAws = env.SEEDS_ENABLED ? createAwsClients({ budget: aws }) : undefined;
-      try {
-        job = await runJob({
+      job = await withSeedClients(Boolean(env.SEEDS_ENABLED), aws, (seedAws) =>
+        runJob({
           target: { client, dir: asset.migrationsDir, migrationsTable: env.MIGRATIONS_TABLE, runsTable: env.RUNS_TABLE },
           trigger: 'deploy',
           stage: env.STAGE,
@@ -168,11 +166,8 @@ async function handle(event: CloudFormationCustomResourceEvent, context: Context
                 log: (line) => logger.info(line),
               })
             : undefined,
-        });
-      } finally {
-        seedAws?.kms.destroy();
-        seedAws?.secrets.destroy();
-      }
+        }),
+      );
     } catch (e) {
       failure = e as Error;
     } finally {

@@ -22,8 +22,7 @@ import { longRunningNames, pendingFiles, runsInTransaction } from '../core/migra
 import type { MigrationFile } from '../core/migrate/files.ts';
 import { tablesOf } from '../core/migrate/state.ts';
 import { redact } from '../core/redact.ts';
-import { createAwsClients } from '../core/seed/aws.ts';
-import { deploySeedStep } from './seed-step.ts';
+import { deploySeedStep, withSeedClients } from './seed-step.ts';
 import { computeDeadlines } from './deadlines.ts';
 import type { WorkerEnv } from './fleet-env.ts';
 import { assetLayout, closeLostRun, connectFromSecret, type HandlerEnv } from './runtime.ts';
@@ -143,9 +142,8 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
       ranJob = true;
       // The same seed() as a single database's deploy, with this run's deadlines; the target's name is its
       // secret namespace, so tenants' API-key secrets of different targets never collide.
-      const seedAws = env.SEEDS_ENABLED ? createAwsClients({ budget: { ...deadlines.aws, signal: watchdog.signal } }) : undefined;
-      try {
-        job = await runJob({
+      job = await withSeedClients(Boolean(env.SEEDS_ENABLED), { ...deadlines.aws, signal: watchdog.signal }, (seedAws) =>
+        runJob({
           target: migrationTarget,
           trigger: event.trigger,
           stage: env.STAGE,
@@ -170,11 +168,8 @@ export async function runTarget(o: RunTargetOptions): Promise<WorkerResult> {
                 log: (line) => logger.info(line),
               })
             : undefined,
-        });
-      } finally {
-        seedAws?.kms.destroy();
-        seedAws?.secrets.destroy();
-      }
+        }),
+      );
     }
   } catch (e) {
     failure = e as Error;

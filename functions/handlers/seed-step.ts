@@ -3,6 +3,7 @@
  * per-target runner: `seed()` with the run's id and the same invocation deadlines as the migrations.
  */
 import type { SeedStep } from '../core/job.ts';
+import { createAwsClients, type AwsClientOptions, type SeedAwsClients } from '../core/seed/aws.ts';
 import { seed, type SeedOptions } from '../core/seed/seed.ts';
 
 export interface DeploySeedStepOptions
@@ -21,4 +22,18 @@ export function deploySeedStep(o: DeploySeedStepOptions): SeedStep {
       lockTimeoutMs: deadlines.lockTimeoutMs,
       statementTimeoutMs: deadlines.statementTimeoutMs,
     });
+}
+
+/**
+ * Runs `fn` with the seed's KMS and Secrets Manager clients (drawing on the invocation's `budget`) when the
+ * function has seeds, and destroys them after, whatever happens.
+ */
+export async function withSeedClients<T>(enabled: boolean, budget: NonNullable<AwsClientOptions['budget']>, fn: (aws: SeedAwsClients | undefined) => Promise<T>): Promise<T> {
+  const aws = enabled ? createAwsClients({ budget }) : undefined;
+  try {
+    return await fn(aws);
+  } finally {
+    aws?.kms.destroy();
+    aws?.secrets.destroy();
+  }
 }

@@ -55,17 +55,7 @@ export async function upsertRows<R extends pg.QueryResultRow = pg.QueryResultRow
     SELECT ${cols} FROM json_to_recordset($1::json) AS x(${recordType})
     ON CONFLICT (${spec.key.map(q).join(', ')}) ${conflict}
     ${spec.returning ? `RETURNING ${spec.returning}` : ''}`;
-  const out: R[] = [];
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const chunk = rows.slice(i, i + CHUNK).map((r) => {
-      const o: Record<string, unknown> = {};
-      for (const c of spec.columns) o[c.name] = jsonValue(r[c.name]);
-      return o;
-    });
-    const res = await client.query<R>(sql, [JSON.stringify(chunk)]);
-    out.push(...res.rows);
-  }
-  return out;
+  return inChunks<R>(client, sql, spec.columns, rows);
 }
 
 export interface UpdateSpec {
@@ -97,16 +87,7 @@ export async function updateRows<R extends pg.QueryResultRow = pg.QueryResultRow
     WHERE ${spec.key.map((c) => `t.${q(c)} = x.${q(c)}`).join(' AND ')}
       AND (${set.map((c) => `t.${q(c)}`).join(', ')}) IS DISTINCT FROM (${set.map((c) => `x.${q(c)}`).join(', ')})
     ${spec.returning ? `RETURNING ${spec.returning}` : ''}`;
-  const out: R[] = [];
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const chunk = rows.slice(i, i + CHUNK).map((r) => {
-      const o: Record<string, unknown> = {};
-      for (const c of spec.columns) o[c.name] = jsonValue(r[c.name]);
-      return o;
-    });
-    out.push(...(await client.query<R>(sql, [JSON.stringify(chunk)])).rows);
-  }
-  return out;
+  return inChunks<R>(client, sql, spec.columns, rows);
 }
 
 /** JSON with sorted keys, so jsonb values compare equal regardless of key order. */
@@ -132,4 +113,18 @@ export function sameValue(desired: unknown, actual: unknown): boolean {
   if (typeof d === 'number') return Number(a) === d;
   if (typeof d === 'object' || typeof a === 'object') return stableJson(d) === stableJson(a);
   return d === a;
+}
+
+/** Runs `sql` once per chunk of rows, each sent as one JSON array of the `columns` (`$1`). */
+async function inChunks<R extends pg.QueryResultRow>(client: pg.ClientBase, sql: string, columns: Column[], rows: readonly Record<string, unknown>[]): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK).map((r) => {
+      const o: Record<string, unknown> = {};
+      for (const c of columns) o[c.name] = jsonValue(r[c.name]);
+      return o;
+    });
+    out.push(...(await client.query<R>(sql, [JSON.stringify(chunk)])).rows);
+  }
+  return out;
 }
