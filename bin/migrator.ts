@@ -57,7 +57,7 @@ export function packageVersion(): string {
 /** The program with all commands; commander errors are thrown (exitOverride), output goes to `io`. */
 export function buildProgram(io: CliIO = processIO, onCommanderOutput?: () => void): Command {
   const program = new Command('migrator')
-    .description('Safe PostgreSQL migrations (node-pg-migrate formats) with checksums, locking and deadlines; local dev runner.')
+    .description('Safe PostgreSQL migrations (node-pg-migrate formats) with checksums, locking and deadlines; declarative tenant seeds for any schema; local dev runner.')
     .version(packageVersion(), '-V, --version', 'print the version of pg-tenant-migrator')
     .exitOverride()
     .configureOutput({

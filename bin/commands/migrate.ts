@@ -398,7 +398,7 @@ export function registerMigrateCommands(program: Command, io: CliIO): void {
 
   program
     .command('up')
-    .description('Validate, then apply pending migrations (each in its own transaction), serialized by an advisory lock.')
+    .description('Validate, then apply pending migrations (each in its own transaction), serialized by the migration lock (a row lock only the migrator role can take).')
     .option('--to <name>', 'apply up to and including this migration (its name or a unique prefix, e.g. 0009)')
     .option('--all', ALL_HELP)
     .addHelpText('after', '\nRefuses (exit 1, nothing changed) when an applied migration was edited or deleted, a new one sorts before applied ones,\n' +

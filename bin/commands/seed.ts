@@ -10,6 +10,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type pg from 'pg';
 import { protectedByName } from '../../functions/core/protected-stage.ts';
+import { SECRET_NAMESPACE_PATTERN } from '../../functions/core/secret-namespace.ts';
 import type { ConfirmResult, RotateResult, SeedAwsClients, SeedSummary } from '../../functions/core/seed/index.ts';
 import { localActor } from './actor.ts';
 import type { DevSeeding } from './dev.ts';
@@ -22,6 +23,7 @@ const seedCore = () => import('../../functions/core/seed/index.ts');
 interface StageOptions {
   stage: string;
   seedsDir: string;
+  secretNamespace?: string;
 }
 
 /** True when the environment points the SDK at some AWS (real or an explicit endpoint). */
@@ -95,8 +97,18 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 function stageOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--stage <name>', 'stage from seeds/stages.yaml (chooses tenants, KMS key, secret prefix)').env('MIGRATOR_STAGE').default('local'))
-    .option('--seeds-dir <path>', 'seeds folder (seed.config.yaml, catalog.yaml, stages.yaml, tenants/) of any schema', 'seeds');
+    .addOption(new Option('--stage <name>', 'stage from <seeds-dir>/stages.yaml (chooses tenants, KMS key, secret prefix)').env('MIGRATOR_STAGE').default('local'))
+    .option('--seeds-dir <path>', 'seeds folder (seed.config.yaml, catalog.yaml, stages.yaml, tenants/) of any schema', 'seeds')
+    .option(
+      '--secret-namespace <name>',
+      "this database's segment in generated keys' secret names (<secretPrefix>/tenants/<name>/<slug>/...), so databases seeded from one folder on one stage keep their own secrets",
+      secretNamespace,
+    );
+}
+
+function secretNamespace(value: string): string {
+  if (!SECRET_NAMESPACE_PATTERN.test(value)) throw new InvalidArgumentError('expected one path segment of lowercase letters, digits and "-" (at most 63).');
+  return value;
 }
 
 interface SeedCmdOptions extends StageOptions {
@@ -123,6 +135,7 @@ async function runSeed(command: 'seed' | 'reseed', opts: GlobalOptions & SeedCmd
         seed(c, {
           stage: opts.stage,
           seedSet,
+          secretNamespace: opts.secretNamespace,
           plan: opts.plan,
           reset: opts.reset ? tenants : undefined,
           action: command,
@@ -170,7 +183,9 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
         'Apply the seed files (catalog + the stage\'s tenants) idempotently, to the tables the seed model names (<seeds-dir>/seed.config.yaml, ' +
           'or the built-in model of this package\'s schema; checked against the live database first): upserts by natural keys, only changed rows are written, ' +
           'provider keys encrypted with KMS when their secret version changes, inbound API keys generated when a tenant has none. ' +
-          'One transaction: on any error nothing is written. Removing an entry from a file never deletes data.',
+          'One transaction: on any error nothing is written. Removing an entry from a file never deletes data. ' +
+          'Without --plan, pending migrations of --dir (default ./migrations: pass your own folder) are applied first, in the same recorded run; ' +
+          '--plan reads the database as it is.',
       )
       .option('--tenant <slug>', 'only this tenant (repeatable); default all of the stage\'s tenants', collect)
       .option('--plan', 'print what would change; write nothing, call no KMS Encrypt')
@@ -183,8 +198,8 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
     program
       .command('reseed')
       .description(
-        'Re-apply the seed of the named tenants (staging). With --reset, first delete their seeded data (users, agents, LLM settings, ' +
-          'API keys; the tenant row and application data stay) and recreate it. Refused on a protected stage.',
+        'Re-apply the seed of the named tenants (staging). With --reset, first delete their seeded data (the rows the seed model hangs off ' +
+          'each tenant and its inbound keys; the tenant row and application data stay) and recreate it. Refused on a protected stage.',
       )
       .requiredOption('--tenant <slug>', 'tenant to reseed (repeatable)', collect)
       .option('--reset', 'delete and recreate the tenant\'s seeded data (only that tenant\'s)')
@@ -222,6 +237,7 @@ export function registerSeedCommands(program: Command, io: CliIO): void {
                 aws,
                 kmsKeyId: stage.kmsKeyId,
                 secretPrefix: stage.secretPrefix,
+                secretNamespace: opts.secretNamespace,
                 graceHours: opts.graceHours,
                 actor: localActor(),
                 runId,

@@ -12,6 +12,7 @@ import { awsClientConfig, bindAbort } from '../core/aws/clients.ts';
 import { databaseConfigFromSecret, tlsModeFrom } from '../core/aws/database-secret.ts';
 import { connect, describe } from '../core/db.ts';
 import { closeRunAsFailed } from '../core/run-history.ts';
+import { SECRET_NAMESPACE_PATTERN } from '../core/secret-namespace.ts';
 import type { Deadlines } from './deadlines.ts';
 
 const flag = z
@@ -50,7 +51,7 @@ const Env = z.object({
   /** Run-history table (`schema.table`); default public.migration_runs. */
   RUNS_TABLE: z.string().optional(),
   /** This database's segment in new tenant API-key secret names (DatabaseMigrations' secretNamespace). */
-  TENANT_SECRET_NAMESPACE: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
+  TENANT_SECRET_NAMESPACE: z.string().regex(SECRET_NAMESPACE_PATTERN).optional(),
 });
 export type HandlerEnv = z.output<typeof Env>;
 

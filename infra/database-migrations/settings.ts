@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { protectedByName } from '../../functions/core/protected-stage.ts';
+import { SECRET_NAMESPACE_PATTERN } from '../../functions/core/secret-namespace.ts';
 import { MIGRATION_DEFAULTS, type DatabaseMigrationsProps, type RunOn } from './props.ts';
 
 /** The props as the construct uses them: folders absolute, defaults applied. */
@@ -53,7 +54,7 @@ function validateProps(path: string, props: DatabaseMigrationsProps) {
     const v = t[k];
     if (v && v.toSeconds() >= fn) fail(`timeouts.${k} (${v.toSeconds()} s) must be shorter than timeouts.function (${fn} s)`);
   }
-  if (props.secretNamespace !== undefined && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(props.secretNamespace)) {
+  if (props.secretNamespace !== undefined && !SECRET_NAMESPACE_PATTERN.test(props.secretNamespace)) {
     fail(`secretNamespace "${props.secretNamespace}" must be lowercase letters, digits and dashes (one segment of a secret name)`);
   }
   for (const [k, v] of [['tenantSecretPrefix', props.tenantSecretPrefix], ['providerSecretPrefix', props.providerSecretPrefix]] as const) {

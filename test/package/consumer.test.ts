@@ -45,7 +45,7 @@ describe('the tarball', () => {
     expect(listing).toContain('dist/lambda/fleet/index.mjs');
     expect(listing).toContain('bin/migrator.mjs');
     expect(listing).toContain('CHANGELOG.md');
-    expect(listing.filter((f) => !f.startsWith('dist/')).sort()).toEqual(['CHANGELOG.md', 'README.md', 'bin/migrator.mjs', 'package.json', 'schema/migrator.config.schema.json']);
+    expect(listing.filter((f) => !f.startsWith('dist/')).sort()).toEqual(['CHANGELOG.md', 'README.md', 'bin/migrator.mjs', 'package.json', 'schema/migrator.config.schema.json', 'schema/seed-config.schema.json']);
     expect(listing.filter((f) => /(^|\/)(test|migrations|seeds|stacks)\/|example-app|bin\/app\.|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
     // Nothing that runs imports tsx, and esbuild only where a consumer's TypeScript migrations are compiled.
     const js = listing.filter((f) => /\.(m?js)$/.test(f) && f !== 'dist/lambda/index.mjs');

@@ -7,6 +7,7 @@ import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { up } from '../../functions/core/migrate/engine.ts';
 import { seed } from '../../functions/core/seed/seed.ts';
+import { main } from '../../bin/migrator.ts';
 import { hashApiKey } from '../../functions/core/seed/api-keys.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { seedEnv, type SeedEnv } from './helpers.ts';
@@ -43,6 +44,33 @@ describe('tenant API-key secret names per database', () => {
     for (const k of firstKeys) {
       const out = await env.aws.secrets.send(new GetSecretValueCommand({ SecretId: k.secret_name }));
       expect(hashApiKey(JSON.parse(out.SecretString!).apiKey)).toBe(k.key_hash);
+    }
+  });
+});
+
+describe('migrator seed --secret-namespace', () => {
+  it("the CLI seeds a third database under its own names; a namespace that is not one lowercase segment is a usage error", async () => {
+    const third = await createTestDatabase('seedns3');
+    const saved = { ...process.env };
+    Object.assign(process.env, env.standIn.clientEnv());
+    try {
+      let err = '';
+      const io = { out: () => {}, err: (t: string) => void (err += t) };
+      const args = ['--seeds-dir', env.seedsDir, '--dir', MIGRATIONS, '--database-url', third.url, '--quiet'];
+      expect(await main(['node', 'migrator', 'seed', '--secret-namespace', 'Bad_NS', ...args], io)).toBe(2);
+      expect(err).toContain('--secret-namespace');
+      expect(await main(['node', 'migrator', 'seed', '--secret-namespace', 'cli-db', ...args], io)).toBe(0);
+      const c = await third.client();
+      const keys = (await c.query('SELECT t.slug, k.secret_name, k.key_hash FROM tenant_api_keys k JOIN tenants t ON t.id = k.tenant_id')).rows;
+      expect(keys.length).toBeGreaterThan(0);
+      for (const k of keys) {
+        expect(k.secret_name).toMatch(new RegExp(`/tenants/cli-db/${k.slug}/api-key$`));
+        const out = await env.aws.secrets.send(new GetSecretValueCommand({ SecretId: k.secret_name }));
+        expect(hashApiKey(JSON.parse(out.SecretString!).apiKey)).toBe(k.key_hash);
+      }
+    } finally {
+      process.env = saved;
+      await third.drop();
     }
   });
 });

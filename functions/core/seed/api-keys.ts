@@ -56,8 +56,7 @@ export function apiKeySecretName(secretPrefix: string, slug: string, namespace?:
   return namespace ? `${base}/${namespace}/${slug}/${name}` : `${base}/${slug}/${name}`;
 }
 
-/** A secret namespace: one path segment of lowercase letters, digits and dashes. */
-export const SECRET_NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export { SECRET_NAMESPACE_PATTERN } from '../secret-namespace.ts';
 
 /**
  * Stores the plaintext in the tenant's secret: CreateSecret (encrypted with the stage key) or, when the

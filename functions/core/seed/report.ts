@@ -84,7 +84,7 @@ export function formatSummary(s: SeedSummary, options: { maxChanges?: number } =
       `  ${t.padEnd(w)}  ${String(c.inserted).padStart(8)}  ${String(c.updated).padStart(7)}  ${String(c.unchanged).padStart(9)}  ${String(c.deleted).padStart(7)}  ${String(s.counts[t] ?? '').padStart(6)}`,
     );
   }
-  lines.push(`  keys: ${s.keys.encrypted} encrypted with KMS, ${s.keys.unchanged} unchanged, ${s.keys.inboundCreated} inbound keys generated`);
+  lines.push(`  keys: ${s.keys.encrypted} encrypted with KMS, ${s.keys.unchanged} unchanged, ${s.keys.inboundCreated} keys generated (inbound API keys and generated columns)`);
   if (s.changes.length > 0) {
     lines.push(s.mode === 'plan' ? '  would change:' : '  changes:');
     for (const c of s.changes.slice(0, max)) lines.push(`    ${c.action.padEnd(8)} ${c.table} ${c.key}${c.fields ? ` (${c.fields.join(', ')})` : ''}`);
