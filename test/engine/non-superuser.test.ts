@@ -4,71 +4,34 @@
  * the RLS set-up and the seed work there, and the migration lock holds; an application role, even one given
  * every privilege by default, cannot take it or block it (issue 7 item 12).
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { up } from '../../functions/core/migrate/engine.ts';
 import { tablesOf } from '../../functions/core/migrate/state.ts';
 import { seed } from '../../functions/core/seed/seed.ts';
 import { bootstrapDev, startAwsStandIn, type AwsStandIn } from '../../local/aws-standin/index.ts';
-import { serverUrl } from '../support/db.ts';
+import { rdsLikeDatabase, type RdsLikeDatabase } from '../support/rds-roles.ts';
 import { fixture, type Fixture } from './fixtures.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const suffix = randomBytes(4).toString('hex');
-const OWNER = `rds_owner_${suffix}`;
-const APP = `app_user_${suffix}`;
-const DB = `nonsuper_${suffix}`;
-const PASSWORD = `pw-${suffix}`;
-
-let admin: pg.Client;
+let rds: RdsLikeDatabase;
 let standIn: AwsStandIn;
 let ownerUrl: string;
 let appUrl: string;
-const opened: pg.Client[] = [];
-
-const urlFor = (user: string) => {
-  const u = new URL(serverUrl());
-  u.username = user;
-  u.password = PASSWORD;
-  u.pathname = `/${DB}`;
-  return u.toString();
-};
-async function as(url: string, applicationName = 'test') {
-  const c = new pg.Client({ connectionString: url, application_name: applicationName });
-  c.on('error', () => {});
-  await c.connect();
-  opened.push(c);
-  return c;
-}
+const as = (url: string, applicationName?: string) => rds.as(url, applicationName);
 
 beforeAll(async () => {
-  admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  await admin.query(`CREATE ROLE ${OWNER} LOGIN CREATEDB CREATEROLE PASSWORD '${PASSWORD}'`);
-  await admin.query(`CREATE ROLE ${APP} LOGIN PASSWORD '${PASSWORD}'`);
-  await admin.query(`CREATE DATABASE ${DB} OWNER ${OWNER}`);
-  ownerUrl = urlFor(OWNER);
-  appUrl = urlFor(APP);
-  // The worst case for the lock: the application gets every privilege on every table the owner creates.
-  const owner = await as(ownerUrl);
-  await owner.query(`GRANT USAGE ON SCHEMA public TO ${APP}`);
-  await owner.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO ${APP}`);
+  rds = await rdsLikeDatabase('nonsuper');
+  ({ ownerUrl, appUrl } = rds);
   standIn = await startAwsStandIn();
   await bootstrapDev(standIn);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(opened.map((c) => c.end().catch(() => {})));
   await standIn?.stop();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`).catch(() => {});
-  await admin.query(`DROP ROLE IF EXISTS ${APP}`).catch(() => {});
-  await admin.query(`DROP OWNED BY ${OWNER}`).catch(() => {});
-  await admin.query(`DROP ROLE IF EXISTS ${OWNER}`).catch(() => {});
-  await admin.end();
+  await rds?.drop();
 });
 
 describe('as a non-superuser owner role (RDS master user)', () => {

@@ -4,67 +4,32 @@
  * every privilege on every table by default, and still cannot take or block the seed lock, whatever it
  * tries (the old advisory keys, the table's row, the table); another migrator session can.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { up } from '../../functions/core/migrate/engine.ts';
 import { seed } from '../../functions/core/seed/seed.ts';
 import { rotateTenantApiKey, confirmTenantApiKey } from '../../functions/core/seed/rotate.ts';
 import { SEED_LOCK_TABLE } from '../../functions/core/seed/apply/lock.ts';
 import { bootstrapDev, startAwsStandIn, type AwsStandIn } from '../../local/aws-standin/index.ts';
-import { serverUrl } from '../support/db.ts';
+import { rdsLikeDatabase, type RdsLikeDatabase } from '../support/rds-roles.ts';
 import { ROOT } from './helpers.ts';
 
-const suffix = randomBytes(4).toString('hex');
-const OWNER = `seed_owner_${suffix}`;
-const APP = `seed_app_${suffix}`;
-const DB = `seedlock_${suffix}`;
-const PASSWORD = `pw-${suffix}`;
-
-let admin: pg.Client;
+let rds: RdsLikeDatabase;
 let standIn: AwsStandIn;
-const opened: pg.Client[] = [];
-const urlFor = (user: string) => {
-  const u = new URL(serverUrl());
-  u.username = user;
-  u.password = PASSWORD;
-  u.pathname = `/${DB}`;
-  return u.toString();
-};
-async function as(user: string, applicationName = 'test') {
-  const c = new pg.Client({ connectionString: urlFor(user), application_name: applicationName });
-  c.on('error', () => {});
-  await c.connect();
-  opened.push(c);
-  return c;
-}
+const as = (role: 'owner' | 'app', applicationName?: string) => rds.as(role === 'owner' ? rds.ownerUrl : rds.appUrl, applicationName);
 
 beforeAll(async () => {
-  admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  await admin.query(`CREATE ROLE ${OWNER} LOGIN CREATEDB CREATEROLE PASSWORD '${PASSWORD}'`);
-  await admin.query(`CREATE ROLE ${APP} LOGIN PASSWORD '${PASSWORD}'`);
-  await admin.query(`CREATE DATABASE ${DB} OWNER ${OWNER}`);
-  const owner = await as(OWNER);
-  await owner.query(`GRANT USAGE ON SCHEMA public TO ${APP}`);
-  // The worst case: the application gets every privilege on every table the owner creates.
-  await owner.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO ${APP}`);
-  await up({ databaseUrl: urlFor(OWNER), dir: join(ROOT, 'migrations') });
+  rds = await rdsLikeDatabase('seedlock');
+  await up({ databaseUrl: rds.ownerUrl, dir: join(ROOT, 'migrations') });
   standIn = await startAwsStandIn();
   await bootstrapDev(standIn);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(opened.map((c) => c.end().catch(() => {})));
   await standIn?.stop();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`).catch(() => {});
-  await admin.query(`DROP ROLE IF EXISTS ${APP}`).catch(() => {});
-  await admin.query(`DROP OWNED BY ${OWNER}`).catch(() => {});
-  await admin.query(`DROP ROLE IF EXISTS ${OWNER}`).catch(() => {});
-  await admin.end();
+  await rds?.drop();
 });
 
 describe('the seed lock', () => {
@@ -72,10 +37,10 @@ describe('the seed lock', () => {
     const config = { ...standIn.clientConfig(), credentials: { ...standIn.credentials }, maxAttempts: 2 };
     const aws = { kms: new KMSClient(config), secrets: new SecretsManagerClient(config) };
     try {
-      const owner = await as(OWNER, 'migrator');
+      const owner = await as('owner', 'migrator');
       expect((await owner.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0].rolsuper).toBe(false);
       // The first seed creates the lock table, with no privilege for anyone but its owner.
-      const app = await as(APP, 'mallory');
+      const app = await as('app', 'mallory');
       const first = await seed(owner, { stage: 'local', dir: join(ROOT, 'seeds'), aws });
       expect(first.counts.tenants).toBe(5);
       const grants = await app.query(`SELECT has_table_privilege($1, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER') AS any`, [`public.${SEED_LOCK_TABLE}`]);
@@ -102,7 +67,7 @@ describe('the seed lock', () => {
       await app.query('SELECT pg_advisory_unlock_all()');
 
       // Between migrator sessions the lock holds: a seed waits, then gives up on its deadline.
-      const other = await as(OWNER, 'migrator:other');
+      const other = await as('owner', 'migrator:other');
       await other.query(`BEGIN; SELECT 1 FROM ${SEED_LOCK_TABLE} WHERE id = 1 FOR UPDATE`);
       await expect(seed(owner, { stage: 'local', dir: join(ROOT, 'seeds'), aws, lockWaitTimeoutMs: 300 })).rejects.toThrow(
         /Another seed run \(or rotate-key\) holds the seed lock; gave up after 300ms\. Nothing was written\./,
