@@ -12,7 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { MigratorError } from '../errors.ts';
 import { readInputFile } from '../input-file.ts';
-import { parseSeedText } from '../seed/load.ts';
+import { parseSeedText } from '../seed/yaml-file.ts';
 import type { MigrationTarget } from '../migrate/types.ts';
 
 /** File names looked for in the working directory, in this order. */
