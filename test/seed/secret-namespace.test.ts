@@ -68,6 +68,18 @@ describe('migrator seed --secret-namespace', () => {
         const out = await env.aws.secrets.send(new GetSecretValueCommand({ SecretId: k.secret_name }));
         expect(hashApiKey(JSON.parse(out.SecretString!).apiKey)).toBe(k.key_hash);
       }
+      // rotate-key without the namespace still writes where this database's key lives, and leaves the
+      // first database's secret of the same tenant alone.
+      const slug = keys[0].slug as string;
+      const firstDb = (await env.client.query('SELECT k.secret_name, k.key_hash FROM tenant_api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE t.slug = $1', [slug])).rows[0];
+      const rotateArgs = ['--seeds-dir', env.seedsDir, '--database-url', third.url, '--quiet'];
+      expect(await main(['node', 'migrator', 'rotate-key', '--tenant', slug, ...rotateArgs], io)).toBe(0);
+      const pending = (await c.query(`SELECT k.secret_name, k.key_hash FROM tenant_api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE t.slug = $1 AND k.status = 'pending'`, [slug])).rows[0];
+      expect(pending.secret_name).toMatch(new RegExp(`/tenants/cli-db/${slug}/api-key$`));
+      const rotated = await env.aws.secrets.send(new GetSecretValueCommand({ SecretId: pending.secret_name }));
+      expect(hashApiKey(JSON.parse(rotated.SecretString!).apiKey)).toBe(pending.key_hash);
+      const untouched = await env.aws.secrets.send(new GetSecretValueCommand({ SecretId: firstDb.secret_name }));
+      expect(hashApiKey(JSON.parse(untouched.SecretString!).apiKey)).toBe(firstDb.key_hash);
     } finally {
       process.env = saved;
       await third.drop();

@@ -98,7 +98,7 @@ export async function rotateTenantApiKey(client: pg.ClientBase, o: RotateOptions
     const id = await tenantId(client, o.slug, model);
     const order = ik.createdAtColumn ? ` ORDER BY ${c('createdAtColumn')}` : '';
     const { rows } = await client.query(
-      `SELECT ${c('prefixColumn')} AS prefix, ${c('statusColumn')} AS status FROM ${t} WHERE ${c('parentColumn')} = $1 AND ${c('statusColumn')} <> 'revoked'${order} FOR UPDATE`,
+      `SELECT ${c('prefixColumn')} AS prefix, ${c('statusColumn')} AS status, ${c('secretNameColumn')} AS secret_name FROM ${t} WHERE ${c('parentColumn')} = $1 AND ${c('statusColumn')} <> 'revoked'${order} FOR UPDATE`,
       [id],
     );
     const pending = rows.find((r) => r.status === 'pending');
@@ -121,7 +121,10 @@ export async function rotateTenantApiKey(client: pg.ClientBase, o: RotateOptions
       )
     ).rows.map((r) => ({ prefix: r.prefix as string, expiresAt: r.expires_at ? new Date(r.expires_at).toISOString() : null }));
     const key = generateKey(ik.prefix.replaceAll('{tenant}', o.slug), ik.hash);
-    const secretName = apiKeySecretName(o.secretPrefix, o.slug, o.secretNamespace, ik.secretName);
+    // The new key goes where the tenant's current key lives (the secret its clients read), whatever
+    // namespace this command was given; only a tenant without a stored name gets the computed one.
+    const current = rows.find((r) => r.status === 'active') ?? rows[0];
+    const secretName = (current?.secret_name as string | null) || apiKeySecretName(o.secretPrefix, o.slug, o.secretNamespace, ik.secretName);
     await client.query(
       `INSERT INTO ${t} (${c('parentColumn')}, ${c('prefixColumn')}, ${c('hashColumn')}, ${c('secretNameColumn')}, ${c('statusColumn')}) VALUES ($1, $2, $3, $4, 'pending')`,
       [id, key.prefix, key.hash, secretName],
