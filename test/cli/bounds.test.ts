@@ -22,6 +22,9 @@ describe('client-side query bound', () => {
     expect(lockLeaseMs(600_000, 60_000)).toBe(720_000);
     expect(lockLeaseMs(3_000, 600)).toBe(4_200);
     expect(lockLeaseMs(2_147_483_647, 60_000)).toBe(2_147_483_647);
+    // No lease when a statement may run unbounded (--statement-timeout 0) or the lease is turned off.
+    expect(lockLeaseMs(0, 60_000)).toBe(0);
+    expect(lockLeaseMs(600_000, 0)).toBe(0);
   });
 });
 

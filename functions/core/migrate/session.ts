@@ -6,6 +6,7 @@ import { boundQueries, closeClient, connect, destroyClient, queryBoundOf } from 
 import { LockLostError, LockWaitTimeoutError, MigratorError } from '../errors.ts';
 import { describeHolder, migrationLockHolders } from './lock-holder.ts';
 import type { Tables } from './state.ts';
+import { lockRow } from '../lock-row.ts';
 import { DEFAULT_SAFETY, lockLeaseMs, type MigrationTarget, type SafetyOptions } from './types.ts';
 
 /** Run `fn` with the target's client, or a new connection closed afterwards. */
@@ -54,8 +55,7 @@ export async function withLock<T>(
   const wait = ms(safety.lockWaitTimeoutMs ?? DEFAULT_SAFETY.lockWaitTimeoutMs);
   const statementTimeout = ms(safety.statementTimeoutMs ?? DEFAULT_SAFETY.statementTimeoutMs);
   const idle = ms(safety.idleTimeoutMs ?? DEFAULT_SAFETY.idleTimeoutMs);
-  // idle 0 turns the lease off (the lock session then waits for the runner, however long it is gone).
-  const lease = idle === 0 ? 0 : lockLeaseMs(statementTimeout, idle);
+  const lease = lockLeaseMs(statementTimeout, idle);
   const qualified = `${t.schema}.${t.table}`;
   const timedOut = async (error: unknown) =>
     (error as { code?: string }).code === '55P03' ? new LockWaitTimeoutError(qualified, wait, await holderOf(client, t)) : error;
@@ -87,7 +87,7 @@ export async function withLock<T>(
       await lock.query(`SET idle_in_transaction_session_timeout = ${lease}; SET statement_timeout = 0; BEGIN`);
       if (creating) await createLockTable(lock, t);
       if (wait > 0) await lock.query(`SET LOCAL lock_timeout = ${wait}`);
-      await lock.query(`SELECT 1 FROM ${lockTable(t)} WHERE id = 1 FOR UPDATE${wait === 0 ? ' NOWAIT' : ''}`);
+      await lockRow(lock, lockTable(t), { nowait: wait === 0 });
       await lock.query('SET LOCAL lock_timeout = 0');
     }
   } catch (error) {

@@ -40,7 +40,7 @@ export interface SafetyOptions {
    * the lock's lease: the lock session is renewed by a
    * heartbeat every third of this and ends after `statementTimeoutMs + 2 × idleTimeoutMs` without one. A
    * runner that stops answering (frozen, suspended, cut off) loses its sessions and the lock within that.
-   * Default 60 000 ms.
+   * 0, or a `statementTimeoutMs` of 0, turns the lease off. Default 60 000 ms.
    */
   idleTimeoutMs?: number;
   /** Receives progress lines (which migration runs). Default: silent. */
@@ -72,8 +72,12 @@ export const DEFAULT_SAFETY = {
  * How long the migration lock outlives a runner that stopped answering: its session's longest statement
  * plus two idle timeouts. Longer than the migration session can survive it (a statement ends within the
  * statement timeout, then the idle timeout ends the session), so the next run never overlaps its transaction.
+ * 0 (no lease: the lock session waits for its runner however long it is gone) when the idle timeout is 0,
+ * or when the statement timeout is 0: the lease is only safe while every statement is bounded (a frozen
+ * runner's unbounded statement would go on after its lock had lapsed, beside the next run).
  */
 export function lockLeaseMs(statementTimeoutMs: number, idleTimeoutMs: number): number {
+  if (statementTimeoutMs === 0 || idleTimeoutMs === 0) return 0;
   return Math.min(2_147_483_647, statementTimeoutMs + 2 * idleTimeoutMs);
 }
 

@@ -10,6 +10,7 @@
  * loser waits for the winner's commit (bounded by lock_timeout) and then uses its table. A table of
  * that name owned by a role the seeder is not a member of is refused (it could be someone else's lock).
  */
+import { lockRow } from '../../lock-row.ts';
 import type pg from 'pg';
 import { SeedError } from '../errors.ts';
 
@@ -53,7 +54,7 @@ export async function takeSeedLock(client: pg.ClientBase, waitMs: number): Promi
     if (!t.mine) {
       throw new SeedError(`${SEED_LOCK_TABLE} belongs to a role this seeder is not a member of: it cannot be the seed lock. Drop it (it holds no data) or seed as its owner. Nothing was written.`);
     }
-    await client.query(`SELECT 1 FROM ${SEED_LOCK_TABLE} WHERE id = 1 FOR UPDATE`);
+    await lockRow(client, SEED_LOCK_TABLE);
   } catch (e) {
     if ((e as { code?: string }).code === '55P03') {
       throw new SeedError(`Another seed run (or rotate-key) holds the seed lock; gave up after ${ms(waitMs)}. Nothing was written.`);
