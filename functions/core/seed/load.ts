@@ -14,7 +14,7 @@ import { SeedValidationError, type SeedIssue } from './errors.ts';
 import { pushTo } from './pool.ts';
 import { loadModel } from './model-load.ts';
 import { dataSchemas, isSecretLeaf } from './data-schema.ts';
-import type { Section, SeedModel } from './model.ts';
+import type { Field, Section, SeedModel } from './model.ts';
 import { readSeedFile, withoutSecrets, MAX_SEED_FILE_BYTES, parseSeedText, type Parsed } from './yaml-file.ts';
 
 export { MAX_SEED_FILE_BYTES, parseSeedText };
@@ -128,10 +128,7 @@ function checkList(
     pushTo(seen, keyText(s, e), i);
     for (const f of s.fields) {
       const v = e[f.name];
-      if (f.ref && typeof v === 'string' && !ctx.refs.get(f.ref)?.has(v)) {
-        const fp = [...p, f.name];
-        issues.push({ file, path: pathOf(fp), line: ctx.lineOf?.(fp), message: `${ctx.who}unknown ${singular(f.ref)} "${v}" (not in catalog ${f.ref})` });
-      }
+      checkRef(ctx, f, v, [...p, f.name]);
       if (f.providerSecret && typeof v === 'string') e[f.name] = v.replaceAll('{stage}', ctx.stage);
       if (f.json?.secretLeaves && v && typeof v === 'object') e[f.name] = replaceStageInLeaves(v, ctx.stage);
     }
@@ -142,6 +139,13 @@ function checkList(
     const fp = [...path, idx[1]!, ...(s.key.length === 1 ? [s.key[0]!] : [])];
     const what = `${singular(String(s.path.at(-1)))} ${s.key.join('/')}`;
     issues.push({ file, path: pathOf(fp), line: ctx.lineOf?.(fp), message: `${ctx.who}duplicate ${what} "${key}"` });
+  }
+}
+
+/** A ref field's value must be a natural key of its catalog section (the tenant root's fields and every entry's). */
+function checkRef(ctx: { file: string; who: string; refs: Map<string, Set<string>>; issues: SeedIssue[]; lineOf?: Parsed<unknown>['lineOf'] }, f: Field, v: unknown, fp: (string | number)[]): void {
+  if (f.ref && typeof v === 'string' && !ctx.refs.get(f.ref)?.has(v)) {
+    ctx.issues.push({ file: ctx.file, path: pathOf(fp), line: ctx.lineOf?.(fp), message: `${ctx.who}unknown ${singular(f.ref)} "${v}" (not in catalog ${f.ref})` });
   }
 }
 
@@ -212,6 +216,7 @@ function load(options: LoadOptions): SeedSet {
     origin.set(tenant, { file, line: 1, path: '', at: [] });
     const ctx = { file, who: `tenant "${slug}": `, refs, issues, origin, lineOf: parsed.lineOf, stage: options.stage };
     for (const f of model.tenant.fields) {
+      checkRef(ctx, f, tenant[f.name], [f.name]);
       if (f.providerSecret && typeof tenant[f.name] === 'string') tenant[f.name] = tenant[f.name].replaceAll('{stage}', options.stage);
       if (f.json?.secretLeaves && tenant[f.name]) tenant[f.name] = replaceStageInLeaves(tenant[f.name], options.stage);
     }

@@ -27,6 +27,15 @@ export interface UpsertSpec {
 
 const CHUNK = 5000;
 const q = (ident: string) => `"${ident.replaceAll('"', '""')}"`;
+
+/**
+ * Types without an equality operator (json, xml, the geometric types, and arrays of them): a row
+ * comparison over such a column fails (`operator does not exist: json = json`), so the guards compare
+ * them as text. Text is at least as strict as the value's own equality, so a changed row is never kept.
+ */
+const NO_EQUALITY = /^(json|xml|point|line|lseg|box|path|polygon|circle)\b/;
+/** A column as the `IS DISTINCT FROM` guard compares it: `t.col`, or `t.col::text` for types without `=`. */
+const guardExpr = (alias: string, c: Column) => `${alias}.${q(c.name)}${NO_EQUALITY.test(c.type) ? '::text' : ''}`;
 /** A table name as the model gives it (`table` or `schema.table`), quoted. */
 export const qTable = (name: string) => name.split('.').map(q).join('.');
 export { q as qIdent };
@@ -46,11 +55,12 @@ export async function upsertRows<R extends pg.QueryResultRow = pg.QueryResultRow
   const cols = spec.columns.map((c) => q(c.name)).join(', ');
   const recordType = spec.columns.map((c) => `${q(c.name)} ${c.type}`).join(', ');
   const update = spec.update ?? spec.columns.map((c) => c.name).filter((c) => !spec.key.includes(c));
+  const typed = update.map((name) => spec.columns.find((c) => c.name === name) ?? { name, type: '' });
   const conflict =
     update.length === 0
       ? 'DO NOTHING'
       : `DO UPDATE SET ${update.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}${spec.touchUpdatedAt ? ', updated_at = now()' : ''}
-         WHERE (${update.map((c) => `t.${q(c)}`).join(', ')}) IS DISTINCT FROM (${update.map((c) => `EXCLUDED.${q(c)}`).join(', ')})`;
+         WHERE (${typed.map((c) => guardExpr('t', c)).join(', ')}) IS DISTINCT FROM (${typed.map((c) => guardExpr('EXCLUDED', c)).join(', ')})`;
   const sql = `INSERT INTO ${qTable(spec.table)} AS t (${cols})
     SELECT ${cols} FROM json_to_recordset($1::json) AS x(${recordType})
     ON CONFLICT (${spec.key.map(q).join(', ')}) ${conflict}
@@ -79,13 +89,14 @@ export async function updateRows<R extends pg.QueryResultRow = pg.QueryResultRow
   spec: UpdateSpec,
   rows: readonly Record<string, unknown>[],
 ): Promise<R[]> {
-  const set = spec.columns.map((c) => c.name).filter((c) => !spec.key.includes(c));
+  const setCols = spec.columns.filter((c) => !spec.key.includes(c.name));
+  const set = setCols.map((c) => c.name);
   if (rows.length === 0 || set.length === 0) return [];
   const recordType = spec.columns.map((c) => `${q(c.name)} ${c.type}`).join(', ');
   const sql = `UPDATE ${qTable(spec.table)} AS t SET ${set.map((c) => `${q(c)} = x.${q(c)}`).join(', ')}${spec.touchUpdatedAt ? ', updated_at = now()' : ''}
     FROM json_to_recordset($1::json) AS x(${recordType})
     WHERE ${spec.key.map((c) => `t.${q(c)} = x.${q(c)}`).join(' AND ')}
-      AND (${set.map((c) => `t.${q(c)}`).join(', ')}) IS DISTINCT FROM (${set.map((c) => `x.${q(c)}`).join(', ')})
+      AND (${setCols.map((c) => guardExpr('t', c)).join(', ')}) IS DISTINCT FROM (${setCols.map((c) => guardExpr('x', c)).join(', ')})
     ${spec.returning ? `RETURNING ${spec.returning}` : ''}`;
   return inChunks<R>(client, sql, spec.columns, rows);
 }

@@ -42,12 +42,21 @@ export function planLeaves(ctx: RunContext, column: string, desired: unknown, st
   return { value, jobs, changed: jobs.length > 0 || stableJson(value) !== stableJson(stored ?? null) };
 }
 
-/** Puts an encrypted leaf into the value at its path. */
+/**
+ * Puts an encrypted leaf into the value at its path. A leaf at the top of the column (empty path) is the
+ * value itself: the placeholder planLeaves made for it (a fresh object, never the stored value) is filled
+ * in place, as the caller holds that object.
+ */
 export function fillLeaf(value: unknown, job: LeafJob, enc: { ciphertext: Buffer; keyArn: string; version: string }): void {
+  const filled = { ciphertext: enc.ciphertext.toString('base64'), keyId: enc.keyArn, version: enc.version };
+  if (job.path.length === 0) {
+    Object.assign(value as Record<string, unknown>, filled);
+    return;
+  }
   const parent = get(value, job.path.slice(0, -1)) as Record<string | number, unknown>;
   const k = job.path.at(-1)!;
   const leaf = parent[k] as Record<string, unknown>;
-  parent[k] = { ...leaf, ciphertext: enc.ciphertext.toString('base64'), keyId: enc.keyArn, version: enc.version };
+  parent[k] = { ...leaf, ...filled };
 }
 
 /** The secret leaves of a column's value: name, JSON field, and path inside the value (for the version lookups and messages). */
