@@ -94,6 +94,28 @@ describe('seed model', () => {
     { name: 'a bad regular expression', edit: (m) => (m.tenant.children.llm.fields.purpose.pattern = '^[a-z'), where: /fields\.purpose\.pattern/, reason: /not a valid regular expression/ },
     { name: 'a default outside the enum', edit: (m) => (m.tenant.fields.status.default = 'gone'), where: /tenant\.fields\.status\.default/, reason: /default "gone" is not one of the enum values/ },
     { name: 'a reserved tenant field', edit: (m) => (m.tenant.fields.kind = 'kind'), where: /tenant\.fields\.kind/, reason: /"kind" is reserved in a tenant file/ },
+    { name: "a tenant field named file (the loader's own)", edit: (m) => (m.tenant.fields.file = 'logo_file'), where: /tenant\.fields\.file/, reason: /"file" is reserved in a tenant file/ },
+    {
+      name: 'a slug field that is not the tenant key',
+      edit: (m) => {
+        m.tenant.fields.code = 'code';
+        m.tenant.key = ['code'];
+      },
+      where: /tenant\.fields\.slug/,
+      reason: /"slug" is reserved in a tenant file unless it is the tenant's key/,
+    },
+    {
+      name: 'a context bound to a field that is not a key',
+      edit: (m) => (m.tenant.children.llm.fields.apiKeySecret.providerSecret.context = { tenant: '{tenant.id}', model: '{row.model}' }),
+      where: /providerSecret\.context\.model/,
+      reason: /only the section's key fields \(purpose\) may bind a context/,
+    },
+    {
+      name: 'a providerSecret without versionColumn',
+      edit: (m) => delete m.tenant.children.llm.fields.apiKeySecret.providerSecret.versionColumn,
+      where: /tenant\.children\.llm\.fields\.apiKeySecret\.providerSecret/,
+      reason: /needs versionColumn/,
+    },
   ];
   for (const c of cases) {
     it(`refuses: ${c.name}`, () => {

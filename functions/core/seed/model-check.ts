@@ -8,7 +8,7 @@ import type { SeedIssue } from './errors.ts';
 import { pathText } from './yaml-file.ts';
 
 /** Names a tenant file always allows (never stored). */
-export const TENANT_RESERVED = ['kind', '$schema'];
+export const TENANT_RESERVED = ['kind', '$schema', 'file'];
 
 const SPECIAL = ['providerSecret', 'generated', 'json'] as const;
 
@@ -49,6 +49,8 @@ export function checkModel(model: SeedModel, lineOf: (path: readonly PropertyKey
     for (const c of s.children) if (names.has(c.path.at(-1)!)) add([...at, 'children', c.path.at(-1)!], `"${c.path.at(-1)}" is both a field and a child list`);
     if (s.tenant && !s.parent) {
       for (const r of TENANT_RESERVED) if (names.has(r) || s.children.some((c) => c.path.at(-1) === r)) add([...at, 'fields', r], `"${r}" is reserved in a tenant file`);
+      // The loader names each tenant by its key as `slug`: a field of that name must be the key.
+      if (s.key[0] !== 'slug' && (names.has('slug') || s.children.some((c) => c.path.at(-1) === 'slug'))) add([...at, 'fields', 'slug'], '"slug" is reserved in a tenant file unless it is the tenant\'s key');
       const ik = model.inboundKeys?.field;
       if (ik && (names.has(ik) || s.children.some((c) => c.path.at(-1) === ik))) add([...at, 'inboundKeys', 'field'], `"${ik}" is also a field or child list of the tenant`);
     }
@@ -98,8 +100,17 @@ export function checkModel(model: SeedModel, lineOf: (path: readonly PropertyKey
           if (prev) add([...fp, 'providerSecret'], `column "${c}" is also written by ${prev}`);
           else columns.set(c, `field "${f.name}"`);
         }
-        for (const [k, t] of Object.entries(defaultContext(s, p))) checkTemplate(t, names, [...fp, 'providerSecret', 'context', k], add, true);
-        if (!p.versionColumn && !f.column) add([...fp, 'providerSecret'], 'needs versionColumn or the field\'s column: otherwise every run would re-encrypt');
+        // Context values come from the row's natural key only: a context bound to a value that can change
+        // would leave the stored ciphertext undecryptable after the change (nothing re-encrypts it).
+        const keyFields = new Set(s.key);
+        for (const [k, t] of Object.entries(defaultContext(s, p))) {
+          checkTemplate(t, names, [...fp, 'providerSecret', 'context', k], add, true);
+          for (const m of t.matchAll(/\{row\.([^}]*)\}/g)) {
+            if (names.has(m[1]!) && !keyFields.has(m[1]!)) add([...fp, 'providerSecret', 'context', k], `template {row.${m[1]}}: only the section's key fields (${s.key.join(', ')}) may bind a context; "${m[1]}" can change, and its ciphertext would then no longer decrypt`);
+          }
+        }
+        // The secret's version is how a rotated provider key is noticed: without it the key is never re-encrypted.
+        if (!p.versionColumn) add([...fp, 'providerSecret'], 'needs versionColumn (the secret version the ciphertext was made from): without it a rotated provider key would never be re-encrypted');
       }
       if (f.json?.secretLeaves && f.type && f.type !== 'object' && f.type !== 'json') add([...fp, 'type'], 'json.secretLeaves needs an object value');
     }
