@@ -177,6 +177,7 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     refIds: new Map(),
     items: new Map(),
     resetIds: new Set(),
+    secretsWritten: [],
     keys: { encrypted: 0, unchanged: 0, inboundCreated: 0 },
     secretValue(name, version, jsonField) {
       const k = `${name}@${version}#${jsonField}`;
@@ -232,6 +233,11 @@ export async function applySeed(client: pg.ClientBase, set: SeedSet, options: Ap
     };
   } catch (e) {
     await client.query('ROLLBACK').catch(() => {});
+    if (resetSlugs.size > 0 && ctx.secretsWritten.length > 0 && e instanceof Error) {
+      // A reset replaces keys tenants already had: their new plaintext is in Secrets Manager while the
+      // rollback brought the old hashes back, so those secrets no longer match the database.
+      e.message += ` The reset had already written new keys to ${ctx.secretsWritten.join(', ')}; the database still holds the old ones, so run the same reseed --reset again before clients read those secrets.`;
+    }
     throw e;
   }
 }

@@ -47,6 +47,8 @@ export interface RunContext {
   items: Map<Section, Item[]>;
   /** Tenant ids whose seeded rows a reset deleted (plan: counted only, so their rows count as absent). */
   resetIds: Set<string>;
+  /** Secrets this run wrote a new key to (before its COMMIT): named in the error if the run then fails. */
+  secretsWritten: string[];
   keys: { encrypted: number; unchanged: number; inboundCreated: number };
   /** Reads a secret's JSON field once per (secret, version, field). */
   secretValue(name: string, version: string, jsonField: string): Promise<string>;

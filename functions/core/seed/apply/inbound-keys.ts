@@ -33,6 +33,7 @@ export async function applyInboundKeys(ctx: RunContext): Promise<void> {
     const key = generateKey(ik.prefix.replaceAll('{tenant}', t.slug), ik.hash);
     const secretName = apiKeySecretName(ctx.secretPrefix, t.slug, ctx.secretNamespace, ik.secretName);
     await storeApiKeySecret(aws, { secretName, kmsKeyId: ctx.kmsKeyId, slug: t.slug, key });
+    ctx.secretsWritten.push(secretName);
     return {
       [ik.parentColumn]: ctx.rowId.get(t),
       [ik.prefixColumn]: key.prefix,

@@ -114,6 +114,7 @@ export async function applySection(ctx: RunContext, s: Section): Promise<void> {
       const spec = g.field.generated!;
       const key: GeneratedApiKey = generateKey(render(spec.prefix ?? 'k_{tenant}_', p.item), spec.hash);
       await storeApiKeySecret(aws, { secretName: g.secretName, kmsKeyId: ctx.kmsKeyId, slug: p.item.tenant!.slug, key, what: `Key ${s.table}.${spec.hashColumn}` });
+      ctx.secretsWritten.push(g.secretName);
       p.extra[spec.hashColumn] = key.hash;
       if (spec.prefixColumn) p.extra[spec.prefixColumn] = key.prefix;
     });
