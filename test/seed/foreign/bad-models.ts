@@ -62,8 +62,9 @@ export const KINDS: Kind[] = [
   {
     kind: 'a natural key with no unique constraint or index behind it',
     break: {
-      // (tenant_id, llm_model_id) has no unique constraint: only (tenant_id, purpose) has.
-      itl: (d) => model(d, (m) => void (m.tenant.children.llm.key = ['model']), { mentions: ['tenant_llm_configs', 'llm_model_id', /unique/i] }),
+      // (tenant_id, purpose, llm_model_id) has no unique constraint: only (tenant_id, purpose) has. (The key
+      // keeps purpose, which the encryption context binds: a context may bind key fields only.)
+      itl: (d) => model(d, (m) => void (m.tenant.children.llm.key = ['purpose', 'model']), { mentions: ['tenant_llm_configs', 'llm_model_id', /unique/i] }),
       // The guard that also keeps seeds off the application's tables: audit_logs has no unique index on action.
       'transform-army': (d) =>
         model(d, (m) => void (m.catalog = { auditActions: { table: 'audit_logs', key: ['action'], fields: { action: 'action' } } }), {
