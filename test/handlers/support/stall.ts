@@ -53,11 +53,21 @@ export interface StallingProxy extends Stalled {
   readonly stalled: number;
 }
 
-/** Forwards to host:port until a client sends `marker`; from then on that connection is silent both ways. */
-export async function startStallingProxy(host: string, upstreamPort: number, marker: string): Promise<StallingProxy> {
+export interface CuttingProxy extends Stalled {
+  /** Connections cut so far. */
+  readonly cut: number;
+}
+
+/**
+ * Forwards to host:port until a client sends `marker`, then does `onMarker` to that connection:
+ * - 'stall': silent both ways from then on (the marker is not forwarded). Nothing reaches the client any
+ *   more, not even the server closing the session: the client only learns by its own deadline.
+ * - 'cut': cut both ways at once, as when a network path or a proxy in between dies mid-statement.
+ */
+async function startMarkerProxy(host: string, upstreamPort: number, marker: string, onMarker: 'stall' | 'cut') {
   const sockets = new Set<Socket>();
   let accepted = 0;
-  let stalled = 0;
+  let hits = 0;
   const server = createServer((client) => {
     accepted++;
     const upstream = tcpConnect(upstreamPort, host);
@@ -65,76 +75,60 @@ export async function startStallingProxy(host: string, upstreamPort: number, mar
     let silent = false;
     client.on('data', (chunk) => {
       if (!silent && chunk.includes(marker)) {
+        hits++;
+        if (onMarker === 'cut') {
+          upstream.destroy();
+          client.destroy();
+          return;
+        }
         silent = true;
-        stalled++;
       }
       if (!silent) upstream.write(chunk);
     });
     upstream.on('data', (chunk) => {
       if (!silent) client.write(chunk);
     });
-    // A closed client closes the upstream (its FIN still gets through). Once silent, nothing reaches the
-    // client any more, not even the server closing the session: the client only learns by its own deadline.
+    // A closed client closes the upstream (its FIN still gets through); a silent connection hides the
+    // upstream's end from the client.
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => silent || client.destroy());
     upstream.on('error', () => silent || client.destroy());
   });
   const { port, close } = await listen(server, sockets);
-  return {
-    port,
-    url: `tcp://127.0.0.1:${port}`,
-    get accepted() {
-      return accepted;
-    },
-    get stalled() {
-      return stalled;
-    },
-    close,
-  };
+  return { port, url: `tcp://127.0.0.1:${port}`, accepted: () => accepted, hits: () => hits, close };
 }
 
-export interface CuttingProxy extends Stalled {
-  /** Connections cut so far. */
-  readonly cut: number;
+/** Forwards to host:port until a client sends `marker`; from then on that connection is silent both ways. */
+export async function startStallingProxy(host: string, upstreamPort: number, marker: string): Promise<StallingProxy> {
+  const p = await startMarkerProxy(host, upstreamPort, marker, 'stall');
+  return {
+    port: p.port,
+    url: p.url,
+    get accepted() {
+      return p.accepted();
+    },
+    get stalled() {
+      return p.hits();
+    },
+    close: p.close,
+  };
 }
 
 /**
  * Forwards to host:port until a client sends `marker`; then that connection is cut both ways at once (the
- * marker is not forwarded): the server sees its client vanish, the client sees its server vanish, as when a
- * network path or a proxy in between dies mid-statement.
+ * marker is not forwarded): the server sees its client vanish, the client sees its server vanish.
  */
 export async function startCuttingProxy(host: string, upstreamPort: number, marker: string): Promise<CuttingProxy> {
-  const sockets = new Set<Socket>();
-  let accepted = 0;
-  let cut = 0;
-  const server = createServer((client) => {
-    accepted++;
-    const upstream = tcpConnect(upstreamPort, host);
-    sockets.add(upstream);
-    upstream.on('error', () => {});
-    client.on('data', (chunk) => {
-      if (chunk.includes(marker)) {
-        cut++;
-        upstream.destroy();
-        client.destroy();
-        return;
-      }
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk) => client.write(chunk));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  const { port, close } = await listen(server, sockets);
+  const p = await startMarkerProxy(host, upstreamPort, marker, 'cut');
   return {
-    port,
-    url: `tcp://127.0.0.1:${port}`,
+    port: p.port,
+    url: p.url,
     get accepted() {
-      return accepted;
+      return p.accepted();
     },
     get cut() {
-      return cut;
+      return p.hits();
     },
-    close,
+    close: p.close,
   };
 }
